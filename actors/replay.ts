@@ -1,0 +1,186 @@
+// Re-executes recorded events through the machines on virtual time and checks
+// that every recorded outcome (state value, context hash, emitted commands) is
+// reproduced. The live ActorSystem does the work; only the journal port
+// differs: here it compares instead of writing.
+import { ReplayClock } from './clock.js';
+import { ActorSystem, ReplayMismatch, type Transition } from './system.js';
+import { RUNTIME_EVENTS, type Json, type JournalPort, type JournalRecord, type NewJournalRecord, type SpawnPayload } from './types.js';
+import type { MachineRegistry } from '../machines/registry.js';
+
+export interface Outcome {
+  state: string | null;
+  ctx: number | null;
+  cmds: string[];
+}
+
+export interface Divergence {
+  seq: number;
+  run: string;
+  actor: string;
+  machine: string | null;
+  type: string;
+  expected: Outcome;
+  actual: Outcome;
+  /** What differs, in words: "state", "context", "commands", or an error. */
+  reason: string;
+}
+
+export interface ReplayReport {
+  verdict: 'reproduced' | 'diverged' | 'refused';
+  events: number;
+  runs: number;
+  elapsedMs: number;
+  divergence?: Divergence;
+  /** Why a recording was refused (machine missing or of another version). */
+  refusal?: string;
+}
+
+export interface ReplaySnapshot {
+  run: string;
+  /** First seq NOT covered by the snapshot. */
+  seq: number;
+  data: Json;
+}
+
+export interface ReplayOptions {
+  registry: MachineRegistry;
+  /** Stop after this sequence number (inclusive). */
+  until?: number;
+  /** Replay only this actor's events. Actors share nothing inside the runtime, so this is exact. */
+  actor?: string;
+  /** Compaction snapshots to start runs from, by run id. */
+  snapshots?: Map<string, ReplaySnapshot>;
+  /** Called after each replayed event (the inspector's time travel uses it). */
+  onStep?: (t: Transition) => void;
+}
+
+class Stop extends Error {}
+
+/** A journal port that checks outcomes against the recording instead of storing them. */
+class ComparingJournal implements JournalPort {
+  current: JournalRecord | undefined;
+  divergence: Divergence | undefined;
+  machineOf: (actor: string) => string | null = () => null;
+
+  append(_record: NewJournalRecord): number {
+    if (!this.current) throw new ReplayMismatch('the machines produced an event that was never recorded');
+    return this.current.seq;
+  }
+
+  setOutcome(seq: number, actual: Outcome): void {
+    const rec = this.current;
+    if (!rec || rec.seq !== seq) return;
+    const expected: Outcome = { state: rec.state, ctx: rec.ctx, cmds: rec.cmds };
+    let reason: string | undefined;
+    if (expected.state !== actual.state) reason = 'state';
+    else if (expected.ctx !== null && expected.ctx !== actual.ctx) reason = 'context';
+    else if (expected.cmds.join('\n') !== actual.cmds.join('\n')) reason = 'commands';
+    if (!reason) return;
+    this.divergence = {
+      seq,
+      run: rec.run,
+      actor: rec.actor,
+      machine: this.machineOf(rec.actor),
+      type: rec.type,
+      expected,
+      actual,
+      reason,
+    };
+    throw new Stop();
+  }
+
+  commit(): void {}
+}
+
+export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOptions): ReplayReport {
+  const started = performance.now();
+  const journal = new ComparingJournal();
+  let system: ActorSystem | undefined;
+  let run: string | undefined;
+  let runs = 0;
+  let events = 0;
+  const finish = (r: Omit<ReplayReport, 'events' | 'runs' | 'elapsedMs'>): ReplayReport => {
+    system?.close();
+    return { ...r, events, runs, elapsedMs: performance.now() - started };
+  };
+
+  for (const rec of records) {
+    if (opts.until !== undefined && rec.seq > opts.until) break;
+    if (rec.run !== run) {
+      system?.close();
+      run = rec.run;
+      runs++;
+      const sys = new ActorSystem({
+        journal,
+        clock: new ReplayClock(),
+        registry: opts.registry,
+        random: () => 0,
+        run: rec.run,
+        replay: true,
+      });
+      journal.machineOf = (actor) => sys.machineOf(actor)?.name ?? null;
+      const snap = opts.snapshots?.get(rec.run);
+      if (snap && rec.seq >= snap.seq) sys.restore(snap.data);
+      if (opts.onStep) sys.subscribe(opts.onStep);
+      system = sys;
+    }
+    if (opts.actor !== undefined && rec.actor !== opts.actor) continue;
+    if (rec.type === RUNTIME_EVENTS.spawn) {
+      const refusal = checkSpawn(rec, opts.registry);
+      if (refusal) return finish({ verdict: 'refused', refusal });
+    }
+    journal.current = rec;
+    events++;
+    try {
+      system!.replayRecord(rec);
+    } catch (err) {
+      if (err instanceof Stop) return finish({ verdict: 'diverged', divergence: journal.divergence! });
+      const message = err instanceof Error ? err.message : String(err);
+      return finish({
+        verdict: 'diverged',
+        divergence: {
+          seq: rec.seq,
+          run: rec.run,
+          actor: rec.actor,
+          machine: journal.machineOf(rec.actor),
+          type: rec.type,
+          expected: { state: rec.state, ctx: rec.ctx, cmds: rec.cmds },
+          actual: { state: null, ctx: null, cmds: [] },
+          reason: `error: ${message}`,
+        },
+      });
+    }
+  }
+  return finish({ verdict: 'reproduced' });
+}
+
+/** A spawn of a machine this agent lacks, or of another version, cannot be replayed faithfully. */
+function checkSpawn(rec: JournalRecord, registry: MachineRegistry): string | undefined {
+  const p = rec.payload as Partial<SpawnPayload> | null;
+  const name = typeof p?.machine === 'string' ? p.machine : undefined;
+  if (!name) return `record ${rec.seq}: spawn of ${rec.actor} names no machine`;
+  const def = registry.get(name);
+  if (!def) return `record ${rec.seq}: machine "${name}" is not part of this agent`;
+  if (p?.version !== def.version) {
+    return (
+      `record ${rec.seq}: ${rec.actor} was recorded with machine "${name}" v${String(p?.version)}, ` +
+      `this agent has v${def.version}; replay it with the agent version that recorded it, or re-record`
+    );
+  }
+  return undefined;
+}
+
+/** One human line for a report: what the CLI prints. */
+export function describeReport(r: ReplayReport): string {
+  const rate = r.elapsedMs > 0 ? Math.round((r.events / r.elapsedMs) * 1000) : r.events;
+  if (r.verdict === 'reproduced') {
+    return `reproduced: ${r.events} events in ${r.runs} run(s) replayed, every recorded state matched (${rate} events/s)`;
+  }
+  if (r.verdict === 'refused') return `refused: ${r.refusal}`;
+  const d = r.divergence!;
+  return (
+    `diverged at seq ${d.seq} (run ${d.run}): actor ${d.actor} (machine ${d.machine ?? '?'}) on ${d.type}: ` +
+    `${d.reason} differs; expected state ${d.expected.state} cmds [${d.expected.cmds.join(', ')}], ` +
+    `got state ${d.actual.state} cmds [${d.actual.cmds.join(', ')}]`
+  );
+}

@@ -1,0 +1,180 @@
+// The generic connection lifecycle shared by the studio link (WAMP) and the
+// gateway link (gRPC). Pure: commands go out with emit(), transport results
+// come back as events, delays come from the policy in the input, jitter from
+// the `rand` the runtime stamps on every event.
+//
+//   idle --START--> connecting --CONNECTED--> connected.alive <-PONG- connected.awaitingPong
+//                    |  ^   \                     |  pingInterval ->      | pingInterval (no pong)
+//    CONNECT_FAILED, |  |    connectTimeout        DISCONNECTED           v
+//    DISCONNECTED    v  |backoff delay             \------------------> backoff
+//                  backoff <-----------------------------------------------/
+//   STOP from anywhere -> idle (with a `<link>.disconnect` command)
+import { assign, emit, setup } from 'xstate';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+
+export interface ConnectionPolicy {
+  /** Bound of one attempt; 0 means no bound (the Reagent's `-connTimeout 0`). */
+  connectTimeoutMs: number;
+  /** Ping interval; a missing pong for one more interval is a dead link. 0 disables it. */
+  pingIntervalMs: number;
+  backoff: BackoffPolicy;
+  /** A connection that lived at least this long starts the next backoff from scratch. */
+  resetAfterMs: number;
+}
+
+export interface ConnectionInput {
+  /** Command prefix of the adapter that owns the transport, e.g. `wamp` or `grpc`. */
+  link: string;
+  policy: ConnectionPolicy;
+}
+
+export interface ConnectionContext extends ConnectionInput {
+  /** Attempts since the last reset; the backoff exponent. */
+  attempt: number;
+  /** Delay chosen for the current backoff (ms). */
+  delayMs: number;
+  connectedAt: number | null;
+  lastError: string | null;
+  /** Successful connects in this run (the studio link re-runs its on-connect sequence each time). */
+  sessions: number;
+}
+
+export type ConnectionEvent =
+  | { type: 'START'; at: number; rand: number }
+  | { type: 'STOP'; at: number; rand: number; reason?: string }
+  | { type: 'CONNECTED'; at: number; rand: number }
+  | { type: 'CONNECT_FAILED'; at: number; rand: number; reason: string }
+  | { type: 'DISCONNECTED'; at: number; rand: number; reason: string; retryNow?: boolean }
+  | { type: 'PONG'; at: number; rand: number };
+
+/** Events that may carry a failure reason; timer events carry none. */
+function reasonOf(event: { type: string; reason?: unknown }, fallback: string): string {
+  return typeof event.reason === 'string' && event.reason !== '' ? event.reason : fallback;
+}
+
+function randOf(event: { rand?: unknown }): number {
+  return typeof event.rand === 'number' ? event.rand : 0;
+}
+
+function atOf(event: { at?: unknown }): number | null {
+  return typeof event.at === 'number' ? event.at : null;
+}
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    input: {} as ConnectionInput,
+    events: {} as ConnectionEvent,
+    emitted: {} as { type: string; [k: string]: unknown },
+  },
+  delays: {
+    connectTimeout: ({ context }) => context.policy.connectTimeoutMs,
+    pingInterval: ({ context }) => context.policy.pingIntervalMs,
+    backoffDelay: ({ context }) => context.delayMs,
+  },
+  guards: {
+    hasConnectTimeout: ({ context }) => context.policy.connectTimeoutMs > 0,
+    pingEnabled: ({ context }) => context.policy.pingIntervalMs > 0,
+    wantsImmediateRetry: ({ event }) => event.type === 'DISCONNECTED' && event.retryNow === true,
+  },
+  actions: {
+    requestConnect: emit(({ context }) => ({ type: `${context.link}.connect`, attempt: context.attempt })),
+    requestDisconnect: emit(({ context }) => ({ type: `${context.link}.disconnect`, reason: context.lastError ?? 'stopped' })),
+    requestPing: emit(({ context }) => ({ type: `${context.link}.ping` })),
+    announceConnected: emit(({ context }) => ({ type: `${context.link}.online`, session: context.sessions })),
+    countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    markConnected: assign({
+      connectedAt: ({ event }) => atOf(event),
+      lastError: () => null,
+      sessions: ({ context }) => context.sessions + 1,
+    }),
+    /**
+     * Records why the link failed and picks the next delay. A connection that
+     * lived longer than `resetAfterMs` resets the exponent (hoop #489), so one
+     * flap after a day online does not wait the maximum.
+     */
+    scheduleRetry: assign(({ context, event }) => {
+      const at = atOf(event);
+      const livedLong =
+        context.connectedAt !== null && at !== null && at - context.connectedAt >= context.policy.resetAfterMs;
+      const attempt = livedLong ? 1 : Math.max(1, context.attempt);
+      return {
+        attempt,
+        connectedAt: null,
+        lastError: reasonOf(event, context.lastError ?? 'connection failed'),
+        delayMs: backoffDelay(context.policy.backoff, attempt, randOf(event)),
+      };
+    }),
+    failWith: assign((_, params: { reason: string }) => ({ lastError: params.reason })),
+    retryImmediately: assign({ attempt: () => 0, delayMs: () => 0, connectedAt: () => null }),
+    forget: assign({ attempt: () => 0, connectedAt: () => null, lastError: () => null, delayMs: () => 0 }),
+  },
+}).createMachine({
+  id: 'connection',
+  initial: 'idle',
+  context: ({ input }) => ({
+    link: input.link,
+    policy: input.policy,
+    attempt: 0,
+    delayMs: 0,
+    connectedAt: null,
+    lastError: null,
+    sessions: 0,
+  }),
+  states: {
+    idle: {
+      on: { START: 'connecting' },
+    },
+    connecting: {
+      entry: ['countAttempt', 'requestConnect'],
+      after: {
+        connectTimeout: {
+          guard: 'hasConnectTimeout',
+          target: 'backoff',
+          actions: [{ type: 'failWith', params: { reason: 'connect timeout' } }, 'requestDisconnect', 'scheduleRetry'],
+        },
+      },
+      on: {
+        CONNECTED: 'connected',
+        CONNECT_FAILED: { target: 'backoff', actions: 'scheduleRetry' },
+        DISCONNECTED: { target: 'backoff', actions: 'scheduleRetry' },
+        STOP: { target: 'idle', actions: ['requestDisconnect', 'forget'] },
+      },
+    },
+    connected: {
+      entry: ['markConnected', 'announceConnected'],
+      initial: 'alive',
+      states: {
+        alive: {
+          after: { pingInterval: { guard: 'pingEnabled', target: 'awaitingPong' } },
+          on: { PONG: { target: 'alive', reenter: true } },
+        },
+        awaitingPong: {
+          entry: 'requestPing',
+          after: {
+            pingInterval: {
+              target: '#connection.backoff',
+              actions: [{ type: 'failWith', params: { reason: 'ping timeout' } }, 'requestDisconnect', 'scheduleRetry'],
+            },
+          },
+          on: { PONG: 'alive' },
+        },
+      },
+      on: {
+        DISCONNECTED: [
+          { guard: 'wantsImmediateRetry', target: 'connecting', actions: 'retryImmediately' },
+          { target: 'backoff', actions: 'scheduleRetry' },
+        ],
+        STOP: { target: 'idle', actions: ['requestDisconnect', 'forget'] },
+      },
+    },
+    backoff: {
+      after: { backoffDelay: 'connecting' },
+      on: {
+        STOP: { target: 'idle', actions: 'forget' },
+      },
+    },
+  },
+});
+
+export type ConnectionMachine = typeof connectionMachine;

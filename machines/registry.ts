@@ -1,0 +1,44 @@
+// Every machine the runtime can spawn, by name and version. The version is
+// journaled with each spawn, so a replay can tell a recording made by another
+// machine definition from a real divergence.
+import type { AnyStateMachine } from 'xstate';
+import { connectionMachine } from './connection.js';
+
+export interface MachineDefinition {
+  name: string;
+  /** Bump when a change alters behaviour on purpose (re-record the fixtures then). */
+  version: number;
+  logic: AnyStateMachine;
+}
+
+export class MachineRegistry {
+  private readonly byName = new Map<string, MachineDefinition>();
+
+  constructor(definitions: MachineDefinition[] = []) {
+    for (const d of definitions) this.register(d);
+  }
+
+  register(definition: MachineDefinition): this {
+    if (this.byName.has(definition.name)) throw new Error(`machine "${definition.name}" is registered twice`);
+    this.byName.set(definition.name, definition);
+    return this;
+  }
+
+  get(name: string): MachineDefinition | undefined {
+    return this.byName.get(name);
+  }
+
+  list(): MachineDefinition[] {
+    return [...this.byName.values()];
+  }
+
+  /** `{name: version}` of every machine, as journaled in the runs table. */
+  versions(): Record<string, number> {
+    return Object.fromEntries(this.list().map((d) => [d.name, d.version]));
+  }
+}
+
+/** The machines this agent ships. Passed in, never imported as a singleton by the runtime. */
+export function builtinMachines(): MachineRegistry {
+  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }]);
+}
