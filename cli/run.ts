@@ -1,0 +1,185 @@
+// The command line, as a function of argv, environment and output streams, so
+// tests can run it in-process. `main.ts` binds it to the real process.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { open as openInspector } from 'node:inspector';
+import { parseFlags, type Flags } from './flags.js';
+import { renderHelp } from './help.js';
+import { FLAGS } from './flags.js';
+import { agentArch, agentVersion } from './version.js';
+import { parseReplayArgs, runReplay } from './replay-command.js';
+import { loadFlockConfig, type FlockConfig } from '../config/flock.js';
+import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop-env.js';
+import { Redactor } from '../adapters/log/redactor.js';
+import { createLogger } from '../adapters/log/logger.js';
+import { InstanceLockedError } from '../adapters/store/instance-lock.js';
+import { startDaemon, type Daemon } from '../actors/daemon.js';
+import { SystemClock } from '../actors/clock.js';
+import { builtinMachines } from '../machines/registry.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+  home: string;
+  /** Resolves when the daemon should stop (a signal). */
+  untilStopped: () => Promise<string>;
+}
+
+/** The exit code, or a running daemon for `main.ts` to keep alive. */
+export type CliResult = { exit: number } | { daemon: Daemon; done: Promise<number> };
+
+const MiB = 1024 * 1024;
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<CliResult> {
+  const host = { platform: io.platform, home: io.home };
+  const parsed = parseFlags(argv, io.env, host);
+  if (!parsed.ok) {
+    io.err(parsed.error);
+    return { exit: 2 };
+  }
+  const { flags, command, positionals } = parsed;
+  if (flags.help) {
+    io.out(renderHelp(FLAGS, host));
+    return { exit: 0 };
+  }
+  // As in the Reagent, these print and exit before anything else starts.
+  if (flags.version) {
+    io.out(agentVersion());
+    return { exit: 0 };
+  }
+  if (flags.arch) {
+    io.out(agentArch());
+    return { exit: 0 };
+  }
+
+  if (command === 'replay') {
+    const args = parseReplayArgs(positionals);
+    if (!args.ok) {
+      io.err(args.error);
+      return { exit: 2 };
+    }
+    return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }) };
+  }
+  if (command !== null && command !== 'start agent') {
+    io.err(`reagent ${command}: not available in this version yet`);
+    return { exit: 2 };
+  }
+
+  const hoop = readHoopEnv(io.env);
+  if (!hoop.ok) {
+    io.err(hoop.error);
+    return { exit: 2 };
+  }
+  const agentToml = join(io.home, '.hoop', 'agent.toml');
+  const gateway = hasGatewayCredentials(hoop.value, nonEmptyFile(agentToml));
+  if (!flags.config && !gateway && !flags.offline) {
+    io.out(nothingToDo(agentToml));
+    return { exit: 0 };
+  }
+
+  let flock: FlockConfig | undefined;
+  if (flags.config) {
+    const loaded = loadFlockConfig(flags.config, (p) => readFileSync(p, 'utf8'));
+    if (!loaded.ok) {
+      io.err(loaded.error);
+      return { exit: 1 };
+    }
+    flock = loaded.config;
+    for (const note of loaded.notes) io.err(`note: ${note}`);
+  }
+
+  return startDaemonFromCli(flags, hoop.value, flock, gateway, io);
+}
+
+async function startDaemonFromCli(flags: Flags, hoop: HoopEnv, flock: FlockConfig | undefined, gateway: boolean, io: CliIo): Promise<CliResult> {
+  const redactor = new Redactor();
+  if (flock) redactor.addSecret(flock.secret);
+  if (hoop.token) redactor.addSecret(hoop.token);
+  if (hoop.key) redactor.addSecret(hoop.key.secret);
+  const logger = createLogger({
+    level: flags.debug ? 'debug' : hoop.logLevel,
+    encoding: hoop.logEncoding,
+    pretty: flags.prettyLogging,
+    file: flags.logFile || undefined,
+    redactor,
+    stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
+  });
+  if (flags.profiling) {
+    // Go's pprof has no twin in Node; the V8 inspector gives CPU and heap profiles.
+    openInspector(flags.profilingPort, '127.0.0.1');
+    logger.info({ port: flags.profilingPort }, 'V8 inspector listening on 127.0.0.1 for profiling');
+  }
+
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      config: {
+        agentDir: flags.agentDir,
+        dbFile: flags.dbFileName,
+        journalMaxBytes: flags.journalMaxMB * MiB,
+        compactEveryMs: 60_000,
+        offline: flags.offline,
+        agentVersion: agentVersion(),
+      },
+      logger,
+      clock: new SystemClock(),
+      random: Math.random,
+      registry: builtinMachines(),
+    });
+  } catch (err) {
+    if (err instanceof InstanceLockedError) {
+      io.err(err.message);
+      return { exit: 1 };
+    }
+    io.err(`reagent: cannot start: ${redactor.scrubString((err as Error).message)}`);
+    return { exit: 1 };
+  }
+
+  if (flock && !flags.offline) {
+    logger.warn({ endpoint: flock.device_endpoint_url }, 'the studio link (WAMP) is not part of this build yet: running with local state only');
+  }
+  if (gateway && !flags.offline) {
+    logger.warn('the gateway link (gRPC) is not part of this build yet: running with local state only');
+  }
+  logger.info({ mode: flags.offline ? 'offline' : 'local-only' }, 'ready');
+
+  const done = io.untilStopped().then(async (signal) => {
+    logger.info({ signal }, 'stopping');
+    await daemon.stop();
+    return 0;
+  });
+  return { daemon, done };
+}
+
+function nonEmptyFile(path: string): boolean {
+  try {
+    return existsSync(path) && statSync(path).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+function nothingToDo(agentToml: string): string {
+  return [
+    'reagent: nothing to connect to, so nothing to do.',
+    '  Studio link (IronFlock): pass the device configuration file downloaded from the studio:',
+    '      reagent -config /path/to/device.flock',
+    '  Gateway link (hoop): set HOOP_GRPCURL and HOOP_TOKEN, or HOOP_KEY, or AUTO_REGISTER=<org>,',
+    `      or write ${agentToml} (token, grpc_url), or run "reagent start agent" to register through the web.`,
+    '  To run with local state only (apps keep converging, no network): add -offline.',
+    'Run "reagent -help" for every flag.',
+  ].join('\n');
+}
+
+export function defaultIo(): Omit<CliIo, 'untilStopped'> {
+  return {
+    out: (t) => process.stdout.write(t + '\n'),
+    err: (t) => process.stderr.write(t + '\n'),
+    env: process.env,
+    platform: process.platform,
+    home: homedir(),
+  };
+}

@@ -1,0 +1,265 @@
+// The hoop agent's environment variables (the gateway link), read once and
+// validated up front so a typo fails at start-up with the variable's name
+// instead of as an opaque gRPC error minutes later. Values that are
+// credentials (tokens, DSN secrets) never appear in an error message.
+import type { LogEncoding, LogLevel } from '../adapters/log/logger.js';
+
+export type GrpcScheme = 'grpc' | 'grpcs' | 'http' | 'https';
+export type DsnScheme = GrpcScheme | 'ws' | 'wss';
+export type AgentMode = 'standard' | 'embedded' | 'multi-connection';
+
+export interface GrpcAddress {
+  /** As given: hoop's TLS rule for HOOP_GRPCURL compares the raw string. */
+  raw: string;
+  scheme: GrpcScheme | null;
+  host: string;
+  port: number;
+}
+
+export interface HoopDsn {
+  scheme: DsnScheme;
+  name: string;
+  secret: string;
+  host: string;
+  port: number;
+  mode: AgentMode;
+  /** hoop uses TLS only for these schemes; any other means plaintext. */
+  tls: boolean;
+}
+
+export interface HoopKey extends HoopDsn {
+  /** The whole DSN is the bearer token the gateway checks. */
+  raw: string;
+  variable: 'HOOP_KEY' | 'HOOP_DSN';
+}
+
+export type TlsCaSource = { kind: 'pem'; pem: string } | { kind: 'base64'; data: string } | { kind: 'file'; path: string };
+
+export interface HoopEnv {
+  grpcUrl: GrpcAddress | null;
+  token: string | null;
+  key: HoopKey | null;
+  tlsServerName: string | null;
+  tlsCa: TlsCaSource | null;
+  tlsSkipVerify: boolean;
+  autoRegister: string | null;
+  logEncoding: LogEncoding;
+  logLevel: LogLevel;
+  logGrpc: 0 | 1 | 2;
+}
+
+export type HoopEnvResult = { ok: true; value: HoopEnv } | { ok: false; error: string };
+
+export interface EnvDoc {
+  name: string;
+  default: string;
+  meaning: string;
+}
+
+/** What `-help` lists under "Environment (gateway link)". */
+export const HOOP_ENV_DOC: readonly EnvDoc[] = [
+  { name: 'HOOP_GRPCURL', default: '""', meaning: 'gateway gRPC address, host:port or scheme://host:port (grpc, grpcs, http, https)' },
+  { name: 'HOOP_TOKEN', default: '""', meaning: 'agent token for the gateway, used with HOOP_GRPCURL (TOKEN is read too)' },
+  { name: 'HOOP_KEY', default: '""', meaning: 'agent DSN scheme://NAME:SECRET@HOST:PORT?mode=standard|embedded|multi-connection; wins over HOOP_TOKEN (HOOP_DSN is read too)' },
+  { name: 'TLS_SERVER_NAME', default: '""', meaning: 'server name checked on the gateway certificate; setting it forces TLS (HOOP_TLSSERVERNAME is read too)' },
+  { name: 'HOOP_TLSCA', default: '""', meaning: 'CA for the gateway: inline PEM, base64://DATA or file://PATH (system roots when unset)' },
+  { name: 'HOOP_TLS_SKIP_VERIFY', default: 'false', meaning: 'true skips gateway certificate verification (tests only)' },
+  { name: 'AUTO_REGISTER', default: '""', meaning: 'organization name to auto-register the agent with a gateway on 127.0.0.1:8010' },
+  { name: 'LOG_ENCODING', default: 'json', meaning: 'stdout log encoding: json or console (human and verbose are read as console)' },
+  { name: 'LOG_LEVEL', default: 'INFO', meaning: 'DEBUG (or TRACE), INFO, WARN or ERROR; DEBUG also turns on -debug' },
+  { name: 'LOG_GRPC', default: '0', meaning: '1 or 2 logs gRPC transport internals, like -debug-grpc' },
+];
+
+/** Reads LOG_LEVEL leniently (null when unset or invalid); readHoopEnv reports the invalid case. */
+export function parseLogLevel(raw: string | undefined): LogLevel | null {
+  switch (raw?.trim().toLowerCase()) {
+    case 'debug':
+    case 'trace':
+      return 'debug';
+    case 'info':
+      return 'info';
+    case 'warn':
+      return 'warn';
+    case 'error':
+      return 'error';
+    default:
+      return null;
+  }
+}
+
+/** LOG_GRPC as a level, or null when unset or invalid. */
+export function parseLogGrpc(raw: string | undefined): 0 | 1 | 2 | null {
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === '0') return 0;
+  if (value === '1') return 1;
+  if (value === '2') return 2;
+  return null;
+}
+
+export function readHoopEnv(env: NodeJS.ProcessEnv): HoopEnvResult {
+  const errors: string[] = [];
+  const get = (name: string): string | null => {
+    const value = env[name]?.trim();
+    return value ? value : null;
+  };
+
+  let grpcUrl: GrpcAddress | null = null;
+  const rawUrl = get('HOOP_GRPCURL');
+  if (rawUrl !== null) {
+    grpcUrl = parseGrpcAddress(rawUrl);
+    if (!grpcUrl) errors.push(`HOOP_GRPCURL: expected host:port or scheme://host:port with scheme grpc, grpcs, http or https${echo(rawUrl)}`);
+  }
+
+  let key: HoopKey | null = null;
+  const keyVariable = get('HOOP_KEY') !== null ? 'HOOP_KEY' : get('HOOP_DSN') !== null ? 'HOOP_DSN' : null;
+  if (keyVariable !== null) {
+    const raw = get(keyVariable) ?? '';
+    const parsed = parseDsn(raw);
+    if (parsed.ok) key = { ...parsed.value, raw, variable: keyVariable };
+    else errors.push(`${keyVariable}: ${parsed.error}`);
+  }
+
+  let tlsCa: TlsCaSource | null = null;
+  const rawCa = get('HOOP_TLSCA');
+  if (rawCa !== null) {
+    tlsCa = classifyTlsCa(rawCa);
+    if (!tlsCa) errors.push('HOOP_TLSCA: expected an inline PEM certificate (-----BEGIN CERTIFICATE-----…), base64://DATA or file://PATH');
+  }
+
+  let tlsSkipVerify = false;
+  const rawSkip = get('HOOP_TLS_SKIP_VERIFY');
+  if (rawSkip !== null) {
+    const lower = rawSkip.toLowerCase();
+    if (lower === 'true' || lower === 'false') tlsSkipVerify = lower === 'true';
+    else errors.push(`HOOP_TLS_SKIP_VERIFY: expected true or false${echo(rawSkip)}`);
+  }
+
+  let logEncoding: LogEncoding = 'json';
+  const rawEncoding = get('LOG_ENCODING');
+  if (rawEncoding !== null) {
+    const lower = rawEncoding.toLowerCase();
+    // hoop's newer human/verbose encoders are colour variants of console output.
+    if (lower === 'json') logEncoding = 'json';
+    else if (lower === 'console' || lower === 'human' || lower === 'verbose') logEncoding = 'console';
+    else errors.push(`LOG_ENCODING: expected json or console${echo(rawEncoding)}`);
+  }
+
+  const rawLevel = get('LOG_LEVEL');
+  const logLevel = parseLogLevel(rawLevel ?? 'info');
+  if (logLevel === null) errors.push(`LOG_LEVEL: expected DEBUG, TRACE, INFO, WARN or ERROR${echo(rawLevel ?? '')}`);
+
+  const rawGrpc = get('LOG_GRPC');
+  const logGrpc = parseLogGrpc(rawGrpc ?? undefined);
+  if (logGrpc === null) errors.push(`LOG_GRPC: expected 0, 1 or 2${echo(rawGrpc ?? '')}`);
+
+  if (errors.length > 0 || logLevel === null || logGrpc === null) return { ok: false, error: errors.join('; ') };
+  return {
+    ok: true,
+    value: {
+      grpcUrl,
+      token: get('HOOP_TOKEN') ?? get('TOKEN'),
+      key,
+      tlsServerName: get('TLS_SERVER_NAME') ?? get('HOOP_TLSSERVERNAME'),
+      tlsCa,
+      tlsSkipVerify,
+      autoRegister: get('AUTO_REGISTER'),
+      logEncoding,
+      logLevel,
+      logGrpc,
+    },
+  };
+}
+
+/** hoop's credential order, any one of which lets the gateway link start. */
+export function hasGatewayCredentials(hoopEnv: HoopEnv, agentTomlExists: boolean): boolean {
+  return hoopEnv.autoRegister !== null || (hoopEnv.grpcUrl !== null && hoopEnv.token !== null) || hoopEnv.key !== null || agentTomlExists;
+}
+
+const GRPC_SCHEMES: readonly string[] = ['grpc', 'grpcs', 'http', 'https'];
+const DSN_SCHEMES: readonly string[] = [...GRPC_SCHEMES, 'ws', 'wss'];
+const TLS_SCHEMES: readonly string[] = ['grpcs', 'https', 'wss'];
+const MODES: readonly string[] = ['standard', 'embedded', 'multi-connection'];
+
+export function parseGrpcAddress(raw: string): GrpcAddress | null {
+  const match = /^(?:([a-z]+):\/\/)?([^/?#@]+?)\/?$/i.exec(raw);
+  if (!match) return null;
+  const scheme = match[1]?.toLowerCase() ?? null;
+  if (scheme !== null && !GRPC_SCHEMES.includes(scheme)) return null;
+  const hostPort = parseHostPort(match[2] ?? '');
+  return hostPort && { raw, scheme: scheme as GrpcScheme | null, ...hostPort };
+}
+
+export type DsnResult = { ok: true; value: HoopDsn } | { ok: false; error: string };
+
+const DSN_SHAPE = 'SCHEME://NAME:SECRET@HOST:PORT?mode=standard|embedded|multi-connection';
+
+/** Parses an agent DSN. Errors describe the part at fault and never quote the input. */
+export function parseDsn(raw: string): DsnResult {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(raw);
+  if (!match) return { ok: false, error: `expected a DSN ${DSN_SHAPE}` };
+  const scheme = (match[1] ?? '').toLowerCase();
+  const authority = match[2] ?? '';
+  if (!DSN_SCHEMES.includes(scheme)) return { ok: false, error: `unsupported DSN scheme "${scheme}" (expected grpc, grpcs, http, https, ws or wss)` };
+  if (match[3] && match[3] !== '/') return { ok: false, error: `expected a DSN ${DSN_SHAPE} (the legacy form with a key in the path is not supported)` };
+
+  // Like Go's url.Parse: the last '@' ends the userinfo, the first ':' splits it.
+  const at = authority.lastIndexOf('@');
+  if (at < 0) return { ok: false, error: `missing NAME:SECRET@ in the DSN (expected ${DSN_SHAPE})` };
+  const userinfo = authority.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return { ok: false, error: `missing the secret after the agent name (expected ${DSN_SHAPE})` };
+  const name = decode(userinfo.slice(0, colon));
+  const secret = decode(userinfo.slice(colon + 1));
+  if (name === null || name === '') return { ok: false, error: 'the agent name in the DSN is empty or badly percent-encoded' };
+  if (secret === null || secret === '') return { ok: false, error: 'the secret in the DSN is empty or badly percent-encoded' };
+
+  const hostPort = parseHostPort(authority.slice(at + 1));
+  if (!hostPort) return { ok: false, error: `expected HOST:PORT after "@" in the DSN (expected ${DSN_SHAPE})` };
+
+  const mode = new URLSearchParams(match[4] ?? '').get('mode') ?? 'standard';
+  if (!MODES.includes(mode)) {
+    const shown = /^[\w-]{1,24}$/.test(mode) ? ` "${mode}"` : '';
+    return { ok: false, error: `unknown DSN mode${shown} (expected standard, embedded or multi-connection)` };
+  }
+
+  return { ok: true, value: { scheme: scheme as DsnScheme, name, secret, ...hostPort, mode: mode as AgentMode, tls: TLS_SCHEMES.includes(scheme) } };
+}
+
+export function formatDsn(dsn: Omit<HoopDsn, 'tls'>): string {
+  const host = dsn.host.includes(':') ? `[${dsn.host}]` : dsn.host;
+  return `${dsn.scheme}://${encodeURIComponent(dsn.name)}:${encodeURIComponent(dsn.secret)}@${host}:${dsn.port}?mode=${dsn.mode}`;
+}
+
+function parseHostPort(text: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9_.-]+)):(\d{1,5})$/i.exec(text);
+  if (!match) return null;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+function classifyTlsCa(raw: string): TlsCaSource | null {
+  if (raw.startsWith('base64://')) {
+    const data = raw.slice('base64://'.length);
+    return /^[A-Za-z0-9+/=_\s-]+$/.test(data) ? { kind: 'base64', data } : null;
+  }
+  if (raw.startsWith('file://')) {
+    const path = raw.slice('file://'.length);
+    return path ? { kind: 'file', path } : null;
+  }
+  return raw.includes('-----BEGIN ') ? { kind: 'pem', pem: raw } : null;
+}
+
+function decode(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
+// Quotes a rejected value only when it cannot be a credential someone pasted
+// into the wrong variable (no userinfo, no whitespace, short).
+function echo(value: string): string {
+  return /[@\s]/.test(value) || value.length > 64 ? '' : `, got "${value}"`;
+}
