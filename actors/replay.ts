@@ -37,7 +37,7 @@ export interface ReplayReport {
 
 export interface ReplaySnapshot {
   run: string;
-  /** First seq NOT covered by the snapshot. */
+  /** The last event whose effect the snapshot includes; replay resumes after it. */
   seq: number;
   data: Json;
 }
@@ -56,15 +56,21 @@ export interface ReplayOptions {
 
 class Stop extends Error {}
 
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** A journal port that checks outcomes against the recording instead of storing them. */
 class ComparingJournal implements JournalPort {
   current: JournalRecord | undefined;
   divergence: Divergence | undefined;
   machineOf: (actor: string) => string | null = () => null;
 
+  /** Replay hands recorded sequence numbers to the system, so nothing new is ever appended. */
   append(_record: NewJournalRecord): number {
-    if (!this.current) throw new ReplayMismatch('the machines produced an event that was never recorded');
-    return this.current.seq;
+    throw new ReplayMismatch('the machines produced an event that was never recorded');
   }
 
   setOutcome(seq: number, actual: Outcome): void {
@@ -74,7 +80,7 @@ class ComparingJournal implements JournalPort {
     let reason: string | undefined;
     if (expected.state !== actual.state) reason = 'state';
     else if (expected.ctx !== null && expected.ctx !== actual.ctx) reason = 'context';
-    else if (expected.cmds.join('\n') !== actual.cmds.join('\n')) reason = 'commands';
+    else if (!sameList(expected.cmds, actual.cmds)) reason = 'commands';
     if (!reason) return;
     this.divergence = {
       seq,
@@ -99,6 +105,7 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
   let run: string | undefined;
   let runs = 0;
   let events = 0;
+  let resumeAfter = 0;
   const finish = (r: Omit<ReplayReport, 'events' | 'runs' | 'elapsedMs'>): ReplayReport => {
     system?.close();
     return { ...r, events, runs, elapsedMs: performance.now() - started };
@@ -119,11 +126,18 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
         replay: true,
       });
       journal.machineOf = (actor) => sys.machineOf(actor)?.name ?? null;
+      // A compacted run lost its early events: start from the snapshot that replaced them.
       const snap = opts.snapshots?.get(rec.run);
-      if (snap && rec.seq >= snap.seq) sys.restore(snap.data);
+      resumeAfter = snap && rec.seq >= snap.seq ? snap.seq : 0;
+      if (resumeAfter) {
+        const refusal = checkSnapshot(snap!, opts.registry);
+        if (refusal) return finish({ verdict: 'refused', refusal });
+        sys.restore(snap!.data);
+      }
       if (opts.onStep) sys.subscribe(opts.onStep);
       system = sys;
     }
+    if (rec.seq <= resumeAfter) continue;
     if (opts.actor !== undefined && rec.actor !== opts.actor) continue;
     if (rec.type === RUNTIME_EVENTS.spawn) {
       const refusal = checkSpawn(rec, opts.registry);
@@ -166,6 +180,18 @@ function checkSpawn(rec: JournalRecord, registry: MachineRegistry): string | und
       `record ${rec.seq}: ${rec.actor} was recorded with machine "${name}" v${String(p?.version)}, ` +
       `this agent has v${def.version}; replay it with the agent version that recorded it, or re-record`
     );
+  }
+  return undefined;
+}
+
+function checkSnapshot(snap: ReplaySnapshot, registry: MachineRegistry): string | undefined {
+  const actors = Array.isArray(snap.data) ? (snap.data as Array<{ id?: unknown; machine?: unknown; version?: unknown }>) : [];
+  for (const a of actors) {
+    const def = typeof a.machine === 'string' ? registry.get(a.machine) : undefined;
+    if (!def) return `snapshot at seq ${snap.seq}: machine "${String(a.machine)}" is not part of this agent`;
+    if (a.version !== def.version) {
+      return `snapshot at seq ${snap.seq}: ${String(a.id)} was recorded with machine "${def.name}" v${String(a.version)}, this agent has v${def.version}`;
+    }
   }
   return undefined;
 }

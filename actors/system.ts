@@ -62,6 +62,11 @@ interface Cell {
   timers: Map<string, PendingTimer>;
   /** Commands emitted by the event being dispatched right now. */
   emitted: Command[];
+  /** Outcome encodings of the last snapshot: XState keeps value and context objects when nothing changed. */
+  lastValue: unknown;
+  lastState: string | null;
+  lastContext: unknown;
+  lastCtx: number | null;
 }
 
 interface Inbound {
@@ -142,15 +147,8 @@ export class ActorSystem {
 
   /** Replay: re-dispatches one journal record with its recorded time and randomness. */
   replayRecord(record: JournalRecord): void {
-    this.enqueue({
-      actor: record.actor,
-      source: record.source,
-      type: record.type,
-      payload: record.payload,
-      at: record.at,
-      rand: record.rand,
-      seq: record.seq,
-    });
+    // A record already has the shape of an inbound item; replay is single-threaded, so no mailbox.
+    this.dispatch(record);
   }
 
   /** Commits the journal and runs the commands waiting for it. Tests and shutdown await it. */
@@ -221,7 +219,7 @@ export class ActorSystem {
   private dispatch(item: Inbound): void {
     const at = item.at ?? this.opts.clock.now();
     const rand = item.rand ?? this.opts.random();
-    const seq = this.opts.journal.append({
+    const seq = item.seq ?? this.opts.journal.append({
       run: this.opts.run,
       at,
       source: item.source,
@@ -259,12 +257,11 @@ export class ActorSystem {
       this.opts.logger?.warn({ actor: item.actor, type: item.type }, 'event for an unknown actor; journaled, not dispatched');
     }
 
-    const emitted = cell ? cell.emitted.splice(0) : [];
-    const snap = cell?.ref.getSnapshot() as { value: unknown; context: unknown; status?: string } | undefined;
-    const state = snap ? JSON.stringify(snap.value) : null;
+    const emitted = cell && cell.emitted.length ? cell.emitted.splice(0) : [];
+    const state = cell ? this.encodeOutcome(cell) : null;
     this.opts.journal.setOutcome(seq, {
       state,
-      ctx: snap ? contextHash(snap.context) : null,
+      ctx: cell ? cell.lastCtx : null,
       cmds: emitted.map((c) => c.type),
     });
     for (const command of emitted) this.outbox.push({ command, actor: item.actor });
@@ -284,6 +281,20 @@ export class ActorSystem {
     }
   }
 
+  /** Encodes state value and context hash, reusing the last encoding when XState kept the objects. */
+  private encodeOutcome(cell: Cell): string {
+    const snap = cell.ref.getSnapshot() as { value: unknown; context: unknown };
+    if (snap.value !== cell.lastValue || cell.lastState === null) {
+      cell.lastValue = snap.value;
+      cell.lastState = JSON.stringify(snap.value);
+    }
+    if (snap.context !== cell.lastContext || cell.lastCtx === null) {
+      cell.lastContext = snap.context;
+      cell.lastCtx = contextHash(snap.context);
+    }
+    return cell.lastState;
+  }
+
   /** Fires a pending XState timer, stamping the event with the time and randomness of its record. */
   private fire(cell: Cell, type: string, at: number, rand: number): void {
     let timer: PendingTimer | undefined;
@@ -298,7 +309,17 @@ export class ActorSystem {
   }
 
   private createCell(id: string, definition: MachineDefinition, input: Json | undefined, snapshot?: Json): Cell {
-    const cell: Cell = { id, definition, ref: undefined as unknown as AnyActorRef, timers: new Map(), emitted: [] };
+    const cell: Cell = {
+      id,
+      definition,
+      ref: undefined as unknown as AnyActorRef,
+      timers: new Map(),
+      emitted: [],
+      lastValue: undefined,
+      lastState: null,
+      lastContext: undefined,
+      lastCtx: null,
+    };
     const clock = this.xstateClock(cell);
     const logic = definition.logic as AnyStateMachine;
     cell.ref = createActor(logic, {
@@ -356,7 +377,8 @@ export class ActorSystem {
   /** Group commit, then the commands: an effect never runs before its cause is durable. */
   private commitNow(): void {
     this.commitScheduled = false;
-    if (this.opts.replay) return;
+    // close() committed already, and the journal may be closed by now.
+    if (this.opts.replay || this.closed) return;
     this.opts.journal.commit();
     const ready = this.outbox.splice(0);
     for (const { command, actor } of ready) this.execute(command, actor);

@@ -1,0 +1,114 @@
+// Wiring of the headless daemon: the single-instance lock, the journal, the
+// actor system and (as they arrive) the links. Everything it needs is passed
+// in; nothing here is a module-level singleton.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { ActorSystem } from './system.js';
+import type { Clock } from './clock.js';
+import type { MachineRegistry } from '../machines/registry.js';
+import { acquireInstanceLock, type InstanceLock } from '../adapters/store/instance-lock.js';
+import { Journal } from '../adapters/store/journal.js';
+
+export interface DaemonConfig {
+  agentDir: string;
+  dbFile: string;
+  /** Compaction keeps the journal file under this size. */
+  journalMaxBytes: number;
+  /** How often the size is checked (ms). */
+  compactEveryMs: number;
+  offline: boolean;
+  agentVersion: string;
+}
+
+export interface DaemonDeps {
+  config: DaemonConfig;
+  logger: Logger;
+  clock: Clock;
+  random: () => number;
+  registry: MachineRegistry;
+}
+
+export interface Daemon {
+  readonly run: string;
+  readonly system: ActorSystem;
+  readonly journal: Journal;
+  /** Commits, stops every actor, closes the journal and releases the lock. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
+  const { config, logger, clock } = deps;
+  mkdirSync(config.agentDir, { recursive: true });
+  // Throws InstanceLockedError (naming the holder's pid) when another daemon owns the dir.
+  const lock: InstanceLock = acquireInstanceLock(config.agentDir);
+  if (lock.recoveredFrom !== undefined) {
+    logger.warn({ pid: lock.recoveredFrom, lock: lock.path }, 'took over the lock of a reagent that is no longer running');
+  }
+
+  let journal: Journal;
+  try {
+    // Holding the instance lock is what makes removing a stale `<db>.lock` safe.
+    journal = Journal.open({
+      path: config.dbFile,
+      staleLockRecovery: true,
+      maxBytes: config.journalMaxBytes,
+      logger: journalLogger(logger),
+    });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+
+  const run = randomUUID();
+  journal.appendRun(run, clock.now(), config.agentVersion, deps.registry.versions());
+  const system = new ActorSystem({ journal, clock, registry: deps.registry, random: deps.random, run, logger });
+  for (const r of journal.recovered) {
+    // Loud in the log, and on the record: a bug report must show the journal was rebuilt.
+    logger.error({ kind: r.kind, path: r.path }, `journal recovery: ${r.detail}`);
+    system.send('journal', 'store', 'JOURNAL_RECOVERED', { kind: r.kind, detail: r.detail, path: r.path ?? null });
+  }
+  await system.flush();
+
+  const compactor = setInterval(() => {
+    try {
+      const result = journal.compact({
+        keepSnapshotData: () => ({ run, seq: journal.nextSeq - 1, at: clock.now(), data: system.persist() }),
+      });
+      if (result) logger.info({ ...result }, 'journal compacted');
+    } catch (err) {
+      logger.error({ err }, 'journal compaction failed');
+    }
+  }, config.compactEveryMs);
+  // Deliberately not unref'd: with no link (offline) this timer is what keeps the daemon alive.
+
+  logger.info(
+    { run, agentDir: config.agentDir, db: config.dbFile, offline: config.offline, version: config.agentVersion },
+    'reagent started',
+  );
+
+  let stopped = false;
+  return {
+    run,
+    system,
+    journal,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(compactor);
+      await system.flush();
+      system.close();
+      journal.close();
+      lock.release();
+      logger.info({ run }, 'reagent stopped');
+    },
+  };
+}
+
+function journalLogger(logger: Logger) {
+  return {
+    info: (o: Record<string, unknown>, m: string) => logger.info(o, m),
+    warn: (o: Record<string, unknown>, m: string) => logger.warn(o, m),
+    error: (o: Record<string, unknown>, m: string) => logger.error(o, m),
+  };
+}

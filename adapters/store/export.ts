@@ -1,0 +1,136 @@
+// The portable form of a journal: NDJSON, one header line then one record per
+// line. Self-contained (runs, snapshots, machine versions), scrubbed of secrets
+// on the way out, and streamable both ways so a million events never sit in
+// memory at once.
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { Json, JournalRecord } from '../../actors/types.js';
+
+export const EXPORT_FORMAT = 'reagent-journal';
+export const EXPORT_FORMAT_VERSION = 1;
+
+export interface ExportRun {
+  run: string;
+  startedAt: number;
+  agentVersion: string;
+  machines: Json;
+}
+
+export interface ExportSnapshot {
+  run: string;
+  seq: number;
+  at: number;
+  data: Json;
+}
+
+export interface ExportHeader {
+  format: typeof EXPORT_FORMAT;
+  formatVersion: number;
+  agentVersion: string;
+  createdAt: string;
+  machines: Record<string, number>;
+  runs: ExportRun[];
+  snapshots: ExportSnapshot[];
+  /** Anything else a bug report carries (effective configuration, notes), already redacted. */
+  extra?: { [key: string]: Json };
+}
+
+export interface Scrubber {
+  scrub(value: unknown): unknown;
+}
+
+/** Writes header and records; every payload passes through the scrubber first. */
+export function writeExport(path: string, header: ExportHeader, records: Iterable<JournalRecord>, scrubber?: Scrubber): { events: number; bytes: number } {
+  const fd = openSync(path, 'w', 0o600);
+  let bytes = 0;
+  let events = 0;
+  let buffer = '';
+  const flush = () => {
+    if (!buffer) return;
+    bytes += writeSync(fd, buffer);
+    buffer = '';
+  };
+  try {
+    const safeHeader = scrubber ? (scrubber.scrub(header) as ExportHeader) : header;
+    buffer += JSON.stringify(safeHeader) + '\n';
+    for (const r of records) {
+      const rec = scrubber ? { ...r, payload: scrubber.scrub(r.payload) as Json } : r;
+      buffer += JSON.stringify(rec) + '\n';
+      events++;
+      if (buffer.length > 1 << 20) flush();
+    }
+    flush();
+  } finally {
+    closeSync(fd);
+  }
+  return { events, bytes };
+}
+
+export class ExportFormatError extends Error {}
+
+/** Reads an export: the header at once, the records lazily. */
+export function readExport(path: string): { header: ExportHeader; records(): Generator<JournalRecord> } {
+  const lines = readLines(path);
+  const first = lines.next();
+  if (first.done) throw new ExportFormatError(`${path}: empty file, expected a reagent journal export`);
+  let header: ExportHeader;
+  try {
+    header = JSON.parse(first.value) as ExportHeader;
+  } catch {
+    throw new ExportFormatError(`${path}: line 1 is not JSON; expected a reagent journal export header`);
+  }
+  if (header?.format !== EXPORT_FORMAT) {
+    throw new ExportFormatError(`${path}: field "format": expected "${EXPORT_FORMAT}", got ${JSON.stringify(header?.format)}`);
+  }
+  if (header.formatVersion > EXPORT_FORMAT_VERSION) {
+    throw new ExportFormatError(
+      `${path}: export format v${header.formatVersion} is newer than this agent understands (v${EXPORT_FORMAT_VERSION}); use a newer reagent`,
+    );
+  }
+  let consumed = false;
+  return {
+    header,
+    *records() {
+      if (consumed) throw new Error('export records can be read once');
+      consumed = true;
+      let n = 1;
+      for (const line of lines) {
+        n++;
+        if (!line) continue;
+        let rec: JournalRecord;
+        try {
+          rec = JSON.parse(line) as JournalRecord;
+        } catch {
+          throw new ExportFormatError(`${path}: line ${n} is not JSON`);
+        }
+        if (typeof rec.seq !== 'number' || typeof rec.type !== 'string' || typeof rec.actor !== 'string') {
+          throw new ExportFormatError(`${path}: line ${n}: expected a journal record with seq, actor and type`);
+        }
+        yield rec;
+      }
+    },
+  };
+}
+
+/** Synchronous line reader over a file of any size. */
+function* readLines(path: string): Generator<string> {
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  // A chunk boundary may cut a multi-byte character; the decoder carries it over.
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      const text = rest + decoder.write(chunk.subarray(0, n));
+      const parts = text.split('\n');
+      rest = parts.pop() ?? '';
+      yield* parts;
+    }
+    rest += decoder.end();
+    if (rest) yield rest;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,111 @@
+// The journal's schema, as an ordered list of forward-only steps.
+//
+// The file records how far it got in `PRAGMA user_version`; `applyMigrations`
+// runs every step above that number, each in its own transaction together with
+// the version bump, so a crash leaves the file at a step boundary. Steps are
+// never edited or removed once released: a file written by an older agent must
+// be migrated by the exact SQL that a fresh file gets.
+//
+// Other modules that need tables of their own (for example an apps
+// projection) add a step at the end of `MIGRATIONS`: one list means one
+// version number and one order, whichever module owns the table.
+
+import type { Database } from 'node-sqlite3-wasm';
+
+export interface Migration {
+  /** 1 for the first step, then +1 for every step. Stored in `PRAGMA user_version`. */
+  version: number;
+  /** Short label used in log lines and errors. */
+  name: string;
+  /** One or more statements; must not contain BEGIN/COMMIT (the runner adds them). */
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'journal: events, runs, snapshots, meta',
+    sql: `
+      CREATE TABLE events (
+        seq     INTEGER PRIMARY KEY,
+        run     TEXT    NOT NULL,
+        at      INTEGER NOT NULL,
+        source  TEXT    NOT NULL,
+        actor   TEXT    NOT NULL,
+        type    TEXT    NOT NULL,
+        payload TEXT    NOT NULL,
+        rand    REAL    NOT NULL,
+        state   TEXT    NULL,
+        ctx     INTEGER NULL,
+        cmds    TEXT    NOT NULL
+      );
+      -- replay reads one run's events in seq order
+      CREATE INDEX events_run_seq ON events (run, seq);
+      CREATE TABLE runs (
+        run           TEXT PRIMARY KEY,
+        started_at    INTEGER NOT NULL,
+        agent_version TEXT    NOT NULL,
+        machines      TEXT    NOT NULL
+      );
+      CREATE TABLE snapshots (
+        id   INTEGER PRIMARY KEY,
+        run  TEXT    NOT NULL,
+        seq  INTEGER NOT NULL,
+        at   INTEGER NOT NULL,
+        data TEXT    NOT NULL
+      );
+      CREATE INDEX snapshots_run_seq ON snapshots (run, seq);
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+/** The version a file has once every step of `migrations` ran. */
+export function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
+}
+
+/** Throws if the list is not 1, 2, 3, …: a gap or a duplicate would skip or repeat a step. */
+export function checkMigrationList(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(
+        `migrations: step ${i} ("${m.name}") has version ${m.version}, expected ${i + 1} (versions must be 1, 2, 3, … in order)`,
+      );
+    }
+  });
+}
+
+export function readUserVersion(db: Database): number {
+  const row = db.get('PRAGMA user_version');
+  const v = row?.['user_version'];
+  if (typeof v !== 'number') throw new Error(`PRAGMA user_version returned ${JSON.stringify(row)}, expected a number`);
+  return v;
+}
+
+/**
+ * Runs the steps above the file's `user_version`. The caller has already
+ * refused files whose version is newer than the list knows.
+ * Returns the versions before and after.
+ */
+export function applyMigrations(db: Database, migrations: readonly Migration[]): { from: number; to: number } {
+  checkMigrationList(migrations);
+  const from = readUserVersion(db);
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(m.sql);
+      // user_version lives in the file header, so it commits or rolls back with the step
+      db.exec(`PRAGMA user_version = ${m.version}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw new Error(`migration ${m.version} ("${m.name}") failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { from, to: Math.max(from, latestVersion(migrations)) };
+}
