@@ -8,6 +8,7 @@ import { ActorSystem } from './system.js';
 import type { Clock } from './clock.js';
 import type { MachineRegistry } from '../machines/registry.js';
 import { acquireInstanceLock, type InstanceLock } from '../adapters/store/instance-lock.js';
+import type { Link } from './link.js';
 import { Journal } from '../adapters/store/journal.js';
 
 export interface DaemonConfig {
@@ -27,6 +28,8 @@ export interface DaemonDeps {
   clock: Clock;
   random: () => number;
   registry: MachineRegistry;
+  /** Started in order after the journal is open, stopped in reverse. */
+  links?: Link[];
 }
 
 export interface Daemon {
@@ -82,8 +85,33 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   }, config.compactEveryMs);
   // Deliberately not unref'd: with no link (offline) this timer is what keeps the daemon alive.
 
+  const started: Link[] = [];
+  const stopLinks = async () => {
+    for (const link of started.splice(0).reverse()) {
+      try {
+        await link.stop();
+      } catch (err) {
+        logger.error({ err, link: link.name }, 'link failed to stop cleanly');
+      }
+    }
+  };
+  for (const link of deps.links ?? []) {
+    try {
+      await link.start({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir });
+      started.push(link);
+    } catch (err) {
+      logger.error({ err, link: link.name }, 'link failed to start');
+      await stopLinks();
+      clearInterval(compactor);
+      system.close();
+      journal.close();
+      lock.release();
+      throw err;
+    }
+  }
+
   logger.info(
-    { run, agentDir: config.agentDir, db: config.dbFile, offline: config.offline, version: config.agentVersion },
+    { run, agentDir: config.agentDir, db: config.dbFile, offline: config.offline, version: config.agentVersion, links: started.map((l) => l.name) },
     'reagent started',
   );
 
@@ -96,6 +124,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       if (stopped) return;
       stopped = true;
       clearInterval(compactor);
+      await stopLinks();
       await system.flush();
       system.close();
       journal.close();

@@ -17,6 +17,7 @@ import { InstanceLockedError } from '../adapters/store/instance-lock.js';
 import { startDaemon, type Daemon } from '../actors/daemon.js';
 import { SystemClock } from '../actors/clock.js';
 import { builtinMachines } from '../machines/registry.js';
+import { chooseLinks } from './links.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -91,10 +92,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     for (const note of loaded.notes) io.err(`note: ${note}`);
   }
 
-  return startDaemonFromCli(flags, hoop.value, flock, gateway, io);
+  return startDaemonFromCli(flags, hoop.value, flock, gateway, command === 'start agent', io);
 }
 
-async function startDaemonFromCli(flags: Flags, hoop: HoopEnv, flock: FlockConfig | undefined, gateway: boolean, io: CliIo): Promise<CliResult> {
+async function startDaemonFromCli(
+  flags: Flags,
+  hoop: HoopEnv,
+  flock: FlockConfig | undefined,
+  gateway: boolean,
+  gatewayOnly: boolean,
+  io: CliIo,
+): Promise<CliResult> {
   const redactor = new Redactor();
   if (flock) redactor.addSecret(flock.secret);
   if (hoop.token) redactor.addSecret(hoop.token);
@@ -113,6 +121,7 @@ async function startDaemonFromCli(flags: Flags, hoop: HoopEnv, flock: FlockConfi
     logger.info({ port: flags.profilingPort }, 'V8 inspector listening on 127.0.0.1 for profiling');
   }
 
+  const links = chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home }, logger);
   let daemon: Daemon;
   try {
     daemon = await startDaemon({
@@ -128,6 +137,7 @@ async function startDaemonFromCli(flags: Flags, hoop: HoopEnv, flock: FlockConfi
       clock: new SystemClock(),
       random: Math.random,
       registry: builtinMachines(),
+      links,
     });
   } catch (err) {
     if (err instanceof InstanceLockedError) {
@@ -138,13 +148,7 @@ async function startDaemonFromCli(flags: Flags, hoop: HoopEnv, flock: FlockConfi
     return { exit: 1 };
   }
 
-  if (flock && !flags.offline) {
-    logger.warn({ endpoint: flock.device_endpoint_url }, 'the studio link (WAMP) is not part of this build yet: running with local state only');
-  }
-  if (gateway && !flags.offline) {
-    logger.warn('the gateway link (gRPC) is not part of this build yet: running with local state only');
-  }
-  logger.info({ mode: flags.offline ? 'offline' : 'local-only' }, 'ready');
+  logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
 
   const done = io.untilStopped().then(async (signal) => {
     logger.info({ signal }, 'stopping');
