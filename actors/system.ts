@@ -191,6 +191,8 @@ export class ActorSystem {
       const def = this.opts.registry.get(e.machine);
       if (!def) throw new Error(`snapshot names unknown machine "${e.machine}"`);
       const cell = this.createCell(e.id, def, undefined, e.snapshot);
+      // Starting a restored actor does not re-run entry actions, so its timers are re-registered by hand.
+      cell.ref.start();
       for (const t of e.timers) {
         const event = { type: t.type };
         cell.timers.set(t.id, {

@@ -3,6 +3,7 @@
 // machine definition from a real divergence.
 import type { AnyStateMachine } from 'xstate';
 import { connectionMachine } from './connection.js';
+import { APP_MACHINE_VERSION, appMachine } from './app.js';
 
 export interface MachineDefinition {
   name: string;
@@ -40,5 +41,5 @@ export class MachineRegistry {
 
 /** The machines this agent ships. Passed in, never imported as a singleton by the runtime. */
 export function builtinMachines(): MachineRegistry {
-  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }]);
+  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }, { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine }]);
 }

@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ActorSystem } from '../../actors/system.js';
+import { ManualClock, SystemClock } from '../../actors/clock.js';
+import { builtinMachines } from '../../machines/registry.js';
+import type { Command, Json } from '../../actors/types.js';
+import { MemoryJournal } from '../helpers/memory-journal.js';
+import { studioPolicy } from '../helpers/connection-policy.js';
+
+const policy = studioPolicy as unknown as Json;
+
+test('every inbound event is journaled before the machine sees it', () => {
+  const journal = new MemoryJournal();
+  const system = new ActorSystem({ journal, clock: new ManualClock(5), registry: builtinMachines(), random: () => 0.25, run: 'r' });
+  let seenWhenDispatched = -1;
+  system.subscribe((t) => {
+    if (t.type === 'START') seenWhenDispatched = journal.records.findIndex((r) => r.type === 'START');
+  });
+  system.spawn('a', 'connection', { link: 'net', policy });
+  system.send('a', 'test', 'START', { note: 'hi' });
+  assert.equal(seenWhenDispatched, 1);
+  const start = journal.records[1]!;
+  assert.deepEqual(
+    { source: start.source, actor: start.actor, type: start.type, payload: start.payload, at: start.at, rand: start.rand, state: start.state, cmds: start.cmds },
+    { source: 'test', actor: 'a', type: 'START', payload: { note: 'hi' }, at: 5, rand: 0.25, state: '"connecting"', cmds: ['net.connect'] },
+  );
+});
+
+test('commands run only after the event that caused them is committed, in one group commit', async () => {
+  const journal = new MemoryJournal();
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const ran: Array<{ type: string; committedAtRun: number; total: number }> = [];
+  system.handle('net', (c: Command) => {
+    ran.push({ type: c.type, committedAtRun: journal.committed, total: journal.records.length });
+  });
+  for (let i = 0; i < 50; i++) system.spawn(`a${i}`, 'connection', { link: 'net', policy });
+  for (let i = 0; i < 50; i++) system.send(`a${i}`, 'test', 'START');
+  assert.equal(ran.length, 0, 'nothing runs synchronously');
+  assert.equal(journal.committed, 0);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ran.length, 50);
+  assert.ok(ran.every((r) => r.committedAtRun === r.total), 'every command saw its cause durable');
+  assert.equal(journal.commits, 1, '100 events, one transaction');
+});
+
+test('an adapter that reacts to a command re-enters through the mailbox, in order', async () => {
+  const journal = new MemoryJournal();
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  system.handle('net', (c) => {
+    if (c.type === 'net.connect') system.send('a', 'net', 'CONNECTED');
+  });
+  system.spawn('a', 'connection', { link: 'net', policy });
+  system.send('a', 'cli', 'START');
+  await system.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(journal.records.map((r) => [r.type, r.state]), [
+    ['@runtime.spawn', '"idle"'],
+    ['START', '"connecting"'],
+    ['CONNECTED', '{"connected":"alive"}'],
+  ]);
+});
+
+test('a failing or throwing adapter does not take the system down', async () => {
+  const journal = new MemoryJournal();
+  const errors: string[] = [];
+  const logger = { warn: () => {}, error: (_o: object, m?: string) => errors.push(m ?? '') };
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger });
+  system.handle('net', (c) => {
+    if (c.type === 'net.connect') throw new Error('boom');
+    return Promise.reject(new Error('async boom'));
+  });
+  system.spawn('a', 'connection', { link: 'net', policy });
+  system.send('a', 'cli', 'START');
+  await system.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(errors, ['command failed']);
+  system.send('a', 'cli', 'STOP');
+  await system.flush();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(errors, ['command failed', 'command failed']);
+});
+
+test('events for unknown actors are journaled, not dispatched, and lose nothing', () => {
+  const journal = new MemoryJournal();
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger: { warn() {}, error() {} } });
+  system.send('ghost', 'wamp', 'HELLO', { x: 1 });
+  assert.equal(journal.records.length, 1);
+  assert.equal(journal.records[0]!.state, null);
+});
+
+test('timers of a live system run on the real clock and are journaled as clock events; close leaves none', async () => {
+  const journal = new MemoryJournal();
+  const clock = new SystemClock();
+  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0, run: 'r' });
+  system.spawn('a', 'connection', { link: 'net', policy: { ...studioPolicy, connectTimeoutMs: 20 } as unknown as Json });
+  system.send('a', 'cli', 'START');
+  await new Promise((r) => setTimeout(r, 60));
+  const timer = journal.records.find((r) => r.source === 'clock');
+  assert.ok(timer, 'the connect timeout fired through the journal');
+  assert.equal(timer.type, 'xstate.after.connectTimeout.connection.connecting');
+  assert.equal(timer.state, '"backoff"');
+  system.close();
+  assert.equal(clock.pending(), 0);
+});
+
+test('machines are pure: no wall clock, randomness, timers or I/O in machines/', () => {
+  const dir = new URL('../../machines/', import.meta.url).pathname;
+  const forbidden = /\bDate\.now\b|new Date\(|Math\.random|setTimeout|setInterval|performance\.now|process\.|from 'node:|require\(/;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const code = readFileSync(join(dir, file), 'utf8')
+      .split('\n')
+      .filter((l) => !l.trim().startsWith('//') && !l.trim().startsWith('*'))
+      .join('\n');
+    assert.doesNotMatch(code, forbidden, `${file} reaches outside the machine`);
+  }
+});
