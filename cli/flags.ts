@@ -3,7 +3,6 @@
 // others. Spellings follow the Reagent (Go's flag package: `-config x`,
 // `-config=x`, `-update=false`) and also accept `--double-dash`.
 import path from 'node:path';
-import yargs from 'yargs';
 import { parseLogGrpc, parseLogLevel } from '../config/hoop-env.js';
 
 export type FlagType = 'string' | 'bool' | 'uint';
@@ -235,39 +234,9 @@ export function camelCase(name: string): string {
 
 export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv, host: HostInfo): ParseResult {
   const table: readonly FlagSpec[] = FLAGS;
-  const normalized = normalize(argv, table);
+  const normalized = parseGoFlags(argv, table);
   if (!normalized.ok) return normalized;
-  const { tokens, afterDoubleDash, given, raw } = normalized;
-
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = yargs(tokens)
-      .parserConfiguration({
-        // Go-style single-dash long names were rewritten to --name above;
-        // these keep yargs from reinterpreting anything else.
-        'short-option-groups': false,
-        'camel-case-expansion': false,
-        'boolean-negation': false,
-        'duplicate-arguments-array': false,
-        'dot-notation': false,
-        'parse-numbers': false,
-        'parse-positional-numbers': false,
-        'greedy-arrays': false,
-      })
-      // Before .options(): these drop yargs' built-in -help/-version, which
-      // would otherwise claim (or remove) our flags of the same names.
-      .help(false)
-      .version(false)
-      .options(Object.fromEntries(table.map((spec) => [spec.name, { type: spec.type === 'bool' ? ('boolean' as const) : ('string' as const) }])))
-      .strictOptions()
-      .exitProcess(false)
-      .fail((message: string | undefined, err: Error | undefined) => {
-        throw err ?? new Error(message ?? 'invalid arguments');
-      })
-      .parseSync();
-  } catch (err) {
-    return { ok: false, error: `${err instanceof Error ? err.message : String(err)} (${HELP_HINT})` };
-  }
+  const { afterDoubleDash, given, raw } = normalized;
 
   const pathApi = pathFor(host.platform);
   const values: Record<string, string | boolean | number | null> = {};
@@ -279,7 +248,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv, host
       values[camelCase(spec.name)] = flagDefault(spec, ctx);
       continue;
     }
-    const converted = convert(spec, spec.type === 'bool' ? parsed[spec.name] : raw.get(spec.name));
+    const converted = convert(spec, raw.get(spec.name));
     if (!converted.ok) return converted;
     values[camelCase(spec.name)] = converted.value;
   }
@@ -293,7 +262,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv, host
   if (!given.has('debug') && parseLogLevel(env.LOG_LEVEL) === 'debug') values.debug = true;
   if (!given.has('debug-grpc') && (parseLogGrpc(env.LOG_GRPC) ?? 0) > 0) values.debugGrpc = true;
 
-  const positionals = [...(parsed._ as unknown[]).map(String), ...afterDoubleDash];
+  const positionals = [...normalized.positionals, ...afterDoubleDash];
   const command = matchCommand(positionals);
   if (!command.ok) return command;
   // Values were checked against the table one by one; this is the one cast at the boundary.
@@ -301,30 +270,29 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv, host
 }
 
 type Normalized =
-  | { ok: true; tokens: string[]; afterDoubleDash: string[]; given: Set<string>; raw: Map<string, string> }
+  | { ok: true; positionals: string[]; afterDoubleDash: string[]; given: Set<string>; raw: Map<string, string> }
   | { ok: false; error: string };
 
-// Rewrites every flag to `--name=value`, so yargs never splits `-config` into
-// short options, never swallows the next word as a bool's value, and takes a
-// value that starts with a dash (`-connTimeout -5`) as a value, as Go does.
-function normalize(argv: readonly string[], table: readonly FlagSpec[]): Normalized {
+// Go's flag grammar: `-name value`, `-name=value`, a bool alone or as
+// `-name=false`, `--name` the same as `-name`, `--` ends the flags. A value
+// that starts with a dash (`-connTimeout -5`) is a value, as in Go, and is
+// kept exactly as typed (no quote stripping). What remains are positionals.
+function parseGoFlags(argv: readonly string[], table: readonly FlagSpec[]): Normalized {
   const byName = new Map<string, FlagSpec>();
   for (const spec of table) {
     byName.set(spec.name, spec);
     for (const alias of spec.aliases ?? []) byName.set(alias, spec);
   }
-  const tokens: string[] = [];
+  const positionals: string[] = [];
   const given = new Set<string>();
-  // The text exactly as typed: yargs strips quotes around values, Go's flag package does not.
   const raw = new Map<string, string>();
-  let positionals = 0;
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i] ?? '';
-    if (token === '--') return { ok: true, tokens, afterDoubleDash: argv.slice(i + 1), given, raw };
+    if (token === '--') return { ok: true, positionals, afterDoubleDash: argv.slice(i + 1), given, raw };
     if (!token.startsWith('-') || token === '-') {
-      tokens.push(token);
+      positionals.push(token);
       // `reagent replay FILE --until 5`: the command's own flags are not ours to judge.
-      if (++positionals === 1 && OWN_OPTIONS.has(token)) return { ok: true, tokens, afterDoubleDash: argv.slice(i + 1), given, raw };
+      if (positionals.length === 1 && OWN_OPTIONS.has(token)) return { ok: true, positionals, afterDoubleDash: argv.slice(i + 1), given, raw };
       continue;
     }
     const body = token.startsWith('--') ? token.slice(2) : token.slice(1);
@@ -343,11 +311,10 @@ function normalize(argv: readonly string[], table: readonly FlagSpec[]): Normali
       else if (i + 1 < argv.length) value = argv[++i] ?? '';
       else return { ok: false, error: `flag needs an argument: -${spec.name}` };
     }
-    tokens.push(`--${spec.name}=${value}`);
     given.add(spec.name);
     raw.set(spec.name, value);
   }
-  return { ok: true, tokens, afterDoubleDash: [], given, raw };
+  return { ok: true, positionals, afterDoubleDash: [], given, raw };
 }
 
 // strconv.ParseBool's spellings, so `-update=0` works as it did in the Reagent.
@@ -360,7 +327,8 @@ function parseGoBool(text: string): boolean | null {
 type Converted = { ok: true; value: string | boolean | number } | { ok: false; error: string };
 
 function convert(spec: FlagSpec, raw: unknown): Converted {
-  if (spec.type === 'bool') return { ok: true, value: raw === true };
+  // Bools were checked in parseGoFlags() and stored as "true"/"false".
+  if (spec.type === 'bool') return { ok: true, value: raw === 'true' };
   const text = String(raw);
   const invalid = (expected: string): Converted => ({ ok: false, error: `invalid value ${JSON.stringify(text)} for flag -${spec.name}: ${expected}` });
   if (spec.type === 'uint') {
