@@ -80,6 +80,24 @@ interface Inbound {
   seq?: number;
 }
 
+const NO_COMMANDS: Command[] = [];
+
+type ScheduledEvent = { id: string; event: { type: string } };
+
+/**
+ * The event XState is scheduling right now: its scheduler records it just
+ * before it calls the clock. Read from the system's own table when XState
+ * exposes it (no copy: this runs for every `after` state entered, live and in
+ * replay), else from the public snapshot, which copies the table.
+ */
+function lastScheduled(ref: AnyActorRef): ScheduledEvent | undefined {
+  const system = ref.system as { _snapshot?: { _scheduledEvents?: Record<string, ScheduledEvent> } };
+  const table = system._snapshot?._scheduledEvents ?? (ref.system.getSnapshot()._scheduledEvents as Record<string, ScheduledEvent>);
+  let last: ScheduledEvent | undefined;
+  for (const key in table) last = table[key];
+  return last;
+}
+
 /** Thrown in replay when the machines do something the recording did not. */
 export class ReplayMismatch extends Error {}
 
@@ -91,6 +109,8 @@ export class ActorSystem {
   private dispatching = false;
   private readonly outbox: Array<{ command: Command; actor: string }> = [];
   private commitScheduled = false;
+  private commitFailures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly opts: ActorSystemOptions) {}
@@ -160,13 +180,18 @@ export class ActorSystem {
   /** Stops every actor (cancelling their timers) and commits. Commands still queued are dropped. */
   close(): void {
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const cell of this.cells.values()) {
       cell.ref.stop();
       for (const t of cell.timers.values()) this.opts.clock.clearTimer(t.handle);
     }
     this.cells.clear();
     this.outbox.length = 0;
-    this.opts.journal.commit();
+    try {
+      this.opts.journal.commit();
+    } catch (err) {
+      this.opts.logger?.error({ err }, 'journal commit at close failed; the last events are lost');
+    }
   }
 
   /**
@@ -259,14 +284,15 @@ export class ActorSystem {
       this.opts.logger?.warn({ actor: item.actor, type: item.type }, 'event for an unknown actor; journaled, not dispatched');
     }
 
-    const emitted = cell && cell.emitted.length ? cell.emitted.splice(0) : [];
+    const emitted = cell && cell.emitted.length ? cell.emitted.splice(0) : NO_COMMANDS;
     const state = cell ? this.encodeOutcome(cell) : null;
     this.opts.journal.setOutcome(seq, {
       state,
       ctx: cell ? cell.lastCtx : null,
-      cmds: emitted.map((c) => c.type),
+      cmds: emitted.length ? emitted.map((c) => c.type) : [],
     });
-    for (const command of emitted) this.outbox.push({ command, actor: item.actor });
+    // Replay never executes commands: queueing them would only hold memory until close().
+    if (!this.opts.replay) for (const command of emitted) this.outbox.push({ command, actor: item.actor });
     if (this.listeners.size) {
       const t: Transition = {
         seq,
@@ -349,9 +375,7 @@ export class ActorSystem {
   private xstateClock(cell: Cell) {
     return {
       setTimeout: (fn: () => void, ms: number) => {
-        const scheduled = Object.values(cell.ref.system.getSnapshot()._scheduledEvents).at(-1) as
-          | { id: string; event: { type: string } }
-          | undefined;
+        const scheduled = lastScheduled(cell.ref);
         const id = scheduled?.id ?? `timer-${cell.timers.size}`;
         const event = scheduled?.event ?? { type: id };
         const timer: PendingTimer = { id, event, fire: fn, handle: { id: -1 } };
@@ -381,7 +405,25 @@ export class ActorSystem {
     this.commitScheduled = false;
     // close() committed already, and the journal may be closed by now.
     if (this.opts.replay || this.closed) return;
-    this.opts.journal.commit();
+    try {
+      this.opts.journal.commit();
+    } catch (err) {
+      // Disk full, I/O error, a reader holding the lock too long: the journal
+      // keeps its buffer, and the commands wait, because an effect must never
+      // run before its cause is durable. Retry shortly.
+      if (this.commitFailures++ === 0) this.opts.logger?.error({ err }, 'journal commit failed; commands wait until it succeeds');
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.commitNow();
+        }, Math.min(30_000, 250 * 2 ** Math.min(this.commitFailures, 7)));
+      }
+      return;
+    }
+    if (this.commitFailures > 0) {
+      this.opts.logger?.warn({ failures: this.commitFailures }, 'journal commit succeeded again');
+      this.commitFailures = 0;
+    }
     const ready = this.outbox.splice(0);
     for (const { command, actor } of ready) this.execute(command, actor);
   }

@@ -116,3 +116,28 @@ test('machines are pure: no wall clock, randomness, timers or I/O in machines/',
     assert.doesNotMatch(code, forbidden, `${file} reaches outside the machine`);
   }
 });
+
+test('a failing commit (disk full, I/O error) holds the commands back and is retried, without crashing', async () => {
+  const journal = new MemoryJournal();
+  let failuresLeft = 2;
+  const realCommit = journal.commit.bind(journal);
+  journal.commit = () => {
+    if (failuresLeft-- > 0) throw new Error('SQLITE_FULL: database or disk is full');
+    realCommit();
+  };
+  const errors: string[] = [];
+  const logger = { warn: () => {}, error: (_o: object, m?: string) => errors.push(m ?? '') };
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger });
+  const ran: number[] = [];
+  system.handle('net', () => {
+    ran.push(journal.committed);
+  });
+  system.spawn('a', 'connection', { link: 'net', policy });
+  system.send('a', 'cli', 'START');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [], 'the effect waits for its cause to be durable');
+  assert.deepEqual(errors, ['journal commit failed; commands wait until it succeeds']);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.deepEqual(ran, [2], 'after the retries the command ran, with both events durable');
+  system.close();
+});
