@@ -97,7 +97,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   };
   for (const link of deps.links ?? []) {
     try {
-      await link.start({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir });
+      await link.start({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir, journal });
       started.push(link);
     } catch (err) {
       logger.error({ err, link: link.name }, 'link failed to start');

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { ActorSystem } from './system.js';
 import type { Clock } from './clock.js';
+import type { Journal } from '../adapters/store/journal.js';
 
 export interface LinkContext {
   system: ActorSystem;
@@ -12,11 +13,15 @@ export interface LinkContext {
   /** The daemon's run id (also the journal's). */
   run: string;
   agentDir: string;
+  /** The daemon's journal; its connection hosts the tables links add through MIGRATIONS (projections, outboxes). */
+  journal?: Journal;
 }
 
 export interface Link {
   /** Short name used in logs, e.g. "apps", "studio", "gateway". */
   readonly name: string;
+  /** Resolves if the link gives up for good; the daemon then stops with `exitCode`. */
+  readonly finished?: Promise<{ reason: string; exitCode: number }>;
   start(ctx: LinkContext): Promise<void>;
   stop(): Promise<void>;
 }

@@ -23,6 +23,11 @@ export interface Divergence {
   actual: Outcome;
   /** What differs, in words: "state", "context", "commands", or an error. */
   reason: string;
+  /**
+   * The export this came from had secrets removed from this actor's events or
+   * snapshot before this point: a context difference is then expected, not a bug.
+   */
+  redacted?: boolean;
 }
 
 export interface ReplayReport {
@@ -40,7 +45,12 @@ export interface ReplaySnapshot {
   /** The last event whose effect the snapshot includes; replay resumes after it. */
   seq: number;
   data: Json;
+  /** Contexts in `data` were redacted (an export): context hashes may not match. */
+  redacted?: boolean;
 }
+
+/** What an observer of a replay may look at after each step. */
+export type ReplayView = Pick<ActorSystem, 'snapshot' | 'machineOf' | 'actorIds'>;
 
 export interface ReplayOptions {
   registry: MachineRegistry;
@@ -51,7 +61,9 @@ export interface ReplayOptions {
   /** Compaction snapshots to start runs from, by run id. */
   snapshots?: Map<string, ReplaySnapshot>;
   /** Called after each replayed event (the inspector's time travel uses it). */
-  onStep?: (t: Transition) => void;
+  onStep?: (t: Transition, system: ReplayView) => void;
+  /** Called once at the end, before the actors stop: the last run's state (bug reports persist it). */
+  atEnd?: (system: ActorSystem, report: Omit<ReplayReport, 'elapsedMs'>) => void;
 }
 
 class Stop extends Error {}
@@ -76,12 +88,12 @@ class ComparingJournal implements JournalPort {
   setOutcome(seq: number, actual: Outcome): void {
     const rec = this.current;
     if (!rec || rec.seq !== seq) return;
-    const expected: Outcome = { state: rec.state, ctx: rec.ctx, cmds: rec.cmds };
     let reason: string | undefined;
-    if (expected.state !== actual.state) reason = 'state';
-    else if (expected.ctx !== null && expected.ctx !== actual.ctx) reason = 'context';
-    else if (!sameList(expected.cmds, actual.cmds)) reason = 'commands';
+    if (rec.state !== actual.state) reason = 'state';
+    else if (rec.ctx !== null && rec.ctx !== actual.ctx) reason = 'context';
+    else if (!sameList(rec.cmds, actual.cmds)) reason = 'commands';
     if (!reason) return;
+    const expected: Outcome = { state: rec.state, ctx: rec.ctx, cmds: rec.cmds };
     this.divergence = {
       seq,
       run: rec.run,
@@ -106,7 +118,11 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
   let runs = 0;
   let events = 0;
   let resumeAfter = 0;
+  // Actors whose recorded inputs were redacted (export scrubbing): their contexts may legitimately differ.
+  const redacted = new Set<string>();
   const finish = (r: Omit<ReplayReport, 'events' | 'runs' | 'elapsedMs'>): ReplayReport => {
+    if (r.divergence && redacted.has(r.divergence.actor)) r.divergence.redacted = true;
+    if (system && opts.atEnd) opts.atEnd(system, { ...r, events, runs });
     system?.close();
     return { ...r, events, runs, elapsedMs: performance.now() - started };
   };
@@ -133,8 +149,10 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
         const refusal = checkSnapshot(snap!, opts.registry);
         if (refusal) return finish({ verdict: 'refused', refusal });
         sys.restore(snap!.data);
+        if (snap!.redacted) for (const id of sys.actorIds()) redacted.add(id);
       }
-      if (opts.onStep) sys.subscribe(opts.onStep);
+      const onStep = opts.onStep;
+      if (onStep) sys.subscribe((t) => onStep(t, sys));
       system = sys;
     }
     if (rec.seq <= resumeAfter) continue;
@@ -143,6 +161,7 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
       const refusal = checkSpawn(rec, opts.registry);
       if (refusal) return finish({ verdict: 'refused', refusal });
     }
+    if ((rec as { redacted?: boolean }).redacted) redacted.add(rec.actor);
     journal.current = rec;
     events++;
     try {
@@ -207,6 +226,7 @@ export function describeReport(r: ReplayReport): string {
   return (
     `diverged at seq ${d.seq} (run ${d.run}): actor ${d.actor} (machine ${d.machine ?? '?'}) on ${d.type}: ` +
     `${d.reason} differs; expected state ${d.expected.state} cmds [${d.expected.cmds.join(', ')}], ` +
-    `got state ${d.actual.state} cmds [${d.actual.cmds.join(', ')}]`
+    `got state ${d.actual.state} cmds [${d.actual.cmds.join(', ')}]` +
+    (d.redacted ? ' (secrets were redacted from this actor\'s recorded events, which changes its context: expected for a bug report)' : '')
   );
 }

@@ -200,11 +200,23 @@ export const COMMANDS = [
     summary: 'replay a recorded journal (or export) on virtual time; options --until SEQ, --actor ID, --run ID, --json',
   },
   { name: 'start agent', args: [], variadic: false, summary: 'run the agent (the same as no command; the hoop spelling)' },
-  { name: 'bugreport', args: [], variadic: false, summary: 'collect redacted logs, configuration and journal for a bug report' },
-  { name: 'gateway', args: [], variadic: true, summary: 'gateway link commands' },
-  { name: 'admin', args: [], variadic: true, summary: 'administrative tasks on the hoop gateway' },
-  { name: 'connect', args: [], variadic: true, summary: 'open a session to a connection through the gateway' },
-  { name: 'exec', args: [], variadic: true, summary: 'run a command on a connection through the gateway' },
+  {
+    name: 'bugreport',
+    args: [],
+    variadic: false,
+    ownOptions: true,
+    summary: 'write one redacted, replayable file (journal, machines, configuration, log tail); options -o FILE, --since DURATION, --from SEQ',
+  },
+  {
+    name: 'gateway',
+    args: [],
+    variadic: true,
+    ownOptions: true,
+    summary: 'run the development gateway (gRPC 127.0.0.1:8010, HTTP API 127.0.0.1:8009); --listen, --api-listen, --data-dir, --tls-cert/--tls-key',
+  },
+  { name: 'admin', args: [], variadic: true, ownOptions: true, summary: 'admin create agent NAME: create an agent on the development gateway and print its DSN (--legacy-token: an x-agt token)' },
+  { name: 'connect', args: [], variadic: true, ownOptions: true, summary: 'connect AGENT --tcp HOST:PORT --listen 127.0.0.1:PORT: forward a local port through an agent' },
+  { name: 'exec', args: [], variadic: true, ownOptions: true, summary: 'exec AGENT -- CMD ARGS: run a command through an agent (stdin, stdout, stderr, exit code)' },
 ] as const satisfies readonly CommandSpec[];
 
 export type CommandName = (typeof COMMANDS)[number]['name'];

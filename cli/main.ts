@@ -8,6 +8,10 @@ import { setFlagsFromString } from 'node:v8';
 // before the module is compiled, hence the dynamic import below.
 if (process.env.REAGENT_WASM_TIER_UP !== '1') setFlagsFromString('--liftoff-only');
 
+// grpc-js picks its tracers when first loaded: -debug-grpc / LOG_GRPC must be in the environment before.
+const { grpcTraceEnv } = await import('../adapters/grpc/grpc-trace.js');
+Object.assign(process.env, grpcTraceEnv(process.argv.slice(2), process.env));
+
 const { defaultIo, runCli } = await import('./run.js');
 
 const stopSignal = new Promise<string>((resolve) => {

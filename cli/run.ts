@@ -4,11 +4,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { open as openInspector } from 'node:inspector';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from 'pino';
 import { parseFlags, type Flags } from './flags.js';
 import { renderHelp } from './help.js';
 import { FLAGS } from './flags.js';
 import { agentArch, agentVersion } from './version.js';
-import { parseReplayArgs, runReplay } from './replay-command.js';
+import { inspectReplay, parseReplayArgs, runReplay } from './replay-command.js';
+import { parseBugreportArgs, runBugreport } from './bugreport-command.js';
 import { loadFlockConfig, type FlockConfig } from '../config/flock.js';
 import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop-env.js';
 import { Redactor } from '../adapters/log/redactor.js';
@@ -27,6 +30,8 @@ export interface CliIo {
   home: string;
   /** Resolves when the daemon should stop (a signal). */
   untilStopped: () => Promise<string>;
+  /** Raw streams for commands that relay bytes (`reagent exec`); the process's own by default. */
+  streams?: { stdin: Readable & { isTTY?: boolean }; stdout: Writable; stderr: Writable };
 }
 
 /** The exit code, or a running daemon for `main.ts` to keep alive. */
@@ -62,7 +67,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
       io.err(args.error);
       return { exit: 2 };
     }
-    return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }) };
+    const inspect = args.args.inspect ?? flags.inspect ?? undefined;
+    if (inspect) return { exit: await inspectReplay({ ...args.args, inspect }, builtinMachines(), { out: io.out, err: io.err, untilStopped: io.untilStopped }, agentVersion()) };
+    return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }, agentVersion()) };
+  }
+  if (command === 'bugreport') {
+    const args = parseBugreportArgs(positionals);
+    if (!args.ok) {
+      io.err(args.error);
+      return { exit: 2 };
+    }
+    return { exit: runBugreport(args.args, { flags, env: io.env, registry: builtinMachines(), agentVersion: agentVersion(), now: Date.now(), out: io.out, err: io.err }) };
+  }
+  if (command === 'gateway' || command === 'admin' || command === 'connect' || command === 'exec') {
+    // Loaded on demand: the daemon never pays for the development gateway's code.
+    const { runGatewayCommand } = await import('../gateway/cli.js');
+    const streams = io.streams ?? { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+    return { exit: await runGatewayCommand(command, positionals, { ...io, ...streams }) };
   }
   if (command !== null && command !== 'start agent') {
     io.err(`reagent ${command}: not available in this version yet`);
@@ -76,7 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
   }
   const agentToml = join(io.home, '.hoop', 'agent.toml');
   const gateway = hasGatewayCredentials(hoop.value, nonEmptyFile(agentToml));
-  if (!flags.config && !gateway && !flags.offline) {
+  if (!flags.config && !gateway && !flags.offline && command !== 'start agent') {
     io.out(nothingToDo(agentToml));
     return { exit: 0 };
   }
@@ -121,7 +142,7 @@ async function startDaemonFromCli(
     logger.info({ port: flags.profilingPort }, 'V8 inspector listening on 127.0.0.1 for profiling');
   }
 
-  const links = chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home }, logger);
+  const links = chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out }, logger);
   let daemon: Daemon;
   try {
     daemon = await startDaemon({
@@ -148,14 +169,48 @@ async function startDaemonFromCli(
     return { exit: 1 };
   }
 
+  const inspector = flags.inspect ? await startInspector(flags.inspect, daemon, redactor, flock?.name, logger, io) : undefined;
   logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
 
-  const done = io.untilStopped().then(async (signal) => {
+  // A link that gives up for good (web registration never completed) stops the daemon, as hoop exits.
+  const linkEnds = links.flatMap((l) => (l.finished ? [l.finished.then((e) => ({ signal: `link ${l.name}: ${e.reason}`, exit: e.exitCode }))] : []));
+  const done = Promise.race([io.untilStopped().then((signal) => ({ signal, exit: 0 })), ...linkEnds]).then(async ({ signal, exit }) => {
     logger.info({ signal }, 'stopping');
+    await inspector?.close();
     await daemon.stop();
-    return 0;
+    return exit;
   });
   return { daemon, done };
+}
+
+/**
+ * `-inspect`: the statechart inspector on the daemon's actor system. Its URL
+ * carries the access token, so it goes to stderr once and never to the log.
+ * A failure to start it is logged; the daemon runs on without it.
+ */
+async function startInspector(address: string, daemon: Daemon, redactor: Redactor, name: string | undefined, logger: Logger, io: CliIo) {
+  try {
+    const { startLiveInspector } = await import('../inspector/live.js');
+    const inspector = await startLiveInspector({
+      system: daemon.system,
+      registry: builtinMachines(),
+      run: daemon.run,
+      agentVersion: agentVersion(),
+      address,
+      title: name ?? 'reagent daemon',
+      scrub: (v) => redactor.scrub(v),
+      history: () => {
+        daemon.journal.commit();
+        return daemon.journal.readEvents({ run: daemon.run, fromSeq: daemon.journal.nextSeq - 50_000 });
+      },
+    });
+    io.err(`inspector: ${inspector.url}`);
+    logger.info({ address: inspector.origin }, 'inspector listening (open the URL with the token printed on stderr)');
+    return inspector;
+  } catch (err) {
+    logger.error({ err, address }, 'inspector failed to start; running without it');
+    return undefined;
+  }
 }
 
 function nonEmptyFile(path: string): boolean {

@@ -68,6 +68,9 @@ export const HOOP_ENV_DOC: readonly EnvDoc[] = [
   { name: 'LOG_ENCODING', default: 'json', meaning: 'stdout log encoding: json or console (human and verbose are read as console)' },
   { name: 'LOG_LEVEL', default: 'INFO', meaning: 'DEBUG (or TRACE), INFO, WARN or ERROR; DEBUG also turns on -debug' },
   { name: 'LOG_GRPC', default: '0', meaning: '1 or 2 logs gRPC transport internals, like -debug-grpc' },
+  { name: 'API_URL', default: '""', meaning: 'web address of the gateway for the registration link and auto-registration (https://app.hoop.dev for the SaaS gateway)' },
+  { name: 'REAGENT_LOCAL_GATEWAY', default: '127.0.0.1:8010', meaning: 'loopback HOST:PORT where local mode and AUTO_REGISTER look for a gateway' },
+  { name: 'REAGENT_GRPC_KEEPALIVE_MS', default: '310000', meaning: 'HTTP/2 ping interval towards the gateway (0 = none); hoop gateways refuse pings more often than every 5 min' },
 ];
 
 /** Reads LOG_LEVEL leniently (null when unset or invalid); readHoopEnv reports the invalid case. */

@@ -4,6 +4,9 @@
 import type { AnyStateMachine } from 'xstate';
 import { connectionMachine } from './connection.js';
 import { APP_MACHINE_VERSION, appMachine } from './app.js';
+import { STUDIO_SESSION_VERSION, studioSessionMachine } from './studio-session.js';
+import { CREDENTIALS_MACHINE_VERSION, credentialsMachine } from './credentials.js';
+import { GATEWAY_SESSION_MACHINE_VERSION, gatewaySessionMachine } from './gateway-session.js';
 
 export interface MachineDefinition {
   name: string;
@@ -41,5 +44,5 @@ export class MachineRegistry {
 
 /** The machines this agent ships. Passed in, never imported as a singleton by the runtime. */
 export function builtinMachines(): MachineRegistry {
-  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }, { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine }]);
+  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }, { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine }, { name: 'studio-session', version: STUDIO_SESSION_VERSION, logic: studioSessionMachine }, { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine }, { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine }]);
 }

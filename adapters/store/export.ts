@@ -5,6 +5,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Json, JournalRecord } from '../../actors/types.js';
+import { RecordingRefusedError } from './recording-refused.js';
 
 export const EXPORT_FORMAT = 'reagent-journal';
 export const EXPORT_FORMAT_VERSION = 1;
@@ -21,7 +22,12 @@ export interface ExportSnapshot {
   seq: number;
   at: number;
   data: Json;
+  /** Secrets were removed from the actors' contexts: their context hashes will differ in replay. */
+  redacted?: boolean;
 }
+
+/** A record as exported: `redacted` marks a payload the scrubber changed (replay then expects context differences). */
+export type ExportedRecord = JournalRecord & { redacted?: true };
 
 export interface ExportHeader {
   format: typeof EXPORT_FORMAT;
@@ -39,11 +45,30 @@ export interface Scrubber {
   scrub(value: unknown): unknown;
 }
 
+export interface ExportOptions {
+  /** Pass the header through the scrubber too (default). Off when the caller redacted it part by part. */
+  scrubHeader?: boolean;
+}
+
+export interface ExportResult {
+  events: number;
+  bytes: number;
+  /** Records whose payload the scrubber changed. */
+  redacted: number;
+}
+
 /** Writes header and records; every payload passes through the scrubber first. */
-export function writeExport(path: string, header: ExportHeader, records: Iterable<JournalRecord>, scrubber?: Scrubber): { events: number; bytes: number } {
+export function writeExport(
+  path: string,
+  header: ExportHeader,
+  records: Iterable<JournalRecord>,
+  scrubber?: Scrubber,
+  opts: ExportOptions = {},
+): ExportResult {
   const fd = openSync(path, 'w', 0o600);
   let bytes = 0;
   let events = 0;
+  let redacted = 0;
   let buffer = '';
   const flush = () => {
     if (!buffer) return;
@@ -51,11 +76,19 @@ export function writeExport(path: string, header: ExportHeader, records: Iterabl
     buffer = '';
   };
   try {
-    const safeHeader = scrubber ? (scrubber.scrub(header) as ExportHeader) : header;
+    const safeHeader = scrubber && opts.scrubHeader !== false ? (scrubber.scrub(header) as ExportHeader) : header;
     buffer += JSON.stringify(safeHeader) + '\n';
     for (const r of records) {
-      const rec = scrubber ? { ...r, payload: scrubber.scrub(r.payload) as Json } : r;
-      buffer += JSON.stringify(rec) + '\n';
+      let line: string;
+      if (scrubber) {
+        const payload = scrubber.scrub(r.payload) as Json;
+        const changed = JSON.stringify(payload) !== JSON.stringify(r.payload);
+        if (changed) redacted++;
+        line = JSON.stringify(changed ? { ...r, payload, redacted: true } : r);
+      } else {
+        line = JSON.stringify(r);
+      }
+      buffer += line + '\n';
       events++;
       if (buffer.length > 1 << 20) flush();
     }
@@ -63,13 +96,13 @@ export function writeExport(path: string, header: ExportHeader, records: Iterabl
   } finally {
     closeSync(fd);
   }
-  return { events, bytes };
+  return { events, bytes, redacted };
 }
 
 export class ExportFormatError extends Error {}
 
 /** Reads an export: the header at once, the records lazily. */
-export function readExport(path: string): { header: ExportHeader; records(): Generator<JournalRecord> } {
+export function readExport(path: string): { header: ExportHeader; records(): Generator<ExportedRecord> } {
   const lines = readLines(path);
   const first = lines.next();
   if (first.done) throw new ExportFormatError(`${path}: empty file, expected a reagent journal export`);
@@ -83,7 +116,7 @@ export function readExport(path: string): { header: ExportHeader; records(): Gen
     throw new ExportFormatError(`${path}: field "format": expected "${EXPORT_FORMAT}", got ${JSON.stringify(header?.format)}`);
   }
   if (header.formatVersion > EXPORT_FORMAT_VERSION) {
-    throw new ExportFormatError(
+    throw new RecordingRefusedError(
       `${path}: export format v${header.formatVersion} is newer than this agent understands (v${EXPORT_FORMAT_VERSION}); use a newer reagent`,
     );
   }
@@ -97,9 +130,9 @@ export function readExport(path: string): { header: ExportHeader; records(): Gen
       for (const line of lines) {
         n++;
         if (!line) continue;
-        let rec: JournalRecord;
+        let rec: ExportedRecord;
         try {
-          rec = JSON.parse(line) as JournalRecord;
+          rec = JSON.parse(line) as ExportedRecord;
         } catch {
           throw new ExportFormatError(`${path}: line ${n} is not JSON`);
         }

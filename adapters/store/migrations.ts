@@ -61,6 +61,53 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'studio link: durable outbox of app state reports',
+    sql: `
+      -- one row per update_app_on_device report not yet acknowledged by the backend;
+      -- seq is the delivery order, id travels with the report so the backend can drop a redelivery
+      CREATE TABLE studio_outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT    NOT NULL UNIQUE,
+        app_key    TEXT    NOT NULL,
+        stage      TEXT    NOT NULL,
+        report     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT    NULL,
+        dead       INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX studio_outbox_app ON studio_outbox (stage, app_key);
+    `,
+  },
+  {
+    version: 3,
+    name: 'apps link: standing app requests (projection of REQUEST events) and app log history',
+    sql: `
+      -- one row per app: its latest REQUEST payload (no secrets) and the state it last reported;
+      -- read at start, before any network link, to converge the apps
+      CREATE TABLE app_requests (
+        app_key       TEXT    NOT NULL,
+        stage         TEXT    NOT NULL CHECK (stage IN ('DEV', 'PROD')),
+        app_name      TEXT    NOT NULL,
+        target        TEXT    NOT NULL,
+        version       TEXT    NULL,
+        payload       TEXT    NOT NULL,
+        state         TEXT    NULL,
+        state_version TEXT    NULL,
+        updated_seq   INTEGER NOT NULL,
+        PRIMARY KEY (app_key, stage)
+      );
+      -- the last lines of each app container, written when a log stream ends (never per line)
+      CREATE TABLE app_log_history (
+        container  TEXT    PRIMARY KEY,
+        lines      TEXT    NOT NULL,
+        app_lines  TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The version a file has once every step of `migrations` ran. */

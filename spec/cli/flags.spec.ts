@@ -145,16 +145,17 @@ test('subcommands are recognised, with their arguments', () => {
   for (const name of ['bugreport', 'gateway', 'admin', 'connect', 'exec'] as const) {
     assert.equal(ok(parseFlags([name], {}, linux)).command, name);
   }
-  const exec = ok(parseFlags(['exec', 'pg', '--', 'psql', '-c', 'select 1'], {}, linux));
+  // exec parses its own options: the `--` that ends them reaches it.
+  const exec = ok(parseFlags(['exec', 'pg', '--gateway', '127.0.0.1:8010', '--', 'psql', '-c', 'select 1'], {}, linux));
   assert.equal(exec.command, 'exec');
-  assert.deepEqual(exec.positionals, ['pg', 'psql', '-c', 'select 1']);
+  assert.deepEqual(exec.positionals, ['pg', '--gateway', '127.0.0.1:8010', '--', 'psql', '-c', 'select 1']);
 });
 
 test('stray or malformed positionals are errors', () => {
   assert.match(err(parseFlags(['frobnicate'], {}, linux)), /^unknown command "frobnicate"; commands: replay, start agent/);
   assert.match(err(parseFlags(['start'], {}, linux)), /unknown command "start"/);
   assert.match(err(parseFlags(['start', 'gateway'], {}, linux)), /unknown command "start gateway"/);
-  assert.match(err(parseFlags(['bugreport', 'x'], {}, linux)), /^bugreport: unexpected argument "x"/);
+  assert.match(err(parseFlags(['start', 'agent', 'x'], {}, linux)), /^start agent: unexpected argument "x"/);
 });
 
 // ---- properties ----

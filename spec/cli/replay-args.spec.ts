@@ -8,7 +8,7 @@ test('replay takes FILE and its own --until, --actor, --run and --json in either
 });
 
 test('replay names what is wrong with its arguments', () => {
-  assert.deepEqual(parseReplayArgs([]), { ok: false, error: 'replay: FILE is required; usage: reagent replay FILE [--until SEQ] [--actor ID] [--run ID] [--json]' });
+  assert.deepEqual(parseReplayArgs([]), { ok: false, error: 'replay: FILE is required; usage: reagent replay FILE [--until SEQ] [--actor ID] [--run ID] [--json] [--inspect[=HOST:PORT]]' });
   assert.match((parseReplayArgs(['a', 'b']) as { error: string }).error, /unexpected argument "b"/);
   assert.match((parseReplayArgs(['a', '--until', 'x']) as { error: string }).error, /--until: expected a sequence number, got "x"/);
   assert.match((parseReplayArgs(['a', '--frob']) as { error: string }).error, /not defined: --frob/);

@@ -272,7 +272,11 @@ describe('journal: schema migrations', () => {
     j.close();
     assert.equal(pragma(path, 'user_version'), MIGRATIONS.length);
     assert.equal(pragma(path, 'auto_vacuum'), 2);
-    assert.deepStrictEqual(tableNames(path), ['events', 'legacy', 'meta', 'runs', 'snapshots']);
+    // later steps add tables of other modules (outboxes, projections); the journal's own are these
+    assert.deepStrictEqual(
+      tableNames(path).filter((n) => ['events', 'legacy', 'meta', 'runs', 'snapshots'].includes(n)),
+      ['events', 'legacy', 'meta', 'runs', 'snapshots'],
+    );
     assert.equal(
       raw(path, (db) => db.get('SELECT x FROM legacy')?.['x']),
       'kept',
@@ -290,7 +294,7 @@ describe('journal: schema migrations', () => {
       );
     });
     const apps: Migration = { version: 2, name: 'apps projection', sql: 'CREATE TABLE apps (name TEXT PRIMARY KEY, state TEXT)' };
-    const j = open(path, { migrations: [...MIGRATIONS, apps] });
+    const j = open(path, { migrations: [MIGRATIONS[0]!, apps] });
     assert.equal(j.nextSeq, 2);
     assert.deepStrictEqual(
       [...j.readEvents()],
@@ -304,9 +308,9 @@ describe('journal: schema migrations', () => {
 
   test('a failing step rolls back and leaves the file at the previous version', (t) => {
     const path = join(tempDir(t), 'j.db');
-    open(path).close();
     const bad: Migration = { version: 2, name: 'broken', sql: 'CREATE TABLE ok (x); THIS IS NOT SQL' };
-    assert.throws(() => open(path, { migrations: [...MIGRATIONS, bad] }), /migration 2 \("broken"\) failed/);
+    open(path, { migrations: [MIGRATIONS[0]!] }).close();
+    assert.throws(() => open(path, { migrations: [MIGRATIONS[0]!, bad] }), /migration 2 \("broken"\) failed/);
     assert.equal(pragma(path, 'user_version'), 1);
     assert.ok(!tableNames(path).includes('ok'));
     assert.throws(
@@ -327,7 +331,7 @@ describe('journal: schema migrations', () => {
     assert.equal(j.recovered.length, 1);
     assert.equal(j.recovered[0]?.kind, 'newer-schema');
     assert.equal(j.recovered[0]?.path, `${path}.from-v7`);
-    assert.match(j.recovered[0]!.detail, /schema version 7, newer than this agent's newest migration 1/);
+    assert.match(j.recovered[0]!.detail, new RegExp(`schema version 7, newer than this agent's newest migration ${MIGRATIONS.length}`));
     assert.equal(j.nextSeq, 1);
     j.append(rec(1));
     j.close();

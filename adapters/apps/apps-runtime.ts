@@ -1,0 +1,427 @@
+// Everything the apps link runs while it is started: the Docker command
+// handler, the engine monitor, the projection, log streams and history, and
+// the AppsService the studio link calls. Built by AppsLink.start, torn down
+// by its stop.
+
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type Dockerode from 'dockerode';
+import type { Logger } from 'pino';
+import type { Json } from '../../actors/types.js';
+import type { LinkContext } from '../../actors/link.js';
+import type { AppInput } from '../../machines/app.js';
+import type { AppState, Stage } from '../../machines/app-states.js';
+import type { Redactor } from '../log/redactor.js';
+import { DockerEngine } from '../docker/engine.js';
+import { DockerCommands } from '../docker/command-handler.js';
+import { EngineMonitor } from '../docker/engine-monitor.js';
+import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from '../docker/app-image.js';
+import { containerName, type AppIdentity } from '../docker/naming.js';
+import type { OurContainer } from '../docker/types.js';
+import {
+  InvalidAppRequest,
+  type AppLogQuery,
+  type AppLogQueryResult,
+  type AppStateRequest,
+  type AppsService,
+  type ImageSummary,
+  type LogBatch,
+  type ReportFields,
+  type RequestOrigin,
+} from '../wamp/apps-service.js';
+import type { AppsSettings } from './config.js';
+import { AppRequestsProjection, type AppRequestRow } from './projection.js';
+import { AppLogHistory } from './log-history.js';
+import { LogBatcher } from './log-batcher.js';
+import { AppLogHub } from './log-hub.js';
+import { LogFollows } from './log-follows.js';
+import { CredentialVault, type RegistryAuthSource } from './credentials.js';
+import { AppActors } from './app-actors.js';
+import { AppsJournalListener } from './journal-listener.js';
+import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
+import { specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
+
+const SOURCE = 'apps';
+const HISTORY_PERSIST_MS = 30_000;
+
+export interface AppsRuntimeDeps {
+  ctx: LinkContext;
+  settings: AppsSettings;
+  docker: Dockerode;
+  redactor?: Redactor;
+}
+
+export class AppsRuntime implements AppsService {
+  readonly engine: DockerEngine;
+  readonly history: AppLogHistory;
+  readonly batcher: LogBatcher;
+  private readonly ctx: LinkContext;
+  private readonly settings: AppsSettings;
+  private readonly docker: Dockerode;
+  private readonly logger: Logger;
+  private readonly projection: AppRequestsProjection;
+  private readonly hub: AppLogHub;
+  private readonly follows: LogFollows;
+  private readonly vault: CredentialVault;
+  private readonly specs = new Map<string, AppRuntimeSpec>();
+  private readonly actors: AppActors;
+  private readonly monitor: EngineMonitor;
+  private readonly commands: DockerCommands;
+  private readonly listener: AppsJournalListener;
+  private readonly offs: Array<() => void> = [];
+  /** Requests are applied one after another, after the boot reconciliation. */
+  private chain: Promise<void> = Promise.resolve();
+  private booted = false;
+  private orphanSweepPending = false;
+  private persistTimer: NodeJS.Timeout | undefined;
+
+  constructor(deps: AppsRuntimeDeps) {
+    const { ctx, settings } = deps;
+    this.ctx = ctx;
+    this.settings = settings;
+    this.docker = deps.docker;
+    this.logger = ctx.logger;
+    const journal = ctx.journal;
+    if (!journal) throw new Error('the apps link needs the journal (LinkContext.journal) for its projection');
+    const db = journal.connection;
+    const now = () => ctx.clock.now();
+    const redact = (s: string) => deps.redactor?.scrubString(s) ?? s;
+    this.engine = new DockerEngine({ docker: deps.docker, appsDir: settings.appsDir, arch: settings.arch, logger: this.logger });
+    this.projection = new AppRequestsProjection(db);
+    this.history = new AppLogHistory(db, settings.logs.historyLines, now);
+    this.batcher = new LogBatcher(ctx.clock, settings.logs, (err) => this.logger.error({ err }, 'log batch listener threw'));
+    this.hub = new AppLogHub(this.history, this.batcher);
+    this.follows = new LogFollows({
+      engine: this.engine,
+      onLines: (c, lines) => this.hub.output(c, lines),
+      onEnd: (c) => this.history.persist(c),
+      logger: this.logger,
+    });
+    this.vault = new CredentialVault((secret) => deps.redactor?.addSecret(secret));
+    this.actors = new AppActors(ctx.system);
+    this.monitor = new EngineMonitor({
+      engine: this.engine,
+      events: ctx.system,
+      view: this.actors,
+      logs: this.hub,
+      logger: this.logger,
+      ...(settings.watch ? { watch: settings.watch } : {}),
+      onContainerEvent: (e) => {
+        if (e.kind === 'start') this.follows.ensure(e.container, e.id);
+      },
+      onUp: (containers) => this.onEngineUp(containers),
+    });
+    this.commands = new DockerCommands({
+      events: ctx.system,
+      engine: this.engine,
+      docker: deps.docker,
+      specOf: (actor) => this.specs.get(actor) ?? this.specFromProjection(actor),
+      credentialsFor: (actor, app, host) => this.vault.lookup(actor, app, host),
+      logs: this.hub,
+      health: this.monitor,
+      onContainerStarted: (c, id) => this.follows.ensure(c, id),
+      logger: this.logger,
+      redact,
+      now,
+      options: {
+        networkMode: settings.networkMode,
+        stopTimeoutSec: settings.stopTimeoutSec,
+        buildExtension: settings.buildExtension,
+        disk: settings.disk,
+        progressIntervalMs: settings.progressIntervalMs,
+      },
+    });
+    this.listener = new AppsJournalListener({
+      projection: this.projection,
+      logs: this.hub,
+      identity: (id) => this.actors.appView(id)?.app,
+      context: (id) => this.actors.context(id),
+      onForgotten: (id) => {
+        this.vault.forget(id);
+        this.specs.delete(id);
+      },
+      logger: this.logger,
+    });
+  }
+
+  /** Registers the handlers, watches the engine, and converges the apps from the projection. */
+  async start(): Promise<void> {
+    const { system } = this.ctx;
+    this.offs.push(system.handle('docker', this.commands.handle));
+    this.offs.push(system.handle('apps', this.listener.handle));
+    this.offs.push(system.subscribe(this.listener.onTransition));
+    this.persistTimer = setInterval(() => this.history.persistAll(), HISTORY_PERSIST_MS);
+    this.persistTimer.unref();
+    this.monitor.start();
+    // With no app to converge there is nothing to wait for; a first list that comes at once is still used.
+    const standing = this.projection.all().length;
+    const containers = await this.monitor.waitUp(standing > 0 ? this.settings.engineWaitMs : Math.min(this.settings.engineWaitMs, 2000), standing === 0);
+    if (!containers && standing > 0) {
+      this.logger.warn(
+        { waitedMs: this.settings.engineWaitMs },
+        'Docker engine not reachable at start: apps start from their last reported states and wait for it',
+      );
+    }
+    // Requests (from the studio link, started later) queue behind the boot reconciliation.
+    const booting = this.boot(containers);
+    this.chain = booting.catch(() => undefined);
+    await booting;
+    await this.settle(this.settings.bootSettleMs);
+  }
+
+  async stop(): Promise<void> {
+    this.monitor.close();
+    this.commands.close();
+    await this.commands.idle(5000);
+    for (const off of this.offs.splice(0).reverse()) off();
+    await this.follows.closeAll();
+    clearInterval(this.persistTimer);
+    this.history.persistAll();
+    this.batcher.close();
+  }
+
+  /** Resolves once every app is at rest, or after `timeoutMs`. */
+  async settle(timeoutMs: number): Promise<boolean> {
+    const t0 = Date.now();
+    for (;;) {
+      if (this.actors.allAtRest()) {
+        this.logger.info({ apps: this.actors.appActors().length, ms: Date.now() - t0 }, 'apps settled');
+        return true;
+      }
+      if (Date.now() - t0 >= timeoutMs) {
+        this.logger.warn({ apps: this.actors.appActors().length, ms: timeoutMs }, 'apps are still converging; going on');
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  // ---- AppsService ---------------------------------------------------------
+
+  /** `raw` is not needed: the parsed request carries environment, ports and credentials as received. */
+  async requestAppState(request: AppStateRequest, origin: RequestOrigin, _raw?: Record<string, unknown>): Promise<void> {
+    const v = validateRequest(request, this.settings.registry, { requestId: randomUUID(), resync: origin === 'reconcile' });
+    if (!v.ok) throw new InvalidAppRequest(v.error);
+    this.vault.set(v.request.actorId, v.request.credentials);
+    const applied = this.chain.then(() => this.apply(v.request));
+    this.chain = applied.catch(() => undefined);
+    await applied;
+  }
+
+  /** Plugs in the registry token source (the studio link's `get_registry_token`). */
+  useRegistryAuth(source: RegistryAuthSource): () => void {
+    return this.vault.useSource(source);
+  }
+
+  reportFields(stage: Stage, appKey: string): ReportFields | undefined {
+    const row = this.projection.get(appKey, stage);
+    if (!row) return undefined;
+    const report = (typeof row.payload['report'] === 'object' && row.payload['report'] !== null ? row.payload['report'] : {}) as Record<string, Json>;
+    const key = (k: string): number | string | null => {
+      const v = report[k];
+      return typeof v === 'number' || typeof v === 'string' ? v : null;
+    };
+    const requestUpdate = row.payload['requestUpdate'] === true;
+    const newest = typeof row.payload['newestVersion'] === 'string' ? row.payload['newestVersion'] : null;
+    const deviceToAppKey = key('device_to_app_key');
+    return {
+      device_to_app_key: typeof deviceToAppKey === 'number' ? deviceToAppKey : null,
+      requestor_account_key: key('requestor_account_key'),
+      release_key: key('release_key'),
+      request_update: requestUpdate,
+      release_build: row.target === 'PUBLISHED',
+      // The Reagent's UpdateStatus after an update's pull: the studio confirms it.
+      updateStatus: requestUpdate && newest !== null && row.stateVersion === newest ? 'pending_remote_confirmation' : '',
+    };
+  }
+
+  async listContainers(): Promise<Json[]> {
+    return (await this.docker.listContainers({ all: true })) as unknown as Json[];
+  }
+
+  async getImages(): Promise<ImageSummary[]> {
+    const images = await this.docker.listImages();
+    return images.map((i) => ({
+      created: i.Created,
+      containers: i.Containers,
+      sharedSize: i.SharedSize,
+      virtualSize: i.VirtualSize ?? i.Size,
+      id: i.Id,
+      labels: i.Labels ?? {},
+      size: i.Size,
+      repoTags: i.RepoTags ?? [],
+    }));
+  }
+
+  async pruneImages(opts: { all: boolean }): Promise<Json> {
+    if (!opts.all) {
+      const r = await this.engine.pruneImages();
+      return { deleted: r.deleted, spaceReclaimed: r.spaceReclaimed };
+    }
+    // The Reagent's `docker system prune -af --volumes`.
+    const containers = await this.docker.pruneContainers();
+    const images = await this.engine.pruneImages({ all: true });
+    const volumes = await this.docker.pruneVolumes();
+    const networks = await this.docker.pruneNetworks();
+    const reclaimed = (containers.SpaceReclaimed ?? 0) + images.spaceReclaimed + (volumes.SpaceReclaimed ?? 0);
+    return [
+      [
+        `Deleted Containers: ${(containers.ContainersDeleted ?? []).length}`,
+        `Deleted Images: ${images.deleted.length}`,
+        `Deleted Volumes: ${(volumes.VolumesDeleted ?? []).length}`,
+        `Deleted Networks: ${(networks.NetworksDeleted ?? []).length}`,
+        `Total reclaimed space: ${reclaimed} B`,
+      ].join('\n'),
+    ];
+  }
+
+  appLogHistory(name: string): Promise<string[]> {
+    return appLogHistory(this.docker, this.history, name);
+  }
+
+  queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult> {
+    return queryAppLogs(this.docker, this.history, query, this.ctx.clock.now());
+  }
+
+  async logSources(): Promise<string[]> {
+    const names = new Set<string>();
+    for (const id of this.actors.appActors()) {
+      const app = this.actors.appView(id)?.app;
+      if (app) names.add(containerName(app.stage, app.appKey, app.appName));
+    }
+    for (const row of this.projection.all()) names.add(containerName(row.stage, row.appKey, row.appName));
+    return [...names].sort();
+  }
+
+  subscribeLogBatches(name: string, onBatch: (batch: LogBatch) => void): () => void {
+    return this.batcher.subscribe(validateAppContainerName(name), onBatch);
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  private async apply(r: ValidatedRequest): Promise<void> {
+    this.specs.set(r.actorId, r.spec);
+    if (!this.ctx.system.has(r.actorId)) await this.spawnFresh(r);
+    this.ctx.system.send(r.actorId, SOURCE, 'REQUEST', r.event as unknown as { [key: string]: Json });
+    await this.ctx.system.flush();
+  }
+
+  private input(app: AppIdentity, version: string | null, initial: AppState): Json {
+    const input: AppInput = { appKey: app.appKey, appName: app.appName, stage: app.stage, version, initial, policy: this.settings.policy };
+    return input as unknown as Json;
+  }
+
+  /** A new app: it starts in the state Docker shows (image, container), or REMOVED when the engine cannot say. */
+  private async spawnFresh(r: ValidatedRequest): Promise<void> {
+    const version = typeof r.event.version === 'string' ? r.event.version : null;
+    let initial: AppState = 'REMOVED';
+    let container: OurContainer | undefined;
+    const known = !this.monitor.isDown && (await this.engine.ping(2000).then(() => true, () => false));
+    if (known) {
+      try {
+        const name = containerName(r.app.stage, r.app.appKey, r.app.appName);
+        container = (await this.engine.listOurContainers()).find((c) => c.name === name);
+        initial = actualState({ stage: r.app.stage, last: null }, container, await this.facts(r.app, r.spec, version));
+      } catch (err) {
+        this.logger.warn({ actor: r.actorId, err: (err as Error).message }, 'could not inspect a new app; starting it as REMOVED');
+      }
+    }
+    this.ctx.system.spawn(r.actorId, 'app', this.input(r.app, version, initial), SOURCE);
+    if (!known) this.monitor.tellDown(r.actorId, 'Docker engine unreachable');
+    if (container?.state === 'running') this.follows.ensure(container.name, container.id);
+  }
+
+  private async facts(app: AppIdentity, spec: AppRuntimeSpec, version: string | null): Promise<AppFacts> {
+    let imagePresent = false;
+    let archivePresent = false;
+    try {
+      imagePresent = await this.engine.imageExists(appImageRef(this.settings.arch, spec, app, version));
+    } catch (err) {
+      this.logger.warn({ app: app.appName, err: (err as Error).message }, 'could not check the app image');
+    }
+    if (app.stage === 'DEV') {
+      try {
+        archivePresent = existsSync(buildArchivePathFor(this.settings.appsDir, app.appName, this.settings.buildExtension));
+      } catch {
+        archivePresent = false;
+      }
+    }
+    return { imagePresent, archivePresent };
+  }
+
+  private specFromProjection(actor: string): AppRuntimeSpec {
+    for (const row of this.projection.all()) {
+      if (`app:${row.stage}:${row.appKey}` === actor) return specFromPayload(row.payload, this.settings.registry);
+    }
+    return { ...EMPTY_SPEC, registry: this.settings.registry.registry, repository: this.settings.registry.repository };
+  }
+
+  /**
+   * The start-up reconciliation: orphans removed, every standing request's app
+   * spawned in its actual state and handed its request again.
+   */
+  private async boot(containers: OurContainer[] | undefined): Promise<void> {
+    const { system } = this.ctx;
+    const rows = this.projection.all((row, why) =>
+      this.logger.error({ app_key: row['app_key'], stage: row['stage'], why }, 'a stored app request is damaged; skipped'),
+    );
+    for (const row of rows) this.specs.set(`app:${row.stage}:${row.appKey}`, specFromPayload(row.payload, this.settings.registry));
+    let orphans = 0;
+    if (containers) {
+      const facts = new Map<AppRequestRow, AppFacts>();
+      for (const row of rows) facts.set(row, await this.facts(row, this.specs.get(`app:${row.stage}:${row.appKey}`)!, installedVersion(row)));
+      const plan = planBoot(rows, containers, (row) => facts.get(row)!);
+      orphans = await this.removeOrphans(plan.orphans);
+      for (const a of plan.apps) {
+        system.spawn(a.actorId, 'app', this.input(a.row, a.version, a.initial), SOURCE);
+        system.send(a.actorId, SOURCE, 'REQUEST', { ...a.row.payload, resync: true });
+        if (a.container?.state === 'running') this.follows.ensure(a.container.name, a.container.id, this.sinceFor(a.container.name));
+      }
+    } else {
+      this.orphanSweepPending = true;
+      for (const row of rows) {
+        const actor = `app:${row.stage}:${row.appKey}`;
+        system.spawn(actor, 'app', this.input(row, installedVersion(row), lastKnownState(row)), SOURCE);
+        this.monitor.tellDown(actor, 'Docker engine unreachable at start');
+        system.send(actor, SOURCE, 'REQUEST', { ...row.payload, resync: true });
+      }
+    }
+    await system.flush();
+    this.booted = true;
+    this.logger.info({ apps: rows.length, orphansRemoved: orphans, engine: containers ? 'up' : 'unreachable' }, 'apps reconciled with Docker');
+  }
+
+  private async removeOrphans(orphans: readonly OurContainer[]): Promise<number> {
+    let removed = 0;
+    for (const o of orphans) {
+      try {
+        await this.engine.remove(o.name, { force: true });
+        removed++;
+        this.logger.info({ container: o.name, id: o.id }, 'removed a container of ours that no app request accounts for');
+      } catch (err) {
+        this.logger.warn({ container: o.name, err: (err as Error).message }, 'could not remove an orphaned container');
+      }
+    }
+    return removed;
+  }
+
+  /** Every (re)attach: follow the running apps' logs again; a start without Docker sweeps orphans now. */
+  private onEngineUp(containers: OurContainer[]): void {
+    if (!this.booted) return;
+    for (const c of containers) {
+      if (c.state === 'running' && this.actors.appView(`app:${c.stage}:${c.appKey}`)) this.follows.ensure(c.name, c.id, this.sinceFor(c.name));
+    }
+    if (this.orphanSweepPending) {
+      this.orphanSweepPending = false;
+      const wanted = new Set(this.actors.appActors());
+      void this.removeOrphans(containers.filter((c) => !wanted.has(`app:${c.stage}:${c.appKey}`)));
+    }
+  }
+
+  /** Re-attaching to a running container: skip what the history already has. */
+  private sinceFor(container: string): number | undefined {
+    const at = this.history.updatedAt(container);
+    return at === undefined ? undefined : Math.floor(at / 1000);
+  }
+}

@@ -1,0 +1,105 @@
+// Keeps the `app_requests` projection in step with the journal: every REQUEST
+// an app actor receives becomes its standing request, every state it reports
+// is noted. It also turns what the app statecharts say into lines of the
+// app's log history (failures, crash-loop notices, refusals), and handles the
+// `apps.*` commands (request outcomes).
+
+import type { Command } from '../../actors/types.js';
+import type { Transition } from '../../actors/system.js';
+import { isAppState, isStage } from '../../machines/app-states.js';
+import type { AppContext } from '../../machines/app.js';
+import { containerName, type AppIdentity } from '../docker/naming.js';
+import type { EngineLogger } from '../docker/types.js';
+import type { AppRequestsProjection } from './projection.js';
+import type { AppLogSink } from '../docker/command-handler.js';
+
+export interface JournalListenerDeps {
+  projection: AppRequestsProjection;
+  logs: Pick<AppLogSink, 'agent'>;
+  identity(actorId: string): AppIdentity | undefined;
+  context(actorId: string): AppContext | undefined;
+  /** An app's standing request is gone (it was removed as asked): forget what was kept for it. */
+  onForgotten(actorId: string): void;
+  logger: EngineLogger;
+}
+
+/** `app:<STAGE>:<appKey>` → its parts. */
+export function parseAppActorId(id: string): { stage: 'DEV' | 'PROD'; appKey: string } | undefined {
+  const parts = id.split(':');
+  if (parts.length !== 3 || parts[0] !== 'app' || !isStage(parts[1]) || !parts[2]) return undefined;
+  return { stage: parts[1], appKey: parts[2] };
+}
+
+function seconds(ms: number): string {
+  return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+export class AppsJournalListener {
+  constructor(private readonly deps: JournalListenerDeps) {}
+
+  /** For `system.subscribe`: runs in the dispatch of every event. */
+  readonly onTransition = (t: Transition): void => {
+    if (t.machine !== 'app') return;
+    const id = parseAppActorId(t.actor);
+    if (!id) return;
+    try {
+      if (t.type === 'REQUEST' && typeof t.payload === 'object' && t.payload !== null && !Array.isArray(t.payload)) {
+        this.deps.projection.upsertRequest(id.appKey, id.stage, t.payload, t.seq);
+      }
+      for (const c of t.commands) if (c.type === 'studio.report') this.onReport(t, id, c);
+    } catch (err) {
+      this.deps.logger.error({ actor: t.actor, seq: t.seq, err: (err as Error).message }, 'apps projection update failed');
+    }
+  };
+
+  /** For `system.handle('apps', …)`. */
+  readonly handle = (c: Command, actorId: string): void => {
+    const id = parseAppActorId(actorId);
+    if (c.type === 'apps.request-settled') {
+      this.deps.logger.info(
+        { actor: actorId, requestId: c['requestId'], target: c['target'], state: c['state'], outcome: c['outcome'], reason: c['reason'] },
+        'app request settled',
+      );
+      const gone = c['outcome'] === 'reached' && (c['state'] === 'REMOVED' || c['state'] === 'UNINSTALLED');
+      if (gone && id) {
+        // Only when the standing request is still the teardown: a newer request may already be recorded.
+        const row = this.deps.projection.get(id.appKey, id.stage);
+        if (row && (row.target === 'REMOVED' || row.target === 'UNINSTALLED')) {
+          this.deps.projection.delete(id.appKey, id.stage);
+          this.deps.onForgotten(actorId);
+        }
+      }
+      return;
+    }
+    if (c.type === 'apps.request-refused') {
+      this.deps.logger.warn({ actor: actorId, requestId: c['requestId'], target: c['target'], reason: c['reason'] }, 'app request refused');
+      const app = this.deps.identity(actorId);
+      if (app) this.deps.logs.agent(containerName(app.stage, app.appKey, app.appName), `Request for ${String(c['target'])} refused: ${String(c['reason'])}`);
+      return;
+    }
+    this.deps.logger.debug({ actor: actorId, command: c.type }, 'unknown apps command ignored');
+  };
+
+  private onReport(t: Transition, id: { stage: 'DEV' | 'PROD'; appKey: string }, c: Command): void {
+    const state = c['state'];
+    if (!isAppState(state)) return;
+    const version = typeof c['version'] === 'string' ? c['version'] : null;
+    this.deps.projection.noteState(id.appKey, id.stage, state, version);
+    const app = this.deps.identity(t.actor);
+    if (!app) return;
+    const container = containerName(app.stage, app.appKey, app.appName);
+    const reason = typeof c['reason'] === 'string' ? c['reason'] : undefined;
+    if (state === 'FAILED') {
+      const ctx = this.deps.context(t.actor);
+      let next = '';
+      if (ctx && t.state?.includes('backoff')) {
+        next = `; restarting in ${seconds(ctx.retryDelayMs)} (failure ${ctx.failures} of at most ${ctx.policy.maxFailures})`;
+      } else if (ctx && t.state?.includes('halted')) {
+        next = `; not retried any more (${ctx.failures} failure(s)): waiting for a new request`;
+      }
+      this.deps.logs.agent(container, `App failed: ${reason ?? 'unknown reason'}${next}`);
+    } else if (reason !== undefined) {
+      this.deps.logs.agent(container, `${state}: ${reason}`);
+    }
+  }
+}

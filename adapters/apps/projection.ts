@@ -1,0 +1,97 @@
+// The `app_requests` projection: per app, the latest requested state (from the
+// journaled REQUEST events) and the latest reported state (from the app
+// statechart's studio.report commands). The journal has the whole history
+// but is compacted; this table is what the daemon reads at start to converge
+// the apps before any network link is up. It holds no secret: REQUEST
+// payloads carry none.
+
+import type { Database, QueryResult } from 'node-sqlite3-wasm';
+import type { Json } from '../../actors/types.js';
+import { isAppState, type AppState } from '../../machines/app-states.js';
+import { parseStage, validateAppKey, validateAppName, type Stage } from '../docker/naming.js';
+
+export interface AppRequestRow {
+  appKey: string;
+  stage: Stage;
+  appName: string;
+  target: AppState;
+  version: string | null;
+  /** The REQUEST payload, minus what belongs to one delivery (requestId, resync, cancel). */
+  payload: { [key: string]: Json };
+  /** The state last reported by the app's statechart, and the version it reported. */
+  state: AppState | null;
+  stateVersion: string | null;
+  updatedSeq: number;
+}
+
+/** Keys of a REQUEST payload that describe one delivery, not the standing request. */
+const DELIVERY_KEYS = new Set(['requestId', 'resync', 'cancel']);
+
+export class AppRequestsProjection {
+  constructor(private readonly db: Database) {}
+
+  /** Records a REQUEST event (its journal seq) as the app's standing request. */
+  upsertRequest(appKey: string, stage: Stage, payload: { [key: string]: Json }, seq: number): void {
+    const target = payload['target'];
+    if (!isAppState(target)) return;
+    const appName = typeof payload['appName'] === 'string' ? payload['appName'] : '';
+    const stored: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(payload)) if (!DELIVERY_KEYS.has(k)) stored[k] = v;
+    const version = typeof payload['version'] === 'string' ? payload['version'] : null;
+    this.db.run(
+      `INSERT INTO app_requests (app_key, stage, app_name, target, version, payload, updated_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (app_key, stage) DO UPDATE SET
+         app_name = excluded.app_name, target = excluded.target, version = excluded.version,
+         payload = excluded.payload, updated_seq = excluded.updated_seq`,
+      [appKey, stage, appName, target, version, JSON.stringify(stored), seq],
+    );
+  }
+
+  /** Records the state the app last reported; a no-op for apps without a standing request. */
+  noteState(appKey: string, stage: Stage, state: AppState, version: string | null): void {
+    this.db.run('UPDATE app_requests SET state = ?, state_version = ? WHERE app_key = ? AND stage = ?', [state, version, appKey, stage]);
+  }
+
+  delete(appKey: string, stage: Stage): void {
+    this.db.run('DELETE FROM app_requests WHERE app_key = ? AND stage = ?', [appKey, stage]);
+  }
+
+  get(appKey: string, stage: Stage): AppRequestRow | undefined {
+    const row = this.db.get('SELECT * FROM app_requests WHERE app_key = ? AND stage = ?', [appKey, stage]);
+    return row ? decode(row) : undefined;
+  }
+
+  /** Every standing request; rows that no longer validate are skipped and named in `damaged`. */
+  all(damaged?: (row: QueryResult, why: string) => void): AppRequestRow[] {
+    const out: AppRequestRow[] = [];
+    for (const row of this.db.all('SELECT * FROM app_requests ORDER BY app_key, stage')) {
+      try {
+        const r = decode(row);
+        if (r) out.push(r);
+      } catch (err) {
+        damaged?.(row, (err as Error).message);
+      }
+    }
+    return out;
+  }
+}
+
+function decode(row: QueryResult): AppRequestRow | undefined {
+  const target = row['target'];
+  const state = row['state'];
+  if (!isAppState(target)) throw new Error(`target ${JSON.stringify(target)} is not an app state`);
+  const payload: unknown = JSON.parse(String(row['payload']));
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('payload is not a JSON object');
+  return {
+    appKey: validateAppKey(row['app_key']),
+    stage: parseStage(row['stage']),
+    appName: validateAppName(row['app_name']),
+    target,
+    version: typeof row['version'] === 'string' ? row['version'] : null,
+    payload: payload as { [key: string]: Json },
+    state: isAppState(state) ? state : null,
+    stateVersion: typeof row['state_version'] === 'string' ? row['state_version'] : null,
+    updatedSeq: Number(row['updated_seq']),
+  };
+}

@@ -1,0 +1,240 @@
+// `request_app_state` as it enters the apps link (parsed from the Reagent's
+// kwargs by the studio link, see adapters/wamp/request-app-state.ts), checked
+// again where a value becomes a container name, a path, an image tag or a
+// journal record. The result is the REQUEST event for the app
+// statechart (journaled, so it carries no secret: registry credentials stay
+// in memory and the event names only the hosts they are for) plus what the
+// Docker adapter needs to run the app (registry, environment, ports).
+
+import type { Json } from '../../actors/types.js';
+import { APP_STATES, isAppState, type AppState } from '../../machines/app-states.js';
+import { appActorId } from '../../machines/app.js';
+import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from '../docker/naming.js';
+import type { AppRuntimeSpec } from '../docker/app-image.js';
+import type { PortSpec } from '../docker/containers.js';
+import type { RegistryCredentials } from '../docker/types.js';
+import type { AppStateRequest } from '../wamp/apps-service.js';
+
+/** Registry settings that apply when a request does not name its own (the `.flock`'s). */
+export interface RegistryDefaults {
+  registry: string;
+  repository: string;
+}
+
+/** The REQUEST event payload: journaled, and the source of the `app_requests` projection. */
+export interface RequestEventPayload {
+  [key: string]: Json | undefined;
+  target: AppState;
+  version?: string;
+  newestVersion?: string;
+  requestUpdate?: boolean;
+  cancel?: boolean;
+  requestId?: string;
+  resync?: boolean;
+  appName: string;
+  spec: { registry: string; repository: string; env: { [key: string]: string }; ports: Array<{ [key: string]: Json }> };
+  /** Keys `update_app_on_device` echoes back to the studio. */
+  report: { device_to_app_key: Json; requestor_account_key: Json; release_key: Json };
+  /** Hosts that in-memory credentials were given for; never the credentials. */
+  credentialHosts?: string[];
+}
+
+export interface ValidatedRequest {
+  app: AppIdentity;
+  actorId: string;
+  event: RequestEventPayload;
+  spec: AppRuntimeSpec;
+  /** `docker_credentials` by registry host; kept in memory only. */
+  credentials: Map<string, RegistryCredentials>;
+}
+
+export type RequestResult = { ok: true; request: ValidatedRequest } | { ok: false; error: string };
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOST = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$/;
+const MAX_ENV_BYTES = 256 * 1024;
+
+class FieldError extends Error {
+  constructor(field: string, expected: string, got: unknown) {
+    super(`field "${field}": expected ${expected}, got ${describe(got)}`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`;
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optionalTag(field: string, v: unknown): string | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
+  try {
+    return validateImageTag(s, field);
+  } catch (err) {
+    if (err instanceof NamingError) throw new FieldError(field, err.expected, v);
+    throw err;
+  }
+}
+
+function optionalBool(field: string, v: unknown): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new FieldError(field, 'true or false', v);
+  return v;
+}
+
+function named<T>(field: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof NamingError) throw new Error(`field "${field}": ${err.message}`);
+    throw err;
+  }
+}
+
+/** `environment`: `{NAME: value}`, values as strings, numbers, booleans or `{value}` objects. */
+export function parseEnvironment(v: unknown): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isRecord(v)) throw new FieldError('environment', 'an object of NAME: value', v);
+  const env: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, raw] of Object.entries(v)) {
+    if (!ENV_KEY.test(name)) throw new FieldError(`environment.${name}`, 'a variable name of letters, digits and "_", not starting with a digit', name);
+    const value = isRecord(raw) && 'value' in raw ? raw['value'] : raw;
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new FieldError(`environment.${name}`, 'a string, number or boolean (or {value: …})', value);
+    }
+    const text = String(value);
+    if (text.includes('\0')) throw new FieldError(`environment.${name}`, 'a value without NUL', 'a string with NUL');
+    bytes += name.length + Buffer.byteLength(text);
+    env[name] = text;
+  }
+  if (bytes > MAX_ENV_BYTES) throw new FieldError('environment', `at most ${MAX_ENV_BYTES} bytes in all`, `${bytes} bytes`);
+  return env;
+}
+
+function port(field: string, v: unknown): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw new FieldError(field, 'a port number 1-65535', v);
+  return n;
+}
+
+/** `ports`: the Reagent's PortForwardRule list; inactive rules are left out. */
+export function parsePorts(v: unknown): PortSpec[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new FieldError('ports', 'an array of port rules', v);
+  const out: PortSpec[] = [];
+  v.forEach((rule, i) => {
+    if (!isRecord(rule)) throw new FieldError(`ports[${i}]`, 'an object with "port"', rule);
+    if (rule['active'] === false) return;
+    const protocol = rule['protocol'] === undefined || rule['protocol'] === null || rule['protocol'] === '' ? 'tcp' : rule['protocol'];
+    // http/https rules are TCP ports exposed through the tunnel.
+    const proto = protocol === 'http' || protocol === 'https' ? 'tcp' : protocol;
+    if (proto !== 'tcp' && proto !== 'udp') throw new FieldError(`ports[${i}].protocol`, '"tcp", "udp", "http" or "https"', protocol);
+    const spec: PortSpec = { port: port(`ports[${i}].port`, rule['port']), protocol: proto };
+    if (rule['host_port'] !== undefined && rule['host_port'] !== null && rule['host_port'] !== 0) spec.host_port = port(`ports[${i}].host_port`, rule['host_port']);
+    out.push(spec);
+  });
+  return out;
+}
+
+/** `docker_credentials`: `{host: {username, password}}`. */
+export function parseDockerCredentials(v: unknown): Map<string, RegistryCredentials> {
+  const out = new Map<string, RegistryCredentials>();
+  if (v === undefined || v === null) return out;
+  if (!isRecord(v)) throw new FieldError('docker_credentials', 'an object of host: {username, password}', v);
+  for (const [host, entry] of Object.entries(v)) {
+    const h = host.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+    if (!HOST.test(h)) throw new FieldError('docker_credentials', 'registry hosts as keys, like "registry.example.com" or "127.0.0.1:5000"', host);
+    if (!isRecord(entry) || typeof entry['username'] !== 'string' || typeof entry['password'] !== 'string') {
+      // The value is never echoed: it is a credential.
+      throw new Error(`field "docker_credentials.${h}": expected {username: string, password: string}`);
+    }
+    out.set(h, { username: entry['username'], password: entry['password'], serveraddress: h });
+  }
+  return out;
+}
+
+function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
+  return ports.map((p) => ({ port: p.port, protocol: p.protocol ?? 'tcp', ...(p.host_port !== undefined ? { host_port: p.host_port } : {}) }));
+}
+
+export interface RequestOptions {
+  requestId?: string;
+  /** A re-statement of the standing request (boot, reconnect sync), not a user action. */
+  resync?: boolean;
+}
+
+function keyJson(v: number | string | null): Json {
+  return v;
+}
+
+/**
+ * Checks what the studio link's parser left to the apps link (everything that
+ * becomes an image tag, an environment, a port, a registry host) and builds
+ * the REQUEST event.
+ */
+export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults, opts: RequestOptions = {}): RequestResult {
+  try {
+    if (typeof req !== 'object' || req === null) throw new Error(`expected a request object, got ${describe(req)}`);
+    const appKey = named('app_key', () => validateAppKey(req.appKey));
+    const appName = named('app_name', () => validateAppName(req.appName));
+    const stage = named('stage', () => parseStage(req.stage));
+    if (!isAppState(req.targetState)) throw new FieldError('target_state', `one of ${APP_STATES.join(', ')}`, req.targetState);
+    const version = optionalTag('version', req.version) ?? optionalTag('present_version', req.presentVersion);
+    const newestVersion = optionalTag('newest_version', req.newestVersion);
+    const requestUpdate = optionalBool('request_update', req.requestUpdate);
+    const cancel = optionalBool('cancel_transition', req.cancelTransition);
+    const env = parseEnvironment(req.environment);
+    const ports = parsePorts(req.ports);
+    const credentials = parseDockerCredentials(req.dockerCredentials);
+    const spec: AppRuntimeSpec = { registry: defaults.registry, repository: defaults.repository, env, ports };
+    const event: RequestEventPayload = {
+      target: req.targetState,
+      appName,
+      spec: { registry: spec.registry, repository: spec.repository, env, ports: portsJson(ports) },
+      report: {
+        device_to_app_key: keyJson(req.deviceToAppKey ?? null),
+        requestor_account_key: keyJson(req.requestorAccountKey ?? null),
+        release_key: keyJson(req.releaseKey ?? null),
+      },
+      ...(version !== undefined ? { version } : {}),
+      ...(newestVersion !== undefined ? { newestVersion } : {}),
+      ...(requestUpdate ? { requestUpdate } : {}),
+      ...(cancel ? { cancel } : {}),
+      ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}),
+      ...(opts.resync ? { resync: true } : {}),
+      ...(credentials.size > 0 ? { credentialHosts: [...credentials.keys()] } : {}),
+    };
+    const app: AppIdentity = { appKey, stage, appName };
+    return { ok: true, request: { app, actorId: appActorId(stage, appKey), event, spec, credentials } };
+  } catch (err) {
+    return { ok: false, error: `request_app_state: ${(err as Error).message}` };
+  }
+}
+
+/** The runtime spec stored in a REQUEST payload (journal or projection), read defensively. */
+export function specFromPayload(payload: unknown, defaults: RegistryDefaults): AppRuntimeSpec {
+  const spec = isRecord(payload) && isRecord(payload['spec']) ? payload['spec'] : {};
+  let env: Record<string, string> = {};
+  let ports: PortSpec[] = [];
+  try {
+    env = parseEnvironment(spec['env']);
+    ports = parsePorts(spec['ports']);
+  } catch {
+    // a damaged row runs the app without them rather than not at all
+  }
+  return {
+    registry: typeof spec['registry'] === 'string' ? spec['registry'] : defaults.registry,
+    repository: typeof spec['repository'] === 'string' ? spec['repository'] : defaults.repository,
+    env,
+    ports,
+  };
+}

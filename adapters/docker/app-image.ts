@@ -1,0 +1,52 @@
+// What an app's Docker operations need beyond its identity: where its image
+// lives, its environment and ports (from the request, kept by the apps link),
+// and the names derived from them.
+
+import { NamingError, imageName, parseImageRef, resolveInside, validateAppName, validateFileName, type AppIdentity } from './naming.js';
+import type { PortSpec } from './containers.js';
+
+export interface AppRuntimeSpec {
+  /** Registry host[:port] (with or without a trailing "/"), or "" for images that are only local. */
+  registry: string;
+  /** Repository path below the registry, e.g. "apps/", or "". */
+  repository: string;
+  env: Record<string, string>;
+  ports: PortSpec[];
+}
+
+export const EMPTY_SPEC: AppRuntimeSpec = { registry: '', repository: '', env: {}, ports: [] };
+
+/**
+ * The app's image: PROD images carry the release version as tag, DEV images
+ * (built on the device) none. `version` undefined gives the untagged name.
+ */
+export function appImageRef(arch: string, spec: AppRuntimeSpec, app: AppIdentity, version?: string | null, stage = app.stage): string {
+  return imageName({
+    registry: spec.registry,
+    repository: spec.repository,
+    stage,
+    arch,
+    appKey: app.appKey,
+    appName: app.appName,
+    ...(stage === 'PROD' && version ? { version } : {}),
+  });
+}
+
+/** host[:port] of the registry an image reference names, if any. */
+export function registryHostOf(ref: string): string | undefined {
+  return parseImageRef(ref).domain;
+}
+
+const EXTENSION = /^[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*$/;
+
+export function validateBuildExtension(ext: unknown): string {
+  if (typeof ext !== 'string' || ext.length > 16 || !EXTENSION.test(ext)) {
+    throw new NamingError('build archive extension', ext, 'letters and digits, dot-separated, like "tgz" or "tar.gz"');
+  }
+  return ext;
+}
+
+/** `<appsDir>/build/<appName>.<ext>`: the uploaded sources of a DEV app. */
+export function buildArchivePathFor(appsDir: string, appName: string, ext: string): string {
+  return resolveInside(appsDir, 'build', validateFileName(`${validateAppName(appName)}.${validateBuildExtension(ext)}`, 'build archive name'));
+}

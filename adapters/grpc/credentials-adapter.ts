@@ -1,0 +1,280 @@
+// The I/O of the credentials statechart (machines/credentials.ts): it reads
+// the environment and agent.toml, probes the local gateway, registers with
+// it, mints a web-registration token and saves it. It answers each `creds.*`
+// command with an event carrying only where to connect and whether with
+// TLS; the token stays here, in memory, and is handed to the link directly.
+import { randomUUID } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
+import type { Logger } from 'pino';
+import type { ActorSystem } from '../../actors/system.js';
+import type { Command, Json } from '../../actors/types.js';
+import type { GrpcAddress, HoopEnv } from '../../config/hoop-env.js';
+import type { CredentialMode, GatewayTarget } from '../../machines/credentials.js';
+import type { Redactor } from '../log/redactor.js';
+import { agentTomlPath, readAgentToml, writeAgentToml } from './agent-toml.js';
+import { LOCAL_GATEWAY, usesTls } from './tls.js';
+
+export const SAAS_GRPC_URL = 'app.hoop.dev:8443';
+export const SAAS_API_URL = 'https://app.hoop.dev';
+/** The development gateway's HTTP API (hoop's gateway serves its API on 8009 too). */
+export const LOCAL_API_URL = 'http://127.0.0.1:8009';
+/** Printed as is when the gateway is self-hosted and API_URL is unset, as hoop did. */
+export const API_URL_PLACEHOLDER = '{API_URL}';
+
+/** What the link needs to connect. Holds the token: never journal or log this object. */
+export interface ResolvedCredentials {
+  mode: CredentialMode;
+  host: string;
+  port: number;
+  tls: boolean;
+  token: string | null;
+}
+
+export interface CredentialsAdapterOptions {
+  system: ActorSystem;
+  /** The credentials actor's id. */
+  actor: string;
+  hoop: HoopEnv;
+  /** Raw environment, for API_URL. */
+  env: NodeJS.ProcessEnv;
+  home: string;
+  /** Where local mode and auto-registration look for a gateway (127.0.0.1:8010). */
+  localGateway?: { host: string; port: number };
+  /** hoop waits 5 s for the local gateway to answer. */
+  probeTimeoutMs?: number;
+  logger: Logger;
+  redactor: Redactor;
+  /** Raw output for the registration banner: the log would (rightly) redact its token. */
+  out: (text: string) => void;
+  fetch?: typeof fetch;
+}
+
+export interface CredentialsListener {
+  ready(creds: ResolvedCredentials, retryMs: number | null): void;
+  none(): void;
+  failed(reason: string): void;
+  gaveUp(attempts: number): void;
+  /** A web registration was accepted (and saved, or not: see the log). */
+  registered(): void;
+}
+
+const SOURCE = 'creds';
+
+export class CredentialsAdapter {
+  private readonly local: { host: string; port: number };
+  private readonly tokens = new Map<CredentialMode, { token: string | null; host: string; port: number; grpcUrl: string }>();
+  private minted: { token: string; registerUrl: string; grpcUrl: string } | null = null;
+  private resolved: ResolvedCredentials | null = null;
+
+  constructor(
+    private readonly opts: CredentialsAdapterOptions,
+    private readonly listener: CredentialsListener,
+  ) {
+    this.local = opts.localGateway ?? LOCAL_GATEWAY;
+  }
+
+  get credentials(): ResolvedCredentials | null {
+    return this.resolved;
+  }
+
+  get agentTomlPath(): string {
+    return agentTomlPath(this.opts.home);
+  }
+
+  /** The `creds` command handler. */
+  handle = async (command: Command): Promise<void> => {
+    switch (command.type) {
+      case 'creds.readEnv':
+        return this.readEnv();
+      case 'creds.register':
+        return this.register();
+      case 'creds.readFile':
+        return this.readFile();
+      case 'creds.probeLocal':
+        return this.probeLocal();
+      case 'creds.mint':
+        return this.mint();
+      case 'creds.banner':
+        return this.banner();
+      case 'creds.persist':
+        return this.persist();
+      case 'creds.ready':
+        return this.ready(command);
+      case 'creds.none':
+        return this.listener.none();
+      case 'creds.failed':
+        return this.listener.failed(String(command.reason));
+      case 'creds.giveUp':
+        return this.listener.gaveUp(Number(command.attempts));
+      default:
+        this.opts.logger.warn({ command: command.type }, 'unknown credentials command');
+    }
+  };
+
+  private send(type: string, payload: { [key: string]: Json } = {}): void {
+    this.opts.system.send(this.opts.actor, SOURCE, type, payload);
+  }
+
+  private target(mode: CredentialMode, host: string, port: number, dsnTls?: boolean): GatewayTarget {
+    const tls = usesTls({ mode, host, port, tlsServerName: this.opts.hoop.tlsServerName, dsnTls });
+    return { grpcServer: `${formatHost(host)}:${port}`, tls };
+  }
+
+  private readEnv(): void {
+    const h = this.opts.hoop;
+    let dsn: GatewayTarget | null = null;
+    let envPair: GatewayTarget | null = null;
+    if (h.key) {
+      dsn = this.target('dsn', h.key.host, h.key.port, h.key.tls);
+      this.tokens.set('dsn', { token: h.key.raw, host: h.key.host, port: h.key.port, grpcUrl: dsn.grpcServer });
+    }
+    if (h.grpcUrl && h.token) {
+      envPair = this.target('env', h.grpcUrl.host, h.grpcUrl.port);
+      this.tokens.set('env', { token: h.token, host: h.grpcUrl.host, port: h.grpcUrl.port, grpcUrl: h.grpcUrl.raw });
+    }
+    this.send('ENV_READ', {
+      autoRegister: h.autoRegister !== null,
+      dsn: dsn as unknown as Json,
+      envPair: envPair as unknown as Json,
+    });
+  }
+
+  /** AUTO_REGISTER=<org>: registers a fresh token as agent "default" with the gateway on localhost. */
+  private async register(): Promise<void> {
+    const apiUrl = (this.opts.env['API_URL']?.trim() || LOCAL_API_URL).replace(/\/+$/, '');
+    const token = `x-agt-${randomUUID()}`;
+    this.opts.redactor.addSecret(token);
+    const doFetch = this.opts.fetch ?? fetch;
+    try {
+      const res = await doFetch(`${apiUrl}/api/agents/default`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, org: this.opts.hoop.autoRegister }),
+        signal: AbortSignal.timeout(this.opts.probeTimeoutMs ?? 5000),
+      });
+      if (!res.ok) {
+        const text = (await res.text()).slice(0, 200);
+        throw new Error(`HTTP ${res.status}${text ? `: ${text}` : ''}`);
+      }
+    } catch (err) {
+      const reason = this.opts.redactor.scrubString(`auto-register with ${apiUrl} failed: ${causeOf(err)}`);
+      this.opts.logger.warn({ api: apiUrl }, `${reason}; retrying`);
+      this.send('REGISTER_FAILED', { reason });
+      return;
+    }
+    const target = this.target('auto-register', this.local.host, this.local.port);
+    this.tokens.set('auto-register', { token, host: this.local.host, port: this.local.port, grpcUrl: target.grpcServer });
+    this.send('REGISTERED', { target: target as unknown as Json });
+  }
+
+  private readFile(): void {
+    const path = this.agentTomlPath;
+    const read = readAgentToml(path);
+    if (read.kind === 'invalid') {
+      this.send('FILE_INVALID', { reason: this.opts.redactor.scrubString(read.error) });
+      return;
+    }
+    if (read.kind === 'absent') {
+      this.send('FILE_READ', { target: null });
+      return;
+    }
+    if (read.exposed) this.opts.logger.warn({ file: path }, 'agent.toml can be read by other users: chmod 600 it');
+    const { token, grpcUrl } = read.value;
+    this.opts.redactor.addSecret(token);
+    const target = this.target('file', grpcUrl.host, grpcUrl.port);
+    this.tokens.set('file', { token, host: grpcUrl.host, port: grpcUrl.port, grpcUrl: grpcUrl.raw });
+    this.send('FILE_READ', { target: target as unknown as Json });
+  }
+
+  private async probeLocal(): Promise<void> {
+    const { host, port } = this.local;
+    const open = await probeTcp(host, port, this.opts.probeTimeoutMs ?? 5000);
+    if (!open) {
+      this.send('LOCAL_PROBED', { target: null });
+      return;
+    }
+    const target = this.target('local', host, port);
+    this.tokens.set('local', { token: this.opts.hoop.token, host, port, grpcUrl: target.grpcServer });
+    this.send('LOCAL_PROBED', { target: target as unknown as Json });
+  }
+
+  private mint(): void {
+    const url: GrpcAddress | null = this.opts.hoop.grpcUrl;
+    const host = url?.host ?? 'app.hoop.dev';
+    const port = url?.port ?? 8443;
+    const token = `x-agt-${randomUUID()}`;
+    this.opts.redactor.addSecret(token);
+    const target = this.target('web-register', host, port);
+    this.minted = { token, registerUrl: `${webApiUrl(this.opts.env, url)}/agents/new/${token}`, grpcUrl: url?.raw ?? SAAS_GRPC_URL };
+    this.tokens.set('web-register', { token, host, port, grpcUrl: this.minted.grpcUrl });
+    this.send('MINTED', { target: target as unknown as Json });
+  }
+
+  private banner(): void {
+    if (!this.minted) return;
+    const rule = '-'.repeat(74);
+    this.opts.out([rule, 'VISIT THE URL BELOW TO REGISTER THE AGENT', this.minted.registerUrl, rule].join('\n'));
+  }
+
+  private persist(): void {
+    if (!this.minted) return;
+    const path = this.agentTomlPath;
+    try {
+      writeAgentToml(path, { token: this.minted.token, grpcUrl: this.minted.grpcUrl });
+      this.opts.logger.info({ file: path }, 'agent registered: token saved, the next start connects with it');
+      this.send('PERSISTED');
+    } catch (err) {
+      const reason = `cannot save ${path}: ${causeOf(err)}`;
+      this.opts.logger.error({ file: path }, reason);
+      this.send('PERSIST_FAILED', { reason });
+    }
+    this.listener.registered();
+  }
+
+  private ready(command: Command): void {
+    const mode = command.mode as CredentialMode;
+    const known = this.tokens.get(mode);
+    if (!known) {
+      this.listener.failed(`no credentials were loaded for mode ${mode}`);
+      return;
+    }
+    this.resolved = { mode, host: known.host, port: known.port, tls: command.tls === true, token: known.token };
+    this.listener.ready(this.resolved, typeof command.retryMs === 'number' ? command.retryMs : null);
+  }
+}
+
+/**
+ * `{API_URL}` of the registration link: API_URL when set; hoop's SaaS
+ * address when HOOP_GRPCURL is unset or points at it; otherwise the literal
+ * placeholder, exactly as hoop printed it for self-hosted gateways.
+ */
+export function webApiUrl(env: NodeJS.ProcessEnv, grpcUrl: GrpcAddress | null): string {
+  const explicit = env['API_URL']?.trim();
+  if (explicit) return explicit.replace(/\/+$/, '');
+  if (!grpcUrl || grpcUrl.host === 'app.hoop.dev') return SAAS_API_URL;
+  return API_URL_PLACEHOLDER;
+}
+
+export function probeTcp(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function causeOf(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e?.cause?.code) return e.cause.code;
+  if ((e as NodeJS.ErrnoException)?.code) return String((e as NodeJS.ErrnoException).code);
+  return e instanceof Error ? e.message : String(err);
+}

@@ -1,0 +1,476 @@
+// The gateway link: hoop's agent on the actor system. Two actors drive it:
+// `gateway-credentials` (machines/credentials.ts) finds the credentials,
+// `gateway` (the shared connection statechart, command prefix `grpc`) keeps
+// one Connect stream up with hoop's backoff. This file is the glue: it runs
+// their commands, turns stream outcomes into their events, and hands the
+// packets of a connected stream to the sessions.
+import { connect as netConnect, type Socket } from 'node:net';
+import { spawn as spawnChild } from 'node:child_process';
+import type { Logger } from 'pino';
+import type { Link, LinkContext } from '../../actors/link.js';
+import type { ActorSystem } from '../../actors/system.js';
+import type { Command, Json } from '../../actors/types.js';
+import type { HoopEnv } from '../../config/hoop-env.js';
+import type { ConnectionContext, ConnectionPolicy } from '../../machines/connection.js';
+import type { CredentialsInput } from '../../machines/credentials.js';
+import { UNAUTHENTICATED } from '../../machines/credentials.js';
+import type { Redactor } from '../log/redactor.js';
+import { CredentialsAdapter, type ResolvedCredentials } from './credentials-adapter.js';
+import { routeGrpcLogs } from './grpc-log.js';
+import { connectMetadata, goPlatform, hostFacts, userAgent, type HostFacts } from './metadata.js';
+import { packet, type Packet } from './packet-codec.js';
+import { classifyPacket } from './packet-validation.js';
+import { SessionManager } from './sessions/manager.js';
+import { DEFAULT_LIMITS, type Dialer, type InboundGate, type PacketSink, type SessionLimits, type SessionRecorder, type Spawner } from './sessions/types.js';
+import { channelSecurity, TlsConfigError } from './tls.js';
+import { GatewayCall, GatewayTransport, type CallEnd, type KeepalivePolicy } from './transport.js';
+import { GatewayPacket, SpecKey } from './wire-names.js';
+
+export const CONNECTION_ACTOR = 'gateway';
+export const CREDENTIALS_ACTOR = 'gateway-credentials';
+export const SESSION_ACTOR_PREFIX = 'gateway-session:';
+const SOURCE = 'grpc';
+
+/** hoop: 2, 4, 8, 8 ... s, reset after a connection that lived 60 s; 15 s to dial. Jitter is ours. */
+export const GATEWAY_POLICY: ConnectionPolicy = {
+  connectTimeoutMs: 15_000,
+  // Liveness is HTTP/2's job here (keepalive below); hoop's gateway answers no application ping.
+  pingIntervalMs: 0,
+  backoff: { initialMs: 2000, maxMs: 8000, multiplier: 2, jitter: 0.2 },
+  resetAfterMs: 60_000,
+};
+
+/** hoop's legacy web registration: connect every 7 s, give up after 30 attempts (~3.5 min). */
+export const WEB_REGISTER = { intervalMs: 7000, maxAttempts: 30 } as const;
+
+/**
+ * HTTP/2 PINGs find a dead link that TCP would take 15+ minutes to notice.
+ * Why not more often: hoop's gateway is grpc-go with the default keepalive
+ * enforcement (MinTime 5 min). On a stream it sends nothing on (an idle
+ * agent) it counts every ping sooner than 5 min after the last as a strike,
+ * and at the third it answers GOAWAY "too_many_pings", dropping the stream
+ * and every session on it. Just over 5 min is the fastest interval that
+ * gateway never punishes; REAGENT_GRPC_KEEPALIVE_MS sets a shorter one where
+ * the gateway allows it (the development gateway allows any).
+ */
+export const DEFAULT_KEEPALIVE: KeepalivePolicy = { timeMs: 310_000, timeoutMs: 20_000 };
+
+/** hoop's DefaultKeepAlive: a GatewayKeepAlive packet every 10 s. */
+export const KEEPALIVE_PACKET_MS = 10_000;
+
+export interface LinkEnd {
+  reason: string;
+  exitCode: number;
+}
+
+export interface GatewayLinkOptions {
+  hoop: HoopEnv;
+  env: NodeJS.ProcessEnv;
+  home: string;
+  gatewayOnly: boolean;
+  redactor: Redactor;
+  out: (text: string) => void;
+  version: string;
+  debugGrpc: boolean;
+  localGateway?: { host: string; port: number };
+  probeTimeoutMs?: number;
+  webRegister?: { intervalMs: number; maxAttempts: number };
+  autoRegisterRetryMs?: number;
+  policy?: ConnectionPolicy;
+  keepalive?: KeepalivePolicy;
+  keepAlivePacketMs?: number;
+  limits?: Partial<SessionLimits>;
+  dial?: Dialer;
+  spawn?: Spawner;
+  facts?: HostFacts;
+  fetch?: typeof fetch;
+}
+
+export class GatewayLink implements Link {
+  readonly name = 'gateway';
+  readonly finished: Promise<LinkEnd>;
+  private finish!: (end: LinkEnd) => void;
+  private ctx: LinkContext | null = null;
+  private log!: Logger;
+  private creds!: CredentialsAdapter;
+  private resolved: ResolvedCredentials | null = null;
+  private transport: GatewayTransport | null = null;
+  private call: GatewayCall | null = null;
+  private connected = false;
+  private sessions: SessionManager | null = null;
+  private gate: StreamGate | null = null;
+  private keepAliveTimer: NodeJS.Timeout | null = null;
+  private facts: HostFacts | null = null;
+  private swapPolicy = false;
+  private stopped = false;
+
+  constructor(private readonly opts: GatewayLinkOptions) {
+    this.finished = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  async start(ctx: LinkContext): Promise<void> {
+    this.ctx = ctx;
+    this.log = ctx.logger;
+    routeGrpcLogs(this.log, this.opts.debugGrpc);
+    this.facts = this.opts.facts ?? hostFacts(this.opts.version);
+    this.creds = new CredentialsAdapter(
+      {
+        system: ctx.system,
+        actor: CREDENTIALS_ACTOR,
+        hoop: this.opts.hoop,
+        env: this.opts.env,
+        home: this.opts.home,
+        localGateway: this.opts.localGateway,
+        probeTimeoutMs: this.opts.probeTimeoutMs,
+        logger: this.log,
+        redactor: this.opts.redactor,
+        out: this.opts.out,
+        fetch: this.opts.fetch,
+      },
+      {
+        ready: (c, retryMs) => this.onReady(c, retryMs),
+        none: () => this.log.warn('no gateway credentials found (AUTO_REGISTER, HOOP_KEY, HOOP_GRPCURL+HOOP_TOKEN, agent.toml): the gateway link stays idle'),
+        failed: (reason) => this.fail(reason),
+        gaveUp: (attempts) => this.giveUp(attempts),
+        registered: () => {
+          this.swapPolicy = true;
+        },
+      },
+    );
+    // Left registered after stop(): the STOP it sends still emits a disconnect to run (as a no-op).
+    ctx.system.handle('creds', (c) => (this.stopped ? undefined : this.onCredsCommand(c)));
+    ctx.system.handle(SOURCE, (c) => this.onCommand(c));
+    const input: CredentialsInput = {
+      gatewayOnly: this.opts.gatewayOnly,
+      webRegister: this.opts.webRegister ?? WEB_REGISTER,
+      autoRegisterRetryMs: this.opts.autoRegisterRetryMs ?? 5000,
+    };
+    ctx.system.spawn(CREDENTIALS_ACTOR, 'credentials', input as unknown as Json);
+    ctx.system.send(CREDENTIALS_ACTOR, SOURCE, 'START');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    const system = this.ctx?.system;
+    if (system?.has(CONNECTION_ACTOR)) system.send(CONNECTION_ACTOR, SOURCE, 'STOP', { reason: 'agent stopping' });
+    if (system?.has(CREDENTIALS_ACTOR)) system.send(CREDENTIALS_ACTOR, SOURCE, 'STOP');
+    this.stopped = true;
+    this.dropCall('agent stopping');
+    this.sessions?.stop('agent stopping');
+    this.transport?.close();
+    this.transport = null;
+  }
+
+  private onCredsCommand(c: Command): Promise<void> {
+    if (c.type === 'creds.banner') this.log.info('webregister - the gateway does not know this agent yet: open the URL printed above to register it');
+    return this.creds.handle(c);
+  }
+
+  private onReady(c: ResolvedCredentials, retryMs: number | null): void {
+    if (this.stopped || !this.ctx) return;
+    this.resolved = c;
+    const grpcServer = `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
+    let security;
+    try {
+      security = channelSecurity(c.tls, { serverName: this.opts.hoop.tlsServerName, ca: this.opts.hoop.tlsCa, skipVerify: this.opts.hoop.tlsSkipVerify });
+    } catch (err) {
+      this.fail(err instanceof TlsConfigError ? err.message : `TLS: ${(err as Error).message}`);
+      return;
+    }
+    if (c.tls && this.opts.hoop.tlsSkipVerify) this.log.warn('HOOP_TLS_SKIP_VERIFY=true: the gateway certificate is not verified');
+    this.log.info(
+      { platform: goPlatform(), mode: c.mode, grpc_server: grpcServer, tls: c.tls },
+      `platform=${goPlatform()}, mode=${c.mode}, grpc_server=${grpcServer}, tls=${c.tls} - starting agent`,
+    );
+    this.transport = new GatewayTransport({
+      address: grpcServer,
+      security,
+      keepalive: this.opts.keepalive ?? DEFAULT_KEEPALIVE,
+      userAgent: userAgent(this.opts.version),
+    });
+    this.spawnConnection(retryMs);
+  }
+
+  /** Web registration connects every `retryMs`; everything else uses hoop's backoff. */
+  private spawnConnection(retryMs: number | null): void {
+    const system = this.ctx!.system;
+    const base = this.opts.policy ?? GATEWAY_POLICY;
+    const policy: ConnectionPolicy =
+      retryMs === null ? base : { ...base, backoff: { initialMs: retryMs, maxMs: retryMs, multiplier: 1, jitter: 0 }, resetAfterMs: Number.MAX_SAFE_INTEGER };
+    system.spawn(CONNECTION_ACTOR, 'connection', { link: SOURCE, policy } as unknown as Json);
+    system.send(CONNECTION_ACTOR, SOURCE, 'START');
+  }
+
+  private onCommand(c: Command): void {
+    if (this.stopped) return;
+    switch (c.type) {
+      case 'grpc.connect':
+        return this.openCall(Number(c.attempt));
+      case 'grpc.disconnect':
+        this.log.warn({ reason: c.reason }, `dropping the gateway stream: ${String(c.reason)}`);
+        return this.dropCall(String(c.reason));
+      case 'grpc.online':
+        this.log.info({ grpc_server: this.transport?.options.address, session: c.session }, 'connected with success to the gateway');
+        return;
+      case 'grpc.ping':
+        // pingIntervalMs is 0: liveness is HTTP/2 keepalive's job.
+        return;
+      default:
+        this.log.warn({ command: c.type }, 'unknown gateway command');
+    }
+  }
+
+  private openCall(attempt: number): void {
+    if (!this.transport || !this.resolved) return;
+    this.dropCall('new attempt');
+    if (this.resolved.mode === 'web-register') this.log.info(`webregister - connecting, attempt=${attempt}`);
+    else this.log.debug({ attempt }, 'connecting to the gateway');
+    const md = connectMetadata({ token: this.resolved.token, facts: this.facts! });
+    const call: GatewayCall = this.transport.open(md, {
+      packet: (p) => this.onPacket(call, p),
+      end: (e) => this.onEnd(call, e),
+    });
+    this.call = call;
+    this.connected = false;
+  }
+
+  private onPacket(call: GatewayCall, p: Packet): void {
+    if (call !== this.call) return;
+    const msg = classifyPacket(p);
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ type: msg.kind === 'invalid' ? msg.type : p.type, sid: 'sid' in msg ? msg.sid : null, bytes: p.payload.length }, 'packet from the gateway');
+    }
+    if (!this.connected) {
+      if (msg.kind !== 'connect-ok') {
+        this.reject(msg.kind === 'invalid' ? msg.type : p.type, null, 'packet before AgentGatewayConnectOK');
+        return;
+      }
+      this.onConnected(call);
+      return;
+    }
+    if (msg.kind === 'feature-flags') {
+      this.log.debug({ flags: msg.flags }, 'gateway feature flags');
+      return;
+    }
+    this.sessions!.handle(msg);
+  }
+
+  private onConnected(call: GatewayCall): void {
+    const system = this.ctx!.system;
+    this.connected = true;
+    this.gate = new StreamGate(call, this.limits().stallMs);
+    this.sessions = new SessionManager({
+      sink: this.sinkFor(call),
+      gate: this.gate,
+      recorder: this.recorder(),
+      dial: this.opts.dial ?? dialTcp,
+      spawn: this.opts.spawn ?? spawnChild,
+      limits: this.limits(),
+      agentEnv: this.opts.env,
+    });
+    // hoop's legacy agent starts its keep-alive on AgentGatewayConnectOK; the gateway ignores them.
+    const every = this.opts.keepAlivePacketMs ?? KEEPALIVE_PACKET_MS;
+    this.keepAliveTimer = setInterval(() => call.write(packet(GatewayPacket.KeepAlive)), every);
+    system.send(CONNECTION_ACTOR, SOURCE, 'CONNECTED');
+    if (this.resolved?.mode === 'web-register') system.send(CREDENTIALS_ACTOR, SOURCE, 'ACCEPTED');
+  }
+
+  private onEnd(call: GatewayCall, e: CallEnd): void {
+    if (call !== this.call) return;
+    const wasConnected = this.connected;
+    this.dropCall(`stream ended: ${e.code}`);
+    if (this.stopped) return;
+    const system = this.ctx!.system;
+    const reason = this.opts.redactor.scrubString(`${e.code}: ${e.details}`);
+    const web = this.resolved?.mode === 'web-register';
+    if (wasConnected) {
+      if (this.swapPolicy) return this.respawnStandard(reason);
+      system.send(CONNECTION_ACTOR, SOURCE, 'DISCONNECTED', { reason, code: e.code, retryNow: e.code === 'CANCELLED' });
+    } else {
+      system.send(CONNECTION_ACTOR, SOURCE, 'CONNECT_FAILED', { reason, code: e.code });
+      if (web && system.has(CREDENTIALS_ACTOR)) system.send(CREDENTIALS_ACTOR, SOURCE, 'ATTEMPT_FAILED', { code: e.code, reason });
+    }
+    this.explain(e, reason, wasConnected);
+  }
+
+  /** Says what happened and when the next attempt is, in the words a user can act on. */
+  private explain(e: CallEnd, reason: string, wasConnected: boolean): void {
+    const snap = this.ctx!.system.snapshot(CONNECTION_ACTOR);
+    const c = snap?.context as ConnectionContext | undefined;
+    const retry = snap && JSON.stringify(snap.value) === '"backoff"' ? `retrying in ${((c?.delayMs ?? 0) / 1000).toFixed(1)}s` : 'retrying now';
+    const server = this.transport?.options.address ?? '';
+    const fields = { grpc_server: server, code: e.code, backoff: c?.delayMs ?? 0, attempt: c?.attempt ?? 0 };
+    const mode = this.resolved?.mode;
+    if (e.code === UNAUTHENTICATED) {
+      if (mode === 'web-register') {
+        this.log.info(fields, `webregister - not registered yet, ${retry}`);
+        return;
+      }
+      this.log.error(fields, `unauthenticated: the gateway at ${server} refused this agent's credentials (${credentialHint(mode)}); ${retry}`);
+    } else if (e.code === 'FAILED_PRECONDITION' && /already connected/i.test(e.details)) {
+      this.log.warn(fields, `the gateway says this agent is already connected: another agent runs with the same credentials, or the gateway has not noticed the previous stream is gone; ${retry}`);
+    } else if (wasConnected) {
+      this.log.warn(fields, `disconnected from ${server}, reason=${reason}, ${retry}`);
+    } else {
+      this.log.warn(fields, `failed connecting to ${server}, reason=${reason}${tlsHint(e.details)}, ${retry}`);
+    }
+  }
+
+  /** After a web registration the link leaves the 7 s cadence for hoop's normal backoff. */
+  private respawnStandard(reason: string): void {
+    const system = this.ctx!.system;
+    this.swapPolicy = false;
+    this.log.warn({ reason }, `disconnected from ${this.transport?.options.address}, reason=${reason}; reconnecting with the registered token`);
+    system.stop(CONNECTION_ACTOR);
+    this.spawnConnection(null);
+  }
+
+  private dropCall(reason: string): void {
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = null;
+    this.gate?.reset();
+    this.gate = null;
+    this.sessions?.closeAll(reason);
+    this.sessions = null;
+    const call = this.call;
+    this.call = null;
+    this.connected = false;
+    call?.cancel();
+  }
+
+  private fail(reason: string): void {
+    this.log.error({ reason }, `gateway link: ${reason}`);
+    this.finish({ reason, exitCode: 1 });
+  }
+
+  private giveUp(attempts: number): void {
+    const reason = `webregister - the agent was not registered after ${attempts} attempts; giving up`;
+    this.log.error({ attempts }, reason);
+    this.dropCall('gave up');
+    if (this.ctx?.system.has(CONNECTION_ACTOR)) this.ctx.system.send(CONNECTION_ACTOR, SOURCE, 'STOP', { reason: 'gave up' });
+    this.finish({ reason, exitCode: 1 });
+  }
+
+  private limits(): SessionLimits {
+    return { ...DEFAULT_LIMITS, ...this.opts.limits };
+  }
+
+  private sinkFor(call: GatewayCall): PacketSink {
+    const log = this.log;
+    return {
+      send(p: Packet) {
+        if (log.isLevelEnabled('debug')) {
+          log.debug({ type: p.type, sid: p.spec.get(SpecKey.GatewaySessionID)?.toString('latin1') ?? null, bytes: p.payload.length }, 'packet to the gateway');
+        }
+        return call.write(p);
+      },
+      get writable() {
+        return call.writable;
+      },
+      onceWritable: (fn) => call.onceWritable(fn),
+    };
+  }
+
+  private reject(type: string, sid: string | null, reason: string): void {
+    this.log.warn({ type, sid }, `ignored a packet from the gateway: ${reason}`);
+    this.ctx?.system.send(CONNECTION_ACTOR, SOURCE, 'PACKET_REJECTED', { type, sid, reason });
+  }
+
+  private recorder(): SessionRecorder {
+    const system: ActorSystem = this.ctx!.system;
+    const scrub = (s: string) => this.opts.redactor.scrubString(s);
+    const actor = (sid: string) => `${SESSION_ACTOR_PREFIX}${sid}`;
+    return {
+      opening: (sid, input) => {
+        this.log.info({ sid, type: input.connectionType, connection: input.connectionName }, 'session opening');
+        system.spawn(actor(sid), 'gateway-session', { sid, ...input });
+      },
+      record: (sid, type, payload) => {
+        const safe = Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, typeof v === 'string' ? scrub(v) : v]));
+        system.send(actor(sid), SOURCE, type, safe);
+      },
+      closed: (sid, reason, exitCode) => {
+        this.log.info({ sid, exit_code: exitCode }, `session closed: ${scrub(reason)}`);
+        system.send(actor(sid), SOURCE, 'CLOSED', { reason: scrub(reason), exitCode });
+        system.stop(actor(sid));
+      },
+      rejected: (type, sid, reason) => this.reject(type, sid, scrub(reason)),
+    };
+  }
+}
+
+/** Pauses the gateway stream while any target is slower than it (see InboundGate). */
+class StreamGate implements InboundGate {
+  private readonly blocked = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly call: GatewayCall,
+    private readonly stallMs: number,
+  ) {}
+
+  block(key: string, onStall: () => void): void {
+    if (this.blocked.has(key)) return;
+    const timer = setTimeout(() => {
+      this.unblock(key);
+      onStall();
+    }, this.stallMs);
+    this.blocked.set(key, timer);
+    if (this.blocked.size === 1) this.call.pause();
+  }
+
+  unblock(key: string): void {
+    const timer = this.blocked.get(key);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.blocked.delete(key);
+    if (this.blocked.size === 0) this.call.resume();
+  }
+
+  reset(): void {
+    for (const t of this.blocked.values()) clearTimeout(t);
+    this.blocked.clear();
+  }
+}
+
+/** A certificate problem gets the knobs that fix it. */
+function tlsHint(details: string): string {
+  if (/certificate|self[- ]signed|altnames|verify/i.test(details)) return ' (HOOP_TLSCA sets the CA to trust, TLS_SERVER_NAME the name to check)';
+  if (/wrong version number|packet length too long|http2 preface|protocol error/i.test(details)) return ' (TLS towards a plaintext gateway, or the reverse?)';
+  return '';
+}
+
+function credentialHint(mode: string | undefined): string {
+  switch (mode) {
+    case 'dsn':
+      return 'check HOOP_KEY';
+    case 'env':
+      return 'check HOOP_TOKEN';
+    case 'file':
+      return 'check the token in $HOME/.hoop/agent.toml';
+    case 'local':
+      return 'the local gateway wants a token: set HOOP_TOKEN';
+    case 'auto-register':
+      return 'the auto-registered token was not accepted';
+    default:
+      return 'check the token';
+  }
+}
+
+/** Dials a target with a bound, as hoop's agent does (net.DialTimeout). */
+export const dialTcp: Dialer = (host, port, timeoutMs) =>
+  new Promise<Socket>((resolve, reject) => {
+    const socket = netConnect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });

@@ -1,0 +1,151 @@
+// The boundary between the studio link (this folder) and the apps link (app
+// actors, Docker command handlers, the apps projection, log history). The
+// studio link validates what arrives over WAMP and calls these; the apps link
+// owns everything Docker. `engine-apps-service.ts` is an interim
+// implementation on the Docker adapter layer until the apps link ships its own.
+import type { AppState, Stage } from '../../machines/app-states.js';
+import type { Json } from '../../actors/types.js';
+
+/** A registry login from `docker_credentials`. Secret: never journal or log it. */
+export interface DockerCredential {
+  username: string;
+  password: string;
+}
+
+/**
+ * A validated `request_app_state` payload (or one entry of
+ * `get_requested_app_states`), keys renamed to camelCase, numbers coerced, the
+ * target normalised with TransientToActualState.
+ */
+export interface AppStateRequest {
+  appKey: number;
+  appName: string;
+  stage: Stage;
+  targetState: AppState;
+  currentState: AppState | null;
+  /** A number, or a string from the backend's legacy bug. */
+  releaseKey: number | string | null;
+  newReleaseKey: number | null;
+  requestorAccountKey: number | string | null;
+  deviceOwnerAccountKey: number | null;
+  deviceToAppKey: number | null;
+  version: string | null;
+  presentVersion: string | null;
+  newestVersion: string | null;
+  requestUpdate: boolean;
+  cancelTransition: boolean;
+  environment: { [key: string]: Json } | null;
+  environmentTemplate: { [key: string]: Json } | null;
+  ports: Json[] | null;
+  dockerCompose: { [key: string]: Json } | null;
+  newDockerCompose: { [key: string]: Json } | null;
+  /** Keyed by registry host. Keep in memory only: these are passwords. */
+  dockerCredentials: Record<string, DockerCredential> | null;
+  instanceKey: number | string | null;
+  appCredEpoch: number | null;
+}
+
+/** Why a request reaches the apps link: a studio call, or the on-connect reconciliation (a resync). */
+export type RequestOrigin = 'studio' | 'reconcile';
+
+/** The per-app fields of `update_app_on_device` that come from the app's stored request. */
+export interface ReportFields {
+  device_to_app_key: number | null;
+  requestor_account_key: number | string | null;
+  release_key: number | string | null;
+  request_update: boolean;
+  release_build: boolean;
+  updateStatus: string;
+}
+
+/** Docker's image summary, in the keys `get_images` answers with. */
+export interface ImageSummary {
+  created: number;
+  containers: number;
+  sharedSize: number;
+  virtualSize: number;
+  id: string;
+  labels: Record<string, string>;
+  size: number;
+  repoTags: string[];
+}
+
+/** A validated `query_app_logs` payload; times are Unix seconds. */
+export interface AppLogQuery {
+  containerName: string;
+  tail: number;
+  /** Skips the newest `offset` lines (paging backwards). */
+  offset: number;
+  since?: number;
+  until?: number;
+  timestamps: boolean;
+}
+
+/** The `query_app_logs` answer, in its wire keys. */
+export interface AppLogQueryResult {
+  lines: string[];
+  /** "history": the window could not be applied (the stored history answered). */
+  source: 'docker' | 'compose' | 'history';
+  returned: number;
+  truncated: boolean;
+  /** The device clock when answering, RFC3339. */
+  device_time: string;
+  oldest_available?: string;
+}
+
+/**
+ * Live output of one app for `reswarm.logs.<serial>.<containerName>`: at most
+ * one batch per 200 ms and 256 KiB of lines; when lines had to go, the last
+ * line is the counted marker `… N log line(s) dropped (rate limit)`.
+ * `messages` are agent messages ("Starting image build…"), published as
+ * `{type: "build", chunk}` the way the Reagent does.
+ */
+export interface LogBatch {
+  containerName: string;
+  lines: string[];
+  messages: string[];
+  dropped: number;
+}
+
+/** Thrown by `requestAppState` when the apps link rejects a field; the message names it. */
+export class InvalidAppRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidAppRequest';
+  }
+}
+
+export interface AppsService {
+  /**
+   * Journals a REQUEST to the app actor `app:<STAGE>:<appKey>`, spawning it when
+   * new, and keeps the payload's rich parts (environment, compose, ports,
+   * credentials) where the Docker handlers find them. Origin `reconcile` is a
+   * resync. Returns when the request is journaled; the transition runs on.
+   * `raw` is the payload as received (in memory only: it holds credentials),
+   * for checks of its own (environment names, ports); a rejected field is an
+   * InvalidAppRequest whose message names it.
+   */
+  requestAppState(request: AppStateRequest, origin: RequestOrigin, raw: Record<string, unknown>): Promise<void>;
+  /** For `update_app_on_device`; undefined for an app the apps link does not know. */
+  reportFields(stage: Stage, appKey: string): ReportFields | undefined;
+  /** `list_containers`: Docker's container list (all containers), as Docker returns it. */
+  listContainers(): Promise<Json[]>;
+  getImages(): Promise<ImageSummary[]>;
+  /**
+   * `prune_images`: `all` is `docker system prune -af --volumes`; otherwise
+   * dangling images only. The value is the answer's `args[0]`: for `all` the
+   * Reagent answers `[output]`, i.e. the prune output as one string.
+   */
+  pruneImages(opts: { all: boolean }): Promise<Json>;
+  /** `get_app_log_history`: the last lines of a container, oldest first. */
+  appLogHistory(containerName: string): Promise<string[]>;
+  queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult>;
+  /** Containers whose logs could be asked for (checked against subscriptions at session start). */
+  logSources(): Promise<string[]>;
+  /** Starts following a container's output; the function stops it. Called only while someone listens. */
+  subscribeLogBatches(containerName: string, onBatch: (batch: LogBatch) => void): () => void;
+  /** The per-session app credential key (`get_app_cred_key`); null when it could not be fetched. Secret. */
+  setAppCredentialKey?(key: string | null): void;
+  /** A DEV upload failed midway; the Reagent resets the app to REMOVED. */
+  transferFailed?(containerName: string, reason: string): void;
+}

@@ -1,0 +1,33 @@
+// Builds the studio link from the command line's flags and the .flock.
+import { resolve } from 'node:path';
+import type { FlockConfig } from '../../config/flock.js';
+import type { Redactor } from '../log/redactor.js';
+import type { AppsService } from './apps-service.js';
+import { StudioLink } from './studio-link.js';
+
+/** The flags the studio link reads (a subset of cli/flags.ts `Flags`). */
+export interface StudioFlags {
+  offline: boolean;
+  connTimeout: number;
+  ppTimeout: number;
+  respTimeout: number;
+  debugMessaging: boolean;
+  appsDir: string;
+  logFile: string;
+}
+
+export function studioLinkFromFlags(flags: StudioFlags, flock: FlockConfig, apps: AppsService, redactor: Redactor, agentVersion: string): StudioLink {
+  return new StudioLink({
+    flock,
+    apps,
+    offline: flags.offline,
+    connTimeoutMs: flags.connTimeout,
+    ppTimeoutMs: flags.ppTimeout,
+    respTimeoutMs: flags.respTimeout,
+    debugMessaging: flags.debugMessaging,
+    redactor,
+    appsDir: resolve(flags.appsDir),
+    logFile: flags.logFile,
+    agentVersion,
+  });
+}

@@ -1,0 +1,472 @@
+// The studio link: the IronFlock-compatible WAMP connection, wired into the
+// actor system. Two actors carry its state, both journaled:
+//   studio:connection  the shared connection statechart (link prefix `wamp`):
+//                      attempts bounded by -connTimeout, WebSocket ping/pong
+//                      every -ppTimeout, backoff with jitter; the only place
+//                      that decides to (re)connect
+//   studio:session     the on-connect sequence and heartbeat (studio-session.ts)
+// This file executes their commands (`wamp.*`, `studio.*`) and turns what
+// happens on the socket back into events. App actors' `studio.report`
+// commands land in the durable outbox, with or without a connection
+// (`-offline` included), and are delivered once a session is online.
+import type { Logger } from 'pino';
+import type { Command } from '../../actors/types.js';
+import type { Link, LinkContext } from '../../actors/link.js';
+import type { TimerHandle } from '../../actors/clock.js';
+import type { ActorSystem } from '../../actors/system.js';
+import type { FlockConfig } from '../../config/flock.js';
+import type { ConnectionPolicy } from '../../machines/connection.js';
+import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionPolicy } from '../../machines/studio-session.js';
+import { isAppState, isStage } from '../../machines/app-states.js';
+import type { Redactor } from '../log/redactor.js';
+import type { AppsService } from './apps-service.js';
+import type { SerializerName } from './autobahn.js';
+import { deviceAuthId } from './cra.js';
+import { DeviceApi } from './device-api.js';
+import { FileTransfers } from './file-transfer.js';
+import type { DeviceIdentity } from './heartbeat.js';
+import { LogPublisher } from './log-publisher.js';
+import { StudioOutbox, type AppReport, type OutboxRow } from './outbox.js';
+import { appProcedures } from './procedures/apps.js';
+import type { ProcedureDeps } from './procedures/deps.js';
+import { logProcedures } from './procedures/logs.js';
+import { systemProcedures } from './procedures/system.js';
+import { transferProcedures } from './procedures/transfer.js';
+import { SessionFailure, WampSession, type SessionEnd } from './session.js';
+import * as steps from './session-steps.js';
+import { HostSystem, type SystemAdapter } from './system-adapter.js';
+import { trafficLogger } from './traffic-log.js';
+import { BACKEND } from './wire.js';
+
+export const CONNECTION_ACTOR = 'studio:connection';
+export const SESSION_ACTOR = 'studio:session';
+const SOURCE = 'wamp';
+
+export interface StudioLinkOptions {
+  flock: FlockConfig;
+  apps: AppsService;
+  /** `-offline`: no connection attempts; reports still go into the outbox. */
+  offline: boolean;
+  connTimeoutMs: number;
+  ppTimeoutMs: number;
+  respTimeoutMs: number;
+  debugMessaging: boolean;
+  redactor: Redactor;
+  appsDir: string;
+  logFile: string;
+  agentVersion: string;
+  system?: SystemAdapter;
+  /** Offered in this order; the router picks. */
+  serializers?: readonly SerializerName[];
+  /** Overrides for tests (shorter heartbeats, quicker backoff). */
+  sessionPolicy?: Partial<StudioSessionPolicy>;
+  backoff?: Partial<ConnectionPolicy['backoff']>;
+  powerDelayMs?: number;
+}
+
+export const STUDIO_BACKOFF: ConnectionPolicy['backoff'] = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.3 };
+
+/** The Reagent presented a client certificate only to its legacy endpoints. */
+const LEGACY_TLS_ENDPOINT = /devices.*\.(com|io):8080/;
+
+interface Live {
+  session: WampSession;
+  /** The connection statechart's session number, once it announced the session. */
+  number: number | null;
+}
+
+export class StudioLink implements Link {
+  readonly name = 'studio';
+  private ctx: LinkContext | null = null;
+  private logger!: Logger;
+  private outbox: StudioOutbox | null = null;
+  private readonly identity: DeviceIdentity;
+  private readonly system: SystemAdapter;
+  private api!: DeviceApi;
+  private publisher!: LogPublisher;
+  private transfers!: FileTransfers;
+  private attempt: AbortController | null = null;
+  private live: Live | null = null;
+  private stopping = false;
+  private readonly unhandle: Array<() => void> = [];
+  private readonly timers = new Set<TimerHandle>();
+
+  constructor(private readonly opts: StudioLinkOptions) {
+    this.identity = { serial: opts.flock.serial_number, device_key: opts.flock.device_key, swarm_key: opts.flock.swarm_key };
+    this.system = opts.system ?? new HostSystem();
+    opts.redactor.addSecret(opts.flock.secret);
+  }
+
+  /** The outbox (tests inspect what waits for delivery). */
+  get reports(): StudioOutbox | null {
+    return this.outbox;
+  }
+
+  /** The live WAMP session, if any. */
+  get session(): WampSession | null {
+    return this.live?.session ?? null;
+  }
+
+  get publishing(): string[] {
+    return this.publisher?.publishing ?? [];
+  }
+
+  async start(ctx: LinkContext): Promise<void> {
+    if (!ctx.journal) throw new Error('the studio link needs the daemon journal (its outbox lives in the journal file)');
+    this.ctx = ctx;
+    this.logger = ctx.logger;
+    this.stopping = false;
+    this.outbox = new StudioOutbox({ db: ctx.journal.connection, clock: ctx.clock, logger: ctx.logger, random: Math.random });
+    this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor)));
+    this.reportCurrentStates();
+    const waiting = this.outbox.pending().length;
+    if (this.opts.offline) {
+      this.logger.info({ serial: this.identity.serial, waitingReports: waiting }, 'studio link offline (-offline): app state reports are kept until a later online start');
+      return;
+    }
+
+    this.transfers = new FileTransfers({
+      appsDir: this.opts.appsDir,
+      clock: ctx.clock,
+      onProgress: (p) => this.publisher.publishMessage(p.containerName, p.message),
+      onFailed: (container, reason) => {
+        this.logger.warn({ container }, `upload failed: ${reason}`);
+        this.opts.apps.transferFailed?.(container, reason);
+      },
+    });
+    this.publisher = new LogPublisher({ serial: this.identity.serial, apps: this.opts.apps, logger: this.logger });
+    const deps: ProcedureDeps = {
+      serial: this.identity.serial,
+      apps: this.opts.apps,
+      system: this.system,
+      transfers: this.transfers,
+      clock: ctx.clock,
+      logger: this.logger,
+      logFile: this.opts.logFile,
+      appsDir: this.opts.appsDir,
+      agentVersion: this.opts.agentVersion,
+      publish: (topic, args) => {
+        this.live?.session.publish(topic, args).catch(() => {});
+      },
+      powerDelayMs: this.opts.powerDelayMs ?? 2000,
+      later: (fn, ms) => {
+        const handle = ctx.clock.setTimer(() => {
+          this.timers.delete(handle);
+          fn();
+        }, ms);
+        this.timers.add(handle);
+      },
+    };
+    this.api = new DeviceApi(
+      {
+        serial: this.identity.serial,
+        keys: () => ({ swarm_key: this.identity.swarm_key, device_key: this.identity.device_key }),
+        // The Reagent gives the privilege check 10 s; never more than a call may take.
+        privilegeTimeoutMs: Math.min(10_000, this.opts.respTimeoutMs || 10_000),
+        logger: this.logger,
+        redactor: this.opts.redactor,
+      },
+      [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps)],
+    );
+
+    this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command)));
+    const policy: ConnectionPolicy = {
+      connectTimeoutMs: this.opts.connTimeoutMs,
+      pingIntervalMs: this.opts.ppTimeoutMs,
+      resetAfterMs: 60_000,
+      backoff: { ...STUDIO_BACKOFF, ...this.opts.backoff },
+    };
+    const sessionPolicy: StudioSessionPolicy = { ...DEFAULT_STUDIO_SESSION_POLICY, ...this.opts.sessionPolicy };
+    ctx.system.spawn(SESSION_ACTOR, 'studio-session', { serial: this.identity.serial, policy: { ...sessionPolicy } });
+    ctx.system.spawn(CONNECTION_ACTOR, 'connection', { link: 'wamp', policy: { ...policy, backoff: { ...policy.backoff } } });
+    this.logger.info(
+      { endpoint: this.opts.flock.device_endpoint_url, authid: deviceAuthId(this.identity), serial: this.identity.serial, waitingReports: waiting },
+      'studio link starting',
+    );
+    ctx.system.send(CONNECTION_ACTOR, SOURCE, 'START');
+  }
+
+  async stop(): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    this.stopping = true;
+    if (!this.opts.offline && ctx.system.has(CONNECTION_ACTOR)) {
+      ctx.system.send(CONNECTION_ACTOR, SOURCE, 'STOP', { reason: 'agent stopping' });
+      // Runs the resulting `wamp.disconnect` while our handler is still there (it ignores it: we close below).
+      await ctx.system.flush();
+    }
+    this.attempt?.abort('agent stopping');
+    this.attempt = null;
+    const live = this.live;
+    this.live = null;
+    this.outbox?.setSender(null);
+    if (live) {
+      const ended = new Promise<void>((resolve) => live.session.onEnd(() => resolve()));
+      live.session.close('agent stopping');
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 1500))]);
+    }
+    if (!this.opts.offline) {
+      this.publisher.detach();
+      await this.transfers.close();
+    }
+    for (const t of this.timers) ctx.clock.clearTimer(t);
+    this.timers.clear();
+    await this.outbox?.idle();
+    this.outbox?.close();
+    for (const off of this.unhandle.splice(0)) off();
+    this.ctx = null;
+  }
+
+  // ---- wamp.* : the connection statechart's commands ------------------------
+
+  private onWamp(command: Command): void {
+    if (this.stopping) return;
+    switch (command.type) {
+      case 'wamp.connect':
+        this.connect(typeof command.attempt === 'number' ? command.attempt : 0);
+        return;
+      case 'wamp.disconnect':
+        this.disconnect(typeof command.reason === 'string' ? command.reason : 'disconnect');
+        return;
+      case 'wamp.ping':
+        this.live?.session.ping();
+        return;
+      case 'wamp.online':
+        this.announce(typeof command.session === 'number' ? command.session : 0);
+        return;
+      default:
+        this.logger.warn({ command: command.type }, 'unknown wamp command');
+    }
+  }
+
+  private get sys(): ActorSystem {
+    if (!this.ctx) throw new Error('studio link is not running');
+    return this.ctx.system;
+  }
+
+  private connect(attempt: number): void {
+    this.attempt?.abort('replaced by a new attempt');
+    if (this.live) this.disconnect('replaced by a new attempt');
+    const ac = new AbortController();
+    this.attempt = ac;
+    const authid = deviceAuthId(this.identity);
+    const url = this.opts.flock.device_endpoint_url;
+    const auth = this.opts.flock.authentication;
+    const tls = auth?.key && auth.certificate && LEGACY_TLS_ENDPOINT.test(url) ? { key: auth.key, cert: auth.certificate, rejectUnauthorized: false } : undefined;
+    WampSession.open(
+      {
+        url,
+        authid,
+        secret: this.opts.flock.secret,
+        serializers: this.opts.serializers ?? ['json', 'msgpack'],
+        respTimeoutMs: this.opts.respTimeoutMs,
+        ...(tls ? { tls } : {}),
+        ...(this.opts.debugMessaging ? { onTraffic: trafficLogger(this.logger, this.opts.redactor) } : {}),
+        onInternalError: (err, context) => this.logger.warn({ err }, `WAMP client: ${context ?? 'internal error'}`),
+      },
+      ac.signal,
+    ).then(
+      (session) => {
+        if (this.attempt !== ac || this.stopping) {
+          session.terminate('stale connection attempt');
+          return;
+        }
+        this.attempt = null;
+        this.live = { session, number: null };
+        session.onPong(() => {
+          if (this.live?.session === session) this.sys.send(CONNECTION_ACTOR, SOURCE, 'PONG');
+        });
+        session.onEnd((end) => this.ended(session, end));
+        this.logger.info({ endpoint: url, authid, serializer: session.serializer, wampSession: session.id, attempt }, 'studio link connected');
+        this.sys.send(CONNECTION_ACTOR, SOURCE, 'CONNECTED', { wampSession: session.id, serializer: session.serializer });
+      },
+      (err: unknown) => {
+        if (this.attempt !== ac) return;
+        this.attempt = null;
+        const end: SessionEnd = err instanceof SessionFailure ? err.end : { reason: String(err), authFailed: false, local: false };
+        if (end.local || this.stopping) return; // we aborted it: the statechart already knows why
+        const reason = this.opts.redactor.scrubString(end.authFailed ? `authentication failed: ${end.reason}` : end.reason);
+        this.sys.send(CONNECTION_ACTOR, SOURCE, 'CONNECT_FAILED', { reason, authFailed: end.authFailed });
+        const retryInMs = this.retryDelay();
+        if (end.authFailed) {
+          this.logger.error(
+            { endpoint: url, authid, attempt, retryInMs },
+            `studio link: the router refused the device's WAMP-CRA credentials (${end.reason}); check the .flock secret and keys. Retrying with backoff`,
+          );
+        } else {
+          this.logger.warn({ endpoint: url, attempt, retryInMs }, `studio link: connection attempt failed: ${reason}`);
+        }
+      },
+    );
+  }
+
+  /** The statechart ended the session (ping timeout, connect timeout, STOP). */
+  private disconnect(reason: string): void {
+    this.attempt?.abort(reason);
+    this.attempt = null;
+    const live = this.live;
+    if (!live) return;
+    this.live = null;
+    this.offline(live, reason);
+    if (reason === 'ping timeout') {
+      this.logger.warn({ retryInMs: this.retryDelay() }, 'studio link: no pong within two ping intervals; the link is dead, reconnecting');
+      live.session.terminate(reason);
+    } else {
+      live.session.close(reason);
+    }
+  }
+
+  private announce(number: number): void {
+    const live = this.live;
+    if (!live) return;
+    live.number = number;
+    this.sys.send(SESSION_ACTOR, SOURCE, 'SESSION_OPENED', { session: number, wampSession: live.session.id });
+  }
+
+  /** The socket went by itself, or because we dropped it (`studio.drop`). */
+  private ended(session: WampSession, end: SessionEnd): void {
+    const live = this.live;
+    if (!live || live.session !== session || this.stopping) return;
+    this.live = null;
+    this.offline(live, end.reason);
+    this.sys.send(CONNECTION_ACTOR, SOURCE, 'DISCONNECTED', { reason: this.opts.redactor.scrubString(end.reason) });
+    this.logger.warn({ retryInMs: this.retryDelay() }, `studio link lost: ${this.opts.redactor.scrubString(end.reason)}`);
+  }
+
+  private offline(live: Live, reason: string): void {
+    this.outbox?.setSender(null);
+    this.publisher.detach();
+    if (live.number !== null) this.sys.send(SESSION_ACTOR, SOURCE, 'SESSION_CLOSED', { session: live.number, reason: this.opts.redactor.scrubString(reason) });
+  }
+
+  private retryDelay(): number | undefined {
+    const snap = this.ctx?.system.snapshot(CONNECTION_ACTOR) as { value?: unknown; context?: { delayMs?: number } } | undefined;
+    return snap?.value === 'backoff' ? snap.context?.delayMs : undefined;
+  }
+
+  // ---- studio.* : the session statechart's steps, and app reports ---------------
+
+  private onStudio(command: Command, actor: string): void {
+    if (command.type === 'studio.report') {
+      this.acceptReport(command, actor);
+      return;
+    }
+    if (this.stopping) return;
+    const live = this.live;
+    if (!live || live.number === null || command.session !== live.number) return; // a step of a session already gone
+    void this.runStep(command, live);
+  }
+
+  private async runStep(command: Command, live: Live): Promise<void> {
+    const ctx: steps.StepContext = {
+      session: live.session,
+      identity: this.identity,
+      apps: this.opts.apps,
+      api: this.api,
+      publisher: this.publisher,
+      logger: this.logger,
+      redactor: this.opts.redactor,
+      appsDir: this.opts.appsDir,
+      agentVersion: this.opts.agentVersion,
+      respTimeoutMs: this.opts.respTimeoutMs,
+    };
+    const wampSession = typeof command.wampSession === 'number' ? command.wampSession : live.session.id;
+    switch (command.type) {
+      case 'studio.guard':
+        return this.answer(live, 'guard', await steps.guard(ctx));
+      case 'studio.testament':
+        return this.answer(live, 'testament', await steps.testament(ctx, wampSession));
+      case 'studio.status': {
+        const status = command.status === 'CONFIGURING' ? 'CONFIGURING' : 'CONNECTED';
+        return this.answer(live, status === 'CONFIGURING' ? 'configuring' : 'connected', await steps.status(ctx, status, wampSession));
+      }
+      case 'studio.register':
+        return this.answer(live, 'register', await steps.register(ctx));
+      case 'studio.describe':
+        return this.answer(live, 'describe', await steps.describe(ctx));
+      case 'studio.sync':
+        return this.answer(live, 'sync', await steps.sync(ctx));
+      case 'studio.heartbeat':
+        return this.answer(live, 'heartbeat', await steps.status(ctx, 'CONNECTED', wampSession));
+      case 'studio.ready': {
+        const session = live.session;
+        this.outbox?.setSender((row) => this.deliver(session, row));
+        this.logger.info({ wampSession: session.id, waitingReports: this.outbox?.pending().length ?? 0 }, 'studio link online: device API registered, status CONNECTED');
+        return;
+      }
+      case 'studio.drop': {
+        const reason = typeof command.reason === 'string' ? command.reason : 'dropped';
+        this.logger.warn(`studio link: dropping the session: ${this.opts.redactor.scrubString(reason)}`);
+        live.session.close(reason);
+        return;
+      }
+      default:
+        this.logger.warn({ command: command.type }, 'unknown studio command');
+    }
+  }
+
+  private answer(live: Live, step: SessionStep, outcome: steps.StepOutcome): void {
+    if (this.live !== live || this.stopping || live.number === null) return;
+    if (outcome.ok) {
+      this.sys.send(SESSION_ACTOR, SOURCE, 'STEP_DONE', { session: live.number, step, ...(outcome.detail ?? {}) });
+      return;
+    }
+    const reason = this.opts.redactor.scrubString(outcome.reason);
+    if (!(step === 'guard' && outcome.retryable)) this.logger.warn({ step }, `studio link: on-connect step failed: ${reason}`);
+    else this.logger.info({ step }, `studio link: ${reason}; waiting for the router to reap it`);
+    this.sys.send(SESSION_ACTOR, SOURCE, 'STEP_FAILED', { session: live.number, step, reason, retryable: outcome.retryable === true });
+  }
+
+  // ---- the outbox ---------------------------------------------------------------
+
+  private acceptReport(command: Command, actor: string): void {
+    const { appKey, stage, state } = command;
+    if (typeof appKey !== 'string' || !isStage(stage) || !isAppState(state) || !this.outbox || !this.ctx) {
+      this.logger.warn({ actor, command: command.type }, 'malformed app state report; dropped');
+      return;
+    }
+    const fields = this.opts.apps.reportFields(stage, appKey);
+    const report: AppReport = {
+      app_key: /^\d{1,15}$/.test(appKey) ? Number(appKey) : appKey,
+      stage,
+      state,
+      device_to_app_key: fields?.device_to_app_key ?? null,
+      requestor_account_key: fields?.requestor_account_key ?? null,
+      release_key: fields?.release_key ?? null,
+      request_update: fields?.request_update ?? false,
+      release_build: fields?.release_build ?? false,
+      updateStatus: fields?.updateStatus ?? '',
+    };
+    try {
+      this.outbox.enqueue(report, this.ctx.clock.now());
+    } catch (err) {
+      this.logger.error({ err, actor }, 'app state report could not be stored in the outbox');
+    }
+  }
+
+  /**
+   * Every app's state as of now, into the outbox. The apps link starts first
+   * and converges the apps before this link exists, so the reports of that
+   * boot had nobody to go to; and a kill between a state change and its
+   * outbox row would lose that one report. Like the Reagent's
+   * CorrectAppStates(true), but once per start: after that the outbox holds everything.
+   */
+  private reportCurrentStates(): void {
+    const system = this.sys;
+    for (const id of system.actorIds()) {
+      const m = /^app:(DEV|PROD):(.+)$/.exec(id);
+      if (!m) continue;
+      const value = (system.snapshot(id) as { value?: unknown } | undefined)?.value;
+      const state = typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
+      if (isAppState(state)) this.acceptReport({ type: 'studio.report', appKey: m[2], stage: m[1], state }, id);
+    }
+  }
+
+  private async deliver(session: WampSession, row: OutboxRow): Promise<void> {
+    await session.call(
+      BACKEND.updateAppOnDevice,
+      [{ ...row.report, device_key: this.identity.device_key, swarm_key: this.identity.swarm_key, serial_number: this.identity.serial }],
+      { report_id: row.id },
+    );
+  }
+}

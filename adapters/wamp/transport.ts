@@ -1,0 +1,165 @@
+// The WebSocket under the WAMP session, on the `ws` package we depend on (the
+// same on Node 20, 22 and 24, whatever global WebSocket a runtime has). It
+// offers the serializers in preference order as WebSocket subprotocols
+// (`wamp.2.json`, `wamp.2.msgpack`), turns frames into WAMP messages for
+// autobahn's Session, and exposes WebSocket ping/pong, which the connection
+// statechart drives (`wamp.ping` -> PONG) to find a link that died silently.
+import WebSocket from 'ws';
+import type { AbTransport, SerializerName, Serializer, WampMessage } from './autobahn.js';
+import { serializer as makeSerializer } from './autobahn.js';
+
+export interface TransportOptions {
+  url: string;
+  /** Preference order; the router picks one. */
+  serializers: readonly SerializerName[];
+  /** TLS client certificate (the Reagent's legacy endpoints only). */
+  tls?: { key: string; cert: string; rejectUnauthorized: boolean };
+  /** Every decoded message, both ways, for `-debugMessaging`. */
+  onTraffic?: (direction: 'in' | 'out', message: WampMessage) => void;
+  /** Largest frame accepted from the router. */
+  maxPayloadBytes?: number;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** True when we closed it (a command), false when the peer or the network did. */
+  local: boolean;
+}
+
+export interface WampTransport {
+  /** What autobahn's Session talks through. Valid once `opened` resolved. */
+  readonly transport: AbTransport;
+  /** Resolves when the WebSocket is open; rejects when it never opens. */
+  readonly opened: Promise<void>;
+  readonly serializer: () => SerializerName | null;
+  ping(): void;
+  /** Fires once, however the socket ended. */
+  onClosed(listener: (info: CloseInfo) => void): void;
+  onPong(listener: () => void): void;
+  /** Closing handshake with a timeout; `terminate` drops the socket at once. */
+  close(code?: number, reason?: string): void;
+  terminate(reason?: string): void;
+}
+
+const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+
+export function openTransport(opts: TransportOptions): WampTransport {
+  const protocols = opts.serializers.map((s) => `wamp.2.${s}`);
+  const ws = new WebSocket(opts.url, protocols, {
+    maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
+    perMessageDeflate: false,
+    ...(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert, rejectUnauthorized: opts.tls.rejectUnauthorized } : {}),
+  });
+  let codec: Serializer | null = null;
+  let closedInfo: CloseInfo | null = null;
+  let localReason: string | null = null;
+  const closeListeners: Array<(info: CloseInfo) => void> = [];
+  const pongListeners: Array<() => void> = [];
+
+  const transport: AbTransport = {
+    protocol: undefined,
+    info: { type: 'websocket', url: opts.url, protocol: null },
+    send(message) {
+      if (!codec || ws.readyState !== WebSocket.OPEN) return;
+      opts.onTraffic?.('out', message);
+      ws.send(codec.encode(message), { binary: codec.binary });
+    },
+    close(code = 1000, reason = '') {
+      doClose(code, reason);
+    },
+    onmessage: () => {},
+    onopen: () => {},
+    onclose: () => {},
+  };
+
+  const finish = (info: CloseInfo) => {
+    if (closedInfo) return;
+    closedInfo = info;
+    for (const l of closeListeners.splice(0)) l(info);
+  };
+
+  const doClose = (code: number, reason: string) => {
+    localReason ??= reason || 'closed';
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+      return;
+    }
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.close(code, reason.slice(0, 120));
+    // A peer that never answers the closing handshake must not keep the socket.
+    const force = setTimeout(() => ws.terminate(), 1000);
+    force.unref();
+  };
+
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => {
+      const name = ws.protocol.startsWith('wamp.2.') ? ws.protocol.slice('wamp.2.'.length) : '';
+      if (name !== 'json' && name !== 'msgpack') {
+        reject(new Error(`the router chose no WAMP serializer we offered (subprotocol ${JSON.stringify(ws.protocol)})`));
+        localReason = 'no common serializer';
+        ws.terminate();
+        return;
+      }
+      codec = makeSerializer(name);
+      transport.protocol = ws.protocol;
+      transport.info.protocol = ws.protocol;
+      resolve();
+    });
+    ws.once('close', () => reject(new Error(`WebSocket to ${opts.url} closed before it opened`)));
+  });
+  // Failures are reported through the close path; this keeps an unobserved rejection quiet.
+  opened.catch(() => {});
+
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!codec) return;
+    let message: WampMessage;
+    try {
+      message = codec.decode(isBinary ? data : data.toString('utf8'));
+    } catch (err) {
+      doClose(1003, `protocol error: ${(err as Error).message}`);
+      return;
+    }
+    opts.onTraffic?.('in', message);
+    try {
+      transport.onmessage(message);
+    } catch (err) {
+      doClose(1011, `message handler failed: ${(err as Error).message}`);
+    }
+  });
+  ws.on('pong', () => {
+    for (const l of pongListeners) l();
+  });
+  // Without a listener `ws` throws; the reason reaches us through 'close' (1006).
+  let lastError: string | null = null;
+  ws.on('error', (err: Error) => {
+    lastError = err.message;
+  });
+  ws.on('close', (code: number, reasonBuf: Buffer) => {
+    const reason = localReason ?? (reasonBuf.length ? reasonBuf.toString('utf8') : lastError ?? `connection closed (code ${code})`);
+    const info: CloseInfo = { code, reason, local: localReason !== null };
+    transport.onclose({ code, reason, wasClean: code === 1000 });
+    finish(info);
+  });
+
+  return {
+    transport,
+    opened,
+    serializer: () => codec?.name ?? null,
+    ping() {
+      if (ws.readyState === WebSocket.OPEN) ws.ping();
+    },
+    onClosed(listener) {
+      if (closedInfo) listener(closedInfo);
+      else closeListeners.push(listener);
+    },
+    onPong(listener) {
+      pongListeners.push(listener);
+    },
+    close: doClose,
+    terminate(reason = 'terminated') {
+      localReason ??= reason;
+      ws.terminate();
+    },
+  };
+}

@@ -1,0 +1,323 @@
+// The inspector's web server: the page (static files from inspector/public
+// and elkjs's browser bundle from node_modules, nothing from the internet),
+// a WebSocket for the page (/ws) and the same stream in Stately Inspect's
+// format (/stately). Bound to 127.0.0.1 unless told otherwise, and every
+// request needs the random token printed once at start (or the cookie the
+// page gets in exchange for it).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { InspectorSession } from './session.js';
+import type { TimelineFilter } from './timeline.js';
+
+export interface InspectorServerOptions {
+  session: InspectorSession;
+  /** `HOST:PORT` as given to `-inspect`; port 0 picks a free one. */
+  address: string;
+  /** Fixed token (tests); a random one otherwise. */
+  token?: string;
+  /** Where the static files are; found next to the sources by default (see `publicDir`). */
+  publicDir?: string;
+}
+
+export interface InspectorServer {
+  /** The page's address with the token: print it once, never log it. */
+  readonly url: string;
+  readonly origin: string;
+  readonly token: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/**
+ * The static files live in `inspector/public` of the source tree. From the
+ * sources that is `./public`; from the build (`dist/inspector/server.js`) it
+ * is `../../inspector/public`, so the build needs no copy step.
+ */
+export function publicDir(from: string = import.meta.url): string {
+  const candidates = [new URL('./public/', from), new URL('../../inspector/public/', from)].map((u) => fileURLToPath(u));
+  const found = candidates.find((d) => existsSync(join(d, 'index.html')));
+  if (!found) throw new Error(`inspector: page files not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/** elkjs's browser bundle (it runs the layout in the page, no worker file needed). */
+export function elkBundlePath(): string {
+  return createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js');
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?(\d{1,5})$/.exec(address);
+  if (!m || Number(m[2]) > 65535) throw new Error(`inspector: expected HOST:PORT or PORT, got ${JSON.stringify(address)}`);
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+export async function startInspectorServer(opts: InspectorServerOptions): Promise<InspectorServer> {
+  const { session } = opts;
+  const { host, port: wanted } = parseAddress(opts.address);
+  const token = opts.token ?? randomBytes(24).toString('base64url');
+  const dir = opts.publicDir ?? publicDir();
+  const files = new Map<string, string>();
+  for (const name of readdirSync(dir)) if (TYPES[extname(name)] && statSync(join(dir, name)).isFile()) files.set(`/${name}`, join(dir, name));
+  files.set('/elk.js', elkBundlePath());
+
+  let port = wanted;
+  const cookieName = () => `reagent_inspect_${port}`;
+  const authorized = (req: IncomingMessage, url: URL): 'query' | 'cookie' | null => {
+    const q = url.searchParams.get('token');
+    if (q !== null && same(q, token)) return 'query';
+    const cookie = parseCookies(req.headers.cookie)[cookieName()];
+    return cookie !== undefined && same(cookie, token) ? 'cookie' : null;
+  };
+  // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example.
+  const hostAllowed = (req: IncomingMessage): boolean => {
+    if (host === '0.0.0.0' || host === '::') return true;
+    const h = (req.headers.host ?? '').toLowerCase();
+    return [`${host}:${port}`, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(h);
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://inspector');
+    secureHeaders(res);
+    if (!hostAllowed(req)) return plain(res, 403, 'forbidden host\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed\n');
+    const auth = authorized(req, url);
+    if (!auth) return plain(res, 401, 'unauthorized: open the URL with the token that reagent printed when it started\n');
+    if (auth === 'query') {
+      // Trade the token for a cookie and drop it from the address bar and history.
+      res.setHeader('Set-Cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      url.searchParams.delete('token');
+      res.writeHead(303, { Location: url.pathname + (url.search || '') });
+      return res.end();
+    }
+    const file = files.get(url.pathname === '/' ? '/index.html' : url.pathname);
+    if (!file) return plain(res, 404, 'not found\n');
+    const body = readFileSync(file);
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+
+  const pageSockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const statelySockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://inspector');
+    const auth = hostAllowed(req) ? authorized(req, url) : null;
+    const origin = req.headers.origin;
+    // The page's socket rides on its cookie: only from its own origin. Stately's
+    // tools live elsewhere and present the token itself.
+    const sameOrigin = origin === undefined || origin === `http://${req.headers.host}`;
+    const target = url.pathname === '/ws' && auth && (auth === 'query' || sameOrigin) ? pageSockets : url.pathname === '/stately' && auth ? statelySockets : null;
+    if (!target) {
+      socket.end(`HTTP/1.1 ${auth ? 404 : 401} ${auth ? 'Not Found' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    target.handleUpgrade(req, socket, head, (ws) => target.emit('connection', ws, req));
+  });
+
+  const pages = new Set<WebSocket>();
+  pageSockets.on('connection', (ws: WebSocket) => {
+    pages.add(ws);
+    ws.on('close', () => pages.delete(ws));
+    ws.on('error', () => ws.terminate());
+    send(ws, hello(session));
+    ws.on('message', (data) => {
+      let req: Request;
+      try {
+        req = parseRequest(String(data));
+      } catch (err) {
+        send(ws, { type: 'error', message: (err as Error).message });
+        return;
+      }
+      send(ws, { type: 'reply', id: req.id, ...answer(session, req) });
+    });
+  });
+
+  statelySockets.on('connection', (ws: WebSocket) => {
+    ws.on('error', () => ws.terminate());
+    for (const m of session.stately.greeting()) send(ws, m);
+    const off = session.stately.subscribe((m) => {
+      // A client that cannot keep up is let go rather than buffered without bound.
+      if (ws.bufferedAmount > 8 * 1024 * 1024) ws.close(1013, 'too slow');
+      else send(ws, m);
+    });
+    ws.on('close', off);
+  });
+
+  // Live updates in batches: a busy daemon must not send one frame per event.
+  let pending: NodeJS.Timeout | undefined;
+  let actorsSent = session.timeline.actorList().length;
+  const offChange = session.onChange(() => {
+    if (pending || pages.size === 0) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      const actors = session.timeline.actorList();
+      const grow = {
+        type: 'grow',
+        length: session.timeline.length,
+        first: session.timeline.first,
+        actors: actors.length !== actorsSent ? actors : undefined,
+        states: session.stateAt(session.timeline.length - 1),
+      };
+      actorsSent = actors.length;
+      for (const ws of pages) send(ws, grow);
+    }, 100);
+    pending.unref();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(wanted, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as { port: number }).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const origin = `http://${shownHost}:${port}`;
+
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    token,
+    port,
+    async close() {
+      offChange();
+      if (pending) clearTimeout(pending);
+      for (const ws of [...pageSockets.clients, ...statelySockets.clients]) ws.terminate();
+      pageSockets.close();
+      statelySockets.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+type Request =
+  | { id: number; op: 'rows'; filter: TimelineFilter; offset: number; limit: number }
+  | { id: number; op: 'stateAt'; row: number }
+  | { id: number; op: 'locate'; filter: TimelineFilter; row: number }
+  | { id: number; op: 'detail'; actor: string }
+  | { id: number; op: 'chart'; machine: string };
+
+/** Checks a page request field by field: the socket is authenticated, but still input. */
+export function parseRequest(text: string): Request {
+  const r = JSON.parse(text) as Record<string, unknown>;
+  if (!r || typeof r !== 'object') throw new Error('request: expected a JSON object');
+  const int = (k: string, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = r[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Error(`request: field "${k}": expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const str = (k: string): string => {
+    const v = r[k];
+    if (typeof v !== 'string' || v.length > 1000) throw new Error(`request: field "${k}": expected a string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const filter = (): TimelineFilter => {
+    const f = r['filter'] as Record<string, unknown> | undefined;
+    if (f === undefined) return {};
+    if (!f || typeof f !== 'object') throw new Error('request: field "filter": expected an object');
+    const out: TimelineFilter = {};
+    for (const k of ['actor', 'source', 'type', 'text'] as const) {
+      const v = f[k];
+      if (v === undefined || v === '') continue;
+      if (typeof v !== 'string' || v.length > 200) throw new Error(`request: field "filter.${k}": expected a string of at most 200 characters`);
+      out[k] = v;
+    }
+    return out;
+  };
+  const id = int('id');
+  switch (r['op']) {
+    case 'rows':
+      return { id, op: 'rows', filter: filter(), offset: int('offset'), limit: int('limit', 1, 1000) };
+    case 'stateAt':
+      return { id, op: 'stateAt', row: int('row', -1) };
+    case 'locate':
+      return { id, op: 'locate', filter: filter(), row: int('row', -1) };
+    case 'detail':
+      return { id, op: 'detail', actor: str('actor') };
+    case 'chart':
+      return { id, op: 'chart', machine: str('machine') };
+    default:
+      throw new Error(`request: field "op": expected rows, stateAt, locate, detail or chart, got ${JSON.stringify(r['op'])}`);
+  }
+}
+
+function answer(session: InspectorSession, req: Request): object {
+  switch (req.op) {
+    case 'rows':
+      return session.timeline.query(req.filter, req.offset, req.limit);
+    case 'stateAt':
+      return { row: req.row, entry: session.timeline.get(req.row) ?? null, actors: session.stateAt(req.row) };
+    case 'locate':
+      return { index: session.timeline.indexOf(req.filter, req.row) };
+    case 'detail':
+      return { actor: req.actor, detail: session.detail(req.actor) };
+    case 'chart':
+      return { machine: req.machine, chart: session.chart(req.machine) ?? null };
+  }
+}
+
+function hello(session: InspectorSession): object {
+  const actors = session.timeline.actorList();
+  const machines = new Set(actors.map((a) => a.machine).filter((m): m is string => m !== null));
+  return {
+    type: 'hello',
+    mode: session.mode,
+    run: session.run,
+    title: session.title,
+    agentVersion: session.agentVersion,
+    machines: session.machineVersions(),
+    charts: Object.fromEntries([...machines].map((m) => [m, session.chart(m) ?? null])),
+    actors,
+    length: session.timeline.length,
+    first: session.timeline.first,
+    vocabulary: session.timeline.vocabulary(),
+    replay: session.replay,
+    states: session.stateAt(session.timeline.length - 1),
+  };
+}
+
+function send(ws: WebSocket, message: object): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function secureHeaders(res: ServerResponse): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Content-Security-Policy', "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'");
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}

@@ -1,0 +1,112 @@
+// The apps link's tables on a real journal file: the standing requests and
+// the log history survive a reopen, secrets never get in, damaged rows are
+// skipped by name.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Journal } from '../../adapters/store/journal.js';
+import { AppRequestsProjection } from '../../adapters/apps/projection.js';
+import { AppLogHistory } from '../../adapters/apps/log-history.js';
+import { AppsJournalListener, parseAppActorId } from '../../adapters/apps/journal-listener.js';
+import { ActorSystem } from '../../actors/system.js';
+import { ManualClock } from '../../actors/clock.js';
+import { builtinMachines } from '../../machines/registry.js';
+import { appActorId, DEFAULT_APP_POLICY, type AppContext } from '../../machines/app.js';
+import type { Json } from '../../actors/types.js';
+
+const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+
+function tempJournal(t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'reagent-apps-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'j.db');
+  return { path, open: () => Journal.open({ path, logger: quiet }) };
+}
+
+test('standing requests: upsert, reported state, delete, and they survive a reopen', (t) => {
+  const j = tempJournal(t);
+  let journal = j.open();
+  let p = new AppRequestsProjection(journal.connection);
+  p.upsertRequest('7', 'PROD', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'r1', resync: true, cancel: false, spec: { env: { A: '1' } } }, 10);
+  p.noteState('7', 'PROD', 'RUNNING', '1.0.0');
+  p.upsertRequest('8', 'DEV', { target: 'BUILT', appName: 'dev' }, 11);
+  p.upsertRequest('7', 'PROD', { target: 'PRESENT', appName: 'web', version: '1.0.0' }, 12);
+  p.noteState('9', 'PROD', 'RUNNING', null);
+  journal.close();
+
+  journal = j.open();
+  p = new AppRequestsProjection(journal.connection);
+  const rows = p.all();
+  assert.deepEqual(rows.map((r) => [r.appKey, r.stage, r.target, r.state, r.updatedSeq]), [
+    ['7', 'PROD', 'PRESENT', 'RUNNING', 12],
+    ['8', 'DEV', 'BUILT', null, 11],
+  ]);
+  assert.deepEqual(rows[0]?.payload, { target: 'PRESENT', appName: 'web', version: '1.0.0' }, 'delivery keys are not kept');
+  p.delete('8', 'DEV');
+  journal.connection.run("INSERT INTO app_requests (app_key, stage, app_name, target, payload, updated_seq) VALUES ('../x', 'PROD', 'x', 'RUNNING', '{}', 1)");
+  const damaged: string[] = [];
+  assert.deepEqual(p.all((_row, why) => damaged.push(why)).map((r) => r.appKey), ['7']);
+  assert.match(damaged[0] ?? '', /invalid app key/);
+  journal.close();
+});
+
+test('log history: the last N lines per app, persisted when asked, read back after a restart', (t) => {
+  const j = tempJournal(t);
+  let journal = j.open();
+  let now = 1_000_000;
+  let h = new AppLogHistory(journal.connection, 5, () => now);
+  h.append('prod_7_web', ['Pulling image x…'], false);
+  assert.equal(h.read('prod_7_web')?.hasAppOutput, false);
+  h.append('prod_7_web', ['l1', 'l2', 'l3', 'l4', 'l5', 'l6'], true);
+  assert.deepEqual(h.read('prod_7_web')?.lines, ['l2', 'l3', 'l4', 'l5', 'l6']);
+  now += 5000;
+  h.persist('prod_7_web');
+  h.append('prod_7_web', ['not persisted'], true);
+  journal.close();
+
+  journal = j.open();
+  h = new AppLogHistory(journal.connection, 5, () => now);
+  const back = h.read('prod_7_web');
+  assert.deepEqual(back?.lines, ['l2', 'l3', 'l4', 'l5', 'l6']);
+  assert.equal(back?.hasAppOutput, true);
+  assert.equal(h.updatedAt('prod_7_web'), 1_005_000);
+  assert.equal(h.read('prod_8_other'), undefined);
+  h.forget('prod_7_web');
+  assert.equal(h.read('prod_7_web'), undefined);
+  journal.close();
+});
+
+test('the projection follows the journal: REQUEST events and reported states of app actors', (t) => {
+  const j = tempJournal(t);
+  const journal = j.open();
+  const clock = new ManualClock(1000);
+  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const projection = new AppRequestsProjection(journal.connection);
+  const agent: string[] = [];
+  const listener = new AppsJournalListener({
+    projection,
+    logs: { agent: (c, text) => agent.push(`${c}: ${text}`) },
+    identity: () => ({ appKey: '7', stage: 'PROD', appName: 'web' }),
+    context: (id) => system.snapshot(id)?.context as AppContext | undefined,
+    onForgotten: () => {},
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
+  system.subscribe(listener.onTransition);
+  const id = appActorId('PROD', '7');
+  system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
+  system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1' });
+  const row = projection.get('7', 'PROD');
+  assert.equal(row?.target, 'RUNNING');
+  assert.equal(row?.state, 'STARTING', 'the reported state follows each report');
+  assert.ok(row && row.updatedSeq > 0);
+  system.send(id, 'docker', 'OP_FAILED', { op: 'run', opId: 1, reason: 'boom' });
+  assert.equal(projection.get('7', 'PROD')?.state, 'FAILED');
+  assert.match(agent.at(-1) ?? '', /^prod_7_web: App failed: run failed: boom; restarting in \d+(\.\d)? s \(failure 1 of at most 20\)$/);
+  assert.deepEqual(parseAppActorId('app:DEV:12'), { stage: 'DEV', appKey: '12' });
+  assert.equal(parseAppActorId('connection:studio'), undefined);
+  system.close();
+  journal.close();
+});

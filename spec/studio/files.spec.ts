@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '../../actors/clock.js';
+import { queryDeviceLogs } from '../../adapters/wamp/device-logs.js';
+import { FileTransfers, type TransferProgress } from '../../adapters/wamp/file-transfer.js';
+import { DeviceApiError } from '../../adapters/wamp/errors.js';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'reagent-files-'));
+}
+
+const line = (level: string, t: string, msg: string) => JSON.stringify({ level, time: t, msg });
+
+test('query_device_logs reads the rotated files oldest first and filters by level, window and tail', async () => {
+  const dir = tmp();
+  try {
+    const log = join(dir, 'reagent.log');
+    writeFileSync(`${log}.2`, [line('info', '2024-05-01T10:00:00.000Z', 'oldest'), 'not json at all'].join('\n') + '\n');
+    writeFileSync(`${log}.1`, [line('warn', '2024-05-01T11:00:00.000Z', 'w1'), line('debug', '2024-05-01T11:30:00.000Z', 'd1')].join('\n') + '\n');
+    writeFileSync(log, [line('error', '2024-05-01T12:00:00.000Z', 'e1'), line('info', '2024-05-01T12:30:00.000Z', 'newest')].join('\n') + '\n');
+    const now = Date.parse('2024-05-01T13:00:00Z');
+
+    const all = await queryDeviceLogs(log, { tail: 300 }, now);
+    assert.equal(all.files_scanned, 3);
+    assert.deepEqual(all.lines.map((l) => (l.startsWith('{') ? JSON.parse(l).msg : l)), ['oldest', 'not json at all', 'w1', 'd1', 'e1', 'newest']);
+    assert.equal(all.oldest_available, '2024-05-01T10:00:00.000Z');
+    assert.equal(all.truncated, false);
+
+    const warn = await queryDeviceLogs(log, { tail: 300, level: 'warn' }, now);
+    assert.deepEqual(warn.lines.map((l) => JSON.parse(l).msg), ['w1', 'e1']);
+
+    const window = await queryDeviceLogs(log, { tail: 300, since: Date.parse('2024-05-01T11:15:00Z') / 1000, until: Date.parse('2024-05-01T12:15:00Z') / 1000 }, now);
+    assert.deepEqual(window.lines.map((l) => JSON.parse(l).msg), ['d1', 'e1']);
+
+    const tail = await queryDeviceLogs(log, { tail: 2 }, now);
+    assert.deepEqual(tail.lines.map((l) => JSON.parse(l).msg), ['e1', 'newest']);
+    assert.equal(tail.truncated, true);
+    assert.equal(tail.returned, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('query_device_logs over many lines keeps only the tail in memory and answers the newest', async () => {
+  const dir = tmp();
+  try {
+    const log = join(dir, 'reagent.log');
+    const lines: string[] = [];
+    for (let i = 0; i < 50_000; i++) lines.push(line('info', new Date(1_700_000_000_000 + i * 1000).toISOString(), `m${i}`));
+    writeFileSync(log, lines.join('\n') + '\n');
+    const r = await queryDeviceLogs(log, { tail: 5000 }, Date.now());
+    assert.equal(r.returned, 5000);
+    assert.equal(JSON.parse(r.lines[0]!).msg, 'm45000');
+    assert.equal(JSON.parse(r.lines.at(-1)!).msg, 'm49999');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function transfers(appsDir: string) {
+  const progress: TransferProgress[] = [];
+  const failed: string[] = [];
+  const clock = new ManualClock(0);
+  const t = new FileTransfers({ appsDir, clock, onProgress: (p) => progress.push(p), onFailed: (c) => failed.push(c), idleTimeoutMs: 60_000 });
+  return { t, progress, failed, clock };
+}
+
+test('write_data: BEGIN, hex chunks and END produce <appsDir>/build/<fileName>; progress is reported per chunk', async () => {
+  const dir = tmp();
+  try {
+    const appsDir = join(dir, 'apps');
+    const { t, progress } = transfers(appsDir);
+    const data = Buffer.from('hello, build archive');
+    const base = { fileName: 'app.tgz', containerName: 'dev_12_app', total: data.length, id: 't1' };
+    await t.write({ ...base, chunk: 'BEGIN' });
+    await t.write({ ...base, chunk: data.subarray(0, 5).toString('hex') });
+    assert.ok(!existsSync(join(appsDir, 'build', 'app.tgz')), 'nothing at the final path before END');
+    await t.write({ ...base, chunk: data.subarray(5).toString('hex') });
+    await t.write({ ...base, chunk: 'END' });
+    assert.deepEqual(readFileSync(join(appsDir, 'build', 'app.tgz')), data);
+    assert.deepEqual(readdirSync(join(appsDir, 'build')), ['app.tgz'], 'no part file left');
+    assert.deepEqual(progress.map((p) => p.message.progress), [`${((5 / data.length) * 100).toFixed(3)}%`, '100.000%']);
+    assert.deepEqual(progress[0]?.message, { id: 't1', status: 'Transfer Progress:', progress: progress[0]?.message.progress });
+    assert.equal(t.activeCount, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('write_data: data without BEGIN, bad hex, or an abandoned upload never leave a partial archive', async () => {
+  const dir = tmp();
+  try {
+    const appsDir = join(dir, 'apps');
+    const { t, failed, clock } = transfers(appsDir);
+    const base = { fileName: 'app.tgz', containerName: 'dev_12_app', total: 4, id: 't1' };
+    await assert.rejects(t.write({ ...base, chunk: 'abcd' }), (e: unknown) => e instanceof DeviceApiError && /send "BEGIN" first/.test(e.message));
+    await t.write({ ...base, chunk: 'BEGIN' });
+    await assert.rejects(t.write({ ...base, chunk: 'xyz' }), /hex/);
+    assert.deepEqual(failed, ['dev_12_app']);
+    assert.equal(t.activeCount, 0);
+    assert.deepEqual(readdirSync(join(appsDir, 'build')), []);
+
+    await t.write({ ...base, id: 't2', chunk: 'BEGIN' });
+    await t.write({ ...base, id: 't2', chunk: 'abcd' });
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(t.activeCount, 0, 'abandoned after the idle timeout');
+    assert.deepEqual(readdirSync(join(appsDir, 'build')), []);
+    assert.deepEqual(failed, ['dev_12_app', 'dev_12_app']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
