@@ -265,15 +265,14 @@ export class AppsRuntime implements AppsService {
     const volumes = await this.docker.pruneVolumes();
     const networks = await this.docker.pruneNetworks();
     const reclaimed = (containers.SpaceReclaimed ?? 0) + images.spaceReclaimed + (volumes.SpaceReclaimed ?? 0);
+    // args[0] is the prune output as one string, as the Reagent answers.
     return [
-      [
-        `Deleted Containers: ${(containers.ContainersDeleted ?? []).length}`,
-        `Deleted Images: ${images.deleted.length}`,
-        `Deleted Volumes: ${(volumes.VolumesDeleted ?? []).length}`,
-        `Deleted Networks: ${(networks.NetworksDeleted ?? []).length}`,
-        `Total reclaimed space: ${reclaimed} B`,
-      ].join('\n'),
-    ];
+      `Deleted Containers: ${(containers.ContainersDeleted ?? []).length}`,
+      `Deleted Images: ${images.deleted.length}`,
+      `Deleted Volumes: ${(volumes.VolumesDeleted ?? []).length}`,
+      `Deleted Networks: ${(networks.NetworksDeleted ?? []).length}`,
+      `Total reclaimed space: ${reclaimed} B`,
+    ].join('\n');
   }
 
   appLogHistory(name: string): Promise<string[]> {
