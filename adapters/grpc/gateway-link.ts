@@ -4,7 +4,6 @@
 // one Connect stream up with hoop's backoff. This file is the glue: it runs
 // their commands, turns stream outcomes into their events, and hands the
 // packets of a connected stream to the sessions.
-import { connect as netConnect, type Socket } from 'node:net';
 import { spawn as spawnChild } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { Link, LinkContext } from '../../actors/link.js';
@@ -21,7 +20,9 @@ import { connectMetadata, goPlatform, hostFacts, userAgent, type HostFacts } fro
 import { packet, type Packet } from './packet-codec.js';
 import { classifyPacket } from './packet-validation.js';
 import { SessionManager } from './sessions/manager.js';
-import { DEFAULT_LIMITS, type Dialer, type InboundGate, type PacketSink, type SessionLimits, type SessionRecorder, type Spawner } from './sessions/types.js';
+import { dialTcp } from './sessions/dial.js';
+import { StreamGate } from './sessions/stream-gate.js';
+import { DEFAULT_LIMITS, type Dialer, type PacketSink, type SessionLimits, type SessionRecorder, type Spawner } from './sessions/types.js';
 import { channelSecurity, TlsConfigError } from './tls.js';
 import { GatewayCall, GatewayTransport, type CallEnd, type KeepalivePolicy } from './transport.js';
 import { GatewayPacket, SpecKey } from './wire-names.js';
@@ -399,39 +400,6 @@ export class GatewayLink implements Link {
   }
 }
 
-/** Pauses the gateway stream while any target is slower than it (see InboundGate). */
-class StreamGate implements InboundGate {
-  private readonly blocked = new Map<string, NodeJS.Timeout>();
-
-  constructor(
-    private readonly call: GatewayCall,
-    private readonly stallMs: number,
-  ) {}
-
-  block(key: string, onStall: () => void): void {
-    if (this.blocked.has(key)) return;
-    const timer = setTimeout(() => {
-      this.unblock(key);
-      onStall();
-    }, this.stallMs);
-    this.blocked.set(key, timer);
-    if (this.blocked.size === 1) this.call.pause();
-  }
-
-  unblock(key: string): void {
-    const timer = this.blocked.get(key);
-    if (!timer) return;
-    clearTimeout(timer);
-    this.blocked.delete(key);
-    if (this.blocked.size === 0) this.call.resume();
-  }
-
-  reset(): void {
-    for (const t of this.blocked.values()) clearTimeout(t);
-    this.blocked.clear();
-  }
-}
-
 /** A certificate problem gets the knobs that fix it. */
 function tlsHint(details: string): string {
   if (/certificate|self[- ]signed|altnames|verify/i.test(details)) return ' (HOOP_TLSCA sets the CA to trust, TLS_SERVER_NAME the name to check)';
@@ -455,22 +423,3 @@ function credentialHint(mode: string | undefined): string {
       return 'check the token';
   }
 }
-
-/** Dials a target with a bound, as hoop's agent does (net.DialTimeout). */
-export const dialTcp: Dialer = (host, port, timeoutMs) =>
-  new Promise<Socket>((resolve, reject) => {
-    const socket = netConnect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });

@@ -12,6 +12,7 @@ import { startInspectorServer } from '../../inspector/server.js';
 import { startLiveInspector } from '../../inspector/live.js';
 import { MemoryJournal } from '../helpers/memory-journal.js';
 import { studioPolicy } from '../helpers/connection-policy.js';
+import type { Page } from 'playwright-core';
 import { chromiumMissing, launch, screenshotPath, type Browser } from './browser.js';
 
 const missing = chromiumMissing();
@@ -57,6 +58,11 @@ async function replaySession(records: JournalRecord[]) {
   return { session, server };
 }
 
+/** Waits until the timeline says it holds `n` events (the page updates it after each filter or growth). */
+async function countIs(page: Page, n: number): Promise<void> {
+  await page.waitForFunction(`document.querySelector('#count').textContent === '${n} event(s)'`);
+}
+
 const active = (actor: string, state: string) => `.card[data-actor="${actor}"] svg g.state.active[data-state="${state}"]`;
 
 test('the page needs the token: 401 without it, the page with it (and the socket only with the cookie)', { skip: missing ?? false }, async () => {
@@ -75,7 +81,7 @@ test('the page needs the token: 401 without it, the page with it (and the socket
     assert.equal(new URL(page.url()).searchParams.get('token'), null, 'the token leaves the address bar');
     await page.waitForSelector('body[data-ready="true"]');
     // The elkjs bundle came from this agent, not from a CDN.
-    const scripts = await page.$$eval('script[src]', (s) => s.map((e) => (e as HTMLScriptElement).src));
+    const scripts = await page.$$eval('script[src]', (s) => s.map((e) => (e as unknown as { src: string }).src));
     assert.ok(scripts.every((src) => src.startsWith(server.origin)), scripts.join(', '));
     await page.close();
   } finally {
@@ -110,7 +116,7 @@ test('a connection machine is drawn, and an event arriving live moves the highli
 
     system.spawn('gateway', 'connection', { link: 'grpc', policy });
     await page.waitForSelector(active('gateway', 'idle'));
-    await page.waitForFunction(() => document.querySelector('#count')?.textContent === '3 event(s)');
+    await countIs(page, 3);
     await page.screenshot({ path: screenshotPath('inspector-live') });
     await page.close();
   } finally {
@@ -151,7 +157,7 @@ test('in a replay, the slider and the step buttons move the highlight back and f
 
     // Clicking an event in the timeline travels there too.
     await page.locator('#f-actor').selectOption('link1');
-    await page.waitForFunction(() => /event\(s\)/.test(document.querySelector('#count')?.textContent ?? ''));
+    await countIs(page, session.timeline.query({ actor: 'link1' }, 0, 1).total);
     const link1Rows = session.timeline.query({ actor: 'link1' }, 0, 5).rows;
     await page.locator('#list').evaluate((el) => (el.scrollTop = 0));
     await page.waitForSelector(`#list .row[data-row="${link1Rows[0]!.row}"]`);
@@ -172,7 +178,7 @@ test('a timeline of 100k events stays usable: the end, a filter, the start', { s
     await page.goto(server.url);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
     const total = session.timeline.length;
-    await page.waitForFunction((n) => document.querySelector('#count')?.textContent === `${n} event(s)`, total);
+    await countIs(page, total);
     // Opened at the end: the newest event is on screen.
     const lastSeq = session.timeline.get(total - 1)!.seq;
     await page.waitForSelector(`#list .row[data-row="${total - 1}"]`);
@@ -182,10 +188,11 @@ test('a timeline of 100k events stays usable: the end, a filter, the start', { s
 
     await page.fill('#f-type', 'DISCONNECTED');
     const disconnected = session.timeline.query({ type: 'DISCONNECTED' }, 0, 1).total;
-    await page.waitForFunction((n) => document.querySelector('#count')?.textContent === `${n} event(s)`, disconnected);
-    await page.waitForFunction(() => [...document.querySelectorAll('#list .row[data-row]')].every((r) => r.children[4]?.textContent?.includes('DISCONNECTED')));
+    await countIs(page, disconnected);
+    await page.waitForFunction("[...document.querySelectorAll('#list .row[data-row]')].every((r) => r.children[4].textContent.includes('DISCONNECTED'))");
 
     await page.fill('#f-type', '');
+    await countIs(page, total);
     await page.locator('#list').evaluate((el) => (el.scrollTop = 0));
     await page.waitForSelector('#list .row[data-row="0"]');
     await page.screenshot({ path: screenshotPath('inspector-100k') });
