@@ -95,12 +95,26 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       }
     }
   };
-  for (const link of deps.links ?? []) {
+  const links = deps.links ?? [];
+  const contexts = links.map((link) => ({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir, journal }));
+  let phase = 'prepare';
+  try {
+    for (const [i, link] of links.entries()) await link.prepare?.(contexts[i]!);
+  } catch (err) {
+    logger.error({ err }, 'a link failed to prepare');
+    clearInterval(compactor);
+    system.close();
+    journal.close();
+    lock.release();
+    throw err;
+  }
+  phase = 'start';
+  for (const [i, link] of links.entries()) {
     try {
-      await link.start({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir, journal });
+      await link.start(contexts[i]!);
       started.push(link);
     } catch (err) {
-      logger.error({ err, link: link.name }, 'link failed to start');
+      logger.error({ err, link: link.name, phase }, 'link failed to start');
       await stopLinks();
       clearInterval(compactor);
       system.close();

@@ -22,6 +22,13 @@ export interface Link {
   readonly name: string;
   /** Resolves if the link gives up for good; the daemon then stops with `exitCode`. */
   readonly finished?: Promise<{ reason: string; exitCode: number }>;
+  /**
+   * Called for every link, in order, before any link starts: register command
+   * handlers here that must exist before other links' actors emit (the studio
+   * link's durable outbox must catch the reports of apps converging at boot,
+   * before any network connection is made). Must not do network I/O.
+   */
+  prepare?(ctx: LinkContext): Promise<void>;
   start(ctx: LinkContext): Promise<void>;
   stop(): Promise<void>;
 }

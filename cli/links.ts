@@ -6,13 +6,12 @@ import type { FlockConfig } from '../config/flock.js';
 import type { HoopEnv } from '../config/hoop-env.js';
 import type { Redactor } from '../adapters/log/redactor.js';
 import type { Link } from '../actors/link.js';
-import { GatewayLink } from '../adapters/grpc/gateway-link.js';
-import { gatewayTuning } from '../adapters/grpc/tuning.js';
+import type { AppsLink, AppsLinkService } from '../adapters/apps/apps-link.js';
 import { agentVersion } from './version.js';
 import { resolve } from 'node:path';
-import { AppsLink, type AppsLinkService } from '../adapters/apps/apps-link.js';
-import { StudioFallbackLink } from '../adapters/apps/studio-fallback.js';
-import { studioLinkFromFlags } from '../adapters/wamp/from-flags.js';
+
+// Links are imported only when chosen: grpc-js and autobahn cost resident
+// memory a device without a gateway or a studio should not carry.
 
 export interface LinkInputs {
   flags: Flags;
@@ -29,16 +28,22 @@ export interface LinkInputs {
   out?: (text: string) => void;
 }
 
-export function chooseLinks(inputs: LinkInputs, logger: Logger): Link[] {
-  // The apps link runs always, -offline included, and first: the apps converge before any network link starts.
-  const apps = appsLinkFor(inputs);
-  const network = chooseNetworkLinks(inputs, logger, apps.service);
+export async function chooseLinks(inputs: LinkInputs, logger: Logger): Promise<Link[]> {
+  // `reagent start agent` is hoop's agent: the gateway link alone.
+  if (inputs.gatewayOnly) return [await gatewayLinkFor(inputs, logger)];
+  // The apps link runs always, -offline included, and before the network links:
+  // the apps converge before any connection is made (the studio outbox is
+  // ready earlier, in its prepare phase, to keep the reports of that boot).
+  const apps = await appsLinkFor(inputs);
+  const network = await chooseNetworkLinks(inputs, logger, apps.service);
+  if (network.some((l) => l.name === 'studio')) return [apps, ...network];
   // Without a studio link nobody receives app state reports (see adapters/apps/studio-fallback.ts).
-  const fallback = network.some((l) => l.name === 'studio') ? [] : [new StudioFallbackLink()];
-  return [...fallback, apps, ...network];
+  const { StudioFallbackLink } = await import('../adapters/apps/studio-fallback.js');
+  return [new StudioFallbackLink(), apps, ...network];
 }
 
-function appsLinkFor(inputs: LinkInputs): AppsLink {
+async function appsLinkFor(inputs: LinkInputs): Promise<AppsLink> {
+  const { AppsLink } = await import('../adapters/apps/apps-link.js');
   return new AppsLink({
     appsDir: resolve(inputs.flags.appsDir),
     buildExtension: inputs.flags.compressedBuildExtension,
@@ -50,26 +55,33 @@ function appsLinkFor(inputs: LinkInputs): AppsLink {
 }
 
 /** `apps`: the apps link's service, for the studio link (request_app_state, logs, images). */
-function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: AppsLinkService): Link[] {
+async function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: AppsLinkService): Promise<Link[]> {
   const links: Link[] = [];
   // Whenever a .flock is given; with -offline it never connects and only keeps app state reports in its outbox.
-  if (inputs.flock && !inputs.gatewayOnly) links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion()));
-  if (inputs.flags.offline) return links;
-  if (inputs.gatewayCredentials || inputs.gatewayOnly) {
-    links.push(
-      new GatewayLink({
-        hoop: inputs.hoop,
-        env: inputs.env,
-        home: inputs.home,
-        gatewayOnly: inputs.gatewayOnly,
-        redactor: inputs.redactor,
-        out: inputs.out ?? ((text) => process.stdout.write(`${text}\n`)),
-        version: agentVersion(),
-        debugGrpc: inputs.flags.debugGrpc,
-        ...gatewayTuning(inputs.env, (m) => logger.warn(m)),
-      }),
-    );
+  if (inputs.flock) {
+    const { studioLinkFromFlags } = await import('../adapters/wamp/from-flags.js');
+    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion()));
   }
+  if (inputs.flags.offline) return links;
+  if (inputs.gatewayCredentials) links.push(await gatewayLinkFor(inputs, logger));
   return links;
+}
+
+async function gatewayLinkFor(inputs: LinkInputs, logger: Logger): Promise<Link> {
+  const [{ GatewayLink }, { gatewayTuning }] = await Promise.all([
+    import('../adapters/grpc/gateway-link.js'),
+    import('../adapters/grpc/tuning.js'),
+  ]);
+  return new GatewayLink({
+    hoop: inputs.hoop,
+    env: inputs.env,
+    home: inputs.home,
+    gatewayOnly: inputs.gatewayOnly,
+    redactor: inputs.redactor,
+    out: inputs.out ?? ((text) => process.stdout.write(`${text}\n`)),
+    version: agentVersion(),
+    debugGrpc: inputs.flags.debugGrpc,
+    ...gatewayTuning(inputs.env, (m) => logger.warn(m)),
+  });
 }
 

@@ -142,7 +142,7 @@ async function startDaemonFromCli(
     logger.info({ port: flags.profilingPort }, 'V8 inspector listening on 127.0.0.1 for profiling');
   }
 
-  const links = chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out }, logger);
+  const links = await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out }, logger);
   let daemon: Daemon;
   try {
     daemon = await startDaemon({
@@ -198,6 +198,7 @@ async function startInspector(address: string, daemon: Daemon, redactor: Redacto
       agentVersion: agentVersion(),
       address,
       title: name ?? 'reagent daemon',
+      now: Date.now(),
       scrub: (v) => redactor.scrub(v),
       history: () => {
         daemon.journal.commit();

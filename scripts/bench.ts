@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { benchJournal } from './bench-journal.js';
 import { benchReplay } from './bench-replay.js';
 import { benchDaemon } from './bench-daemon.js';
+import { benchApps } from './bench-apps.js';
+import { benchGateway } from './bench-gateway.js';
 
 const quick = process.argv.includes('--quick');
 const rows: Array<[string, string, string, string]> = [];
@@ -24,6 +26,17 @@ try {
   const d = await benchDaemon(quick ? 1 : 3);
   row('daemon idle RSS (-offline)', `${(d.daemon.idleRssKiB / 1024).toFixed(1)} MiB`, `bare node: ${(d.bare.idleRssKiB / 1024).toFixed(1)} MiB`, `${(d.daemon.idleRssKiB / d.bare.idleRssKiB).toFixed(2)}x (target <= 1.5x)`);
   row('daemon start-up to ready', `${d.daemon.startupMs.toFixed(0)} ms`, `bare node: ${d.bare.startupMs.toFixed(0)} ms`, `${(d.daemon.startupMs / d.bare.startupMs).toFixed(2)}x`);
+
+  const a = await benchApps({ idleMs: quick ? 1000 : 3000 });
+  if ('skipped' in a) row('apps (20 at once)', 'skipped', a.skipped, '-');
+  else {
+    row(`${a.apps} apps: request -> all RUNNING`, `${a.requestToRunningMs.toFixed(0)} ms`, `docker CLI run -d x${a.apps}: ${a.dockerCliMs.toFixed(0)} ms`, `${(a.requestToRunningMs / a.dockerCliMs).toFixed(2)}x`);
+    row(`daemon idle RSS, ${a.apps} running apps`, `${(a.idleRssWithAppsKiB / 1024).toFixed(1)} MiB`, `no apps: ${(a.idleRssNoAppsKiB / 1024).toFixed(1)} MiB`, `${(a.idleRssWithAppsKiB / a.idleRssNoAppsKiB).toFixed(2)}x`);
+  }
+
+  const g = await benchGateway({ quick });
+  row(`bulk TCP through agent+gateway (${g.bytes / 1048576} MiB)`, `${g.agentMiBps.toFixed(1)} MiB/s`, `raw grpc-js stream: ${g.grpcMiBps.toFixed(1)} MiB/s (loopback TCP ${g.tcpMiBps.toFixed(0)})`, `${g.ratio.toFixed(2)}x (target >= 0.5x)`);
+  row(`memory per open relayed connection (${g.connections})`, `agent ${g.agentKiBPerConnection.toFixed(1)} KiB`, `gateway ${g.gatewayKiBPerConnection.toFixed(1)} KiB`, '');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

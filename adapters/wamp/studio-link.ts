@@ -111,15 +111,20 @@ export class StudioLink implements Link {
     return this.publisher?.publishing ?? [];
   }
 
-  async start(ctx: LinkContext): Promise<void> {
+  /** The outbox takes app reports from the start, also those of apps converging before any connection. */
+  async prepare(ctx: LinkContext): Promise<void> {
     if (!ctx.journal) throw new Error('the studio link needs the daemon journal (its outbox lives in the journal file)');
     this.ctx = ctx;
     this.logger = ctx.logger;
     this.stopping = false;
     this.outbox = new StudioOutbox({ db: ctx.journal.connection, clock: ctx.clock, logger: ctx.logger, random: Math.random });
     this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor)));
+  }
+
+  async start(ctx: LinkContext): Promise<void> {
+    if (!this.outbox) await this.prepare(ctx);
     this.reportCurrentStates();
-    const waiting = this.outbox.pending().length;
+    const waiting = this.outbox!.pending().length;
     if (this.opts.offline) {
       this.logger.info({ serial: this.identity.serial, waitingReports: waiting }, 'studio link offline (-offline): app state reports are kept until a later online start');
       return;
@@ -213,6 +218,7 @@ export class StudioLink implements Link {
     this.timers.clear();
     await this.outbox?.idle();
     this.outbox?.close();
+    this.outbox = null;
     for (const off of this.unhandle.splice(0)) off();
     this.ctx = null;
   }
