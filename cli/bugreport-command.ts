@@ -2,8 +2,7 @@
 // redacted, replayable file for a bug report. It takes the daemon's own flags
 // to find the agent dir, database, log and configuration, and works while the
 // daemon runs (read-only, no instance lock). Exit 0 written, 1 failed, 2 usage.
-import { readFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Flags } from './flags.js';
 import type { MachineRegistry } from '../machines/registry.js';
@@ -131,7 +130,14 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
     for (const n of r.notes) ctx.err(`note: ${n}`);
     return 0;
   } catch (err) {
-    ctx.err(`bugreport: ${redactor.scrubString((err as Error).message)}`);
+    const message = redactor.scrubString((err as Error).message);
+    ctx.err(`bugreport: ${message}`);
+    if (/locked|SQLITE_BUSY/i.test(message)) {
+      ctx.err(
+        `bugreport: ${dbFile} stayed locked: a writer is inside a long transaction, or one was killed inside one and left ${dbFile}.lock; ` +
+          'starting the daemon once recovers it, or remove that directory if no reagent runs',
+      );
+    }
     return 1;
   }
 }

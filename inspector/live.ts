@@ -19,6 +19,8 @@ export interface LiveInspectorOptions {
   maxRows?: number;
   /** Fixed token (tests). */
   token?: string;
+  /** The system's clock reading, stamped on actors that were alive before the inspector. */
+  now?: number;
   /**
    * The run's committed history, read synchronously right before the
    * inspector subscribes (commit first), so no event falls between the two.
@@ -41,7 +43,7 @@ export async function startLiveInspector(opts: LiveInspectorOptions): Promise<Li
     maxRows: opts.maxRows,
   });
   if (opts.history) session.seed(opts.history());
-  const detach = session.attach(opts.system);
+  const detach = session.attach(opts.system, opts.now ?? 0);
   let server: InspectorServer;
   try {
     server = await startInspectorServer({ session, address: opts.address, token: opts.token });

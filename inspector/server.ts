@@ -118,9 +118,10 @@ export async function startInspectorServer(opts: InspectorServerOptions): Promis
     // The page's socket rides on its cookie: only from its own origin. Stately's
     // tools live elsewhere and present the token itself.
     const sameOrigin = origin === undefined || origin === `http://${req.headers.host}`;
-    const target = url.pathname === '/ws' && auth && (auth === 'query' || sameOrigin) ? pageSockets : url.pathname === '/stately' && auth ? statelySockets : null;
+    const allowed = auth === 'query' || (auth === 'cookie' && sameOrigin);
+    const target = !allowed ? null : url.pathname === '/ws' ? pageSockets : url.pathname === '/stately' ? statelySockets : null;
     if (!target) {
-      socket.end(`HTTP/1.1 ${auth ? 404 : 401} ${auth ? 'Not Found' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(`HTTP/1.1 ${allowed ? 404 : 401} ${allowed ? 'Not Found' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
     target.handleUpgrade(req, socket, head, (ws) => target.emit('connection', ws, req));

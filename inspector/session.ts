@@ -83,12 +83,13 @@ export class InspectorSession {
   }
 
   /** Follows a live system from now on. Returns the unsubscribe. */
-  attach(system: ActorSystem): () => void {
+  attach(system: ActorSystem, now = 0): () => void {
     for (const id of system.actorIds()) {
       const machine = system.machineOf(id)?.name ?? null;
       const snapshot = system.snapshot(id) as SnapshotRef | undefined;
       this.latest.set(id, { machine, snapshot });
       this.timeline.declareActor(id, machine, snapshot ? JSON.stringify(snapshot.value) : null);
+      if (machine) this.stately.declare(id, machine, snapshot, now);
     }
     return system.subscribe((t) => this.record(t, system));
   }

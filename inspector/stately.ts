@@ -86,6 +86,11 @@ export class StatelyFeed {
     return () => this.listeners.delete(listener);
   }
 
+  /** An actor that was alive before the feed started (a live inspector attached late). */
+  declare(actor: string, machine: string, snapshot: FeedStep['snapshot'], at: number): void {
+    if (!this.actors.has(actor)) this.actors.set(actor, { machine, createdAt: String(at), last: snapshot });
+  }
+
   record(step: FeedStep): void {
     if (step.machine === null) return; // an event for no actor: nothing Stately could show it on
     if (!this.actors.has(step.actor)) {

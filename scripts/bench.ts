@@ -8,6 +8,7 @@ import { benchReplay } from './bench-replay.js';
 import { benchDaemon } from './bench-daemon.js';
 import { benchApps } from './bench-apps.js';
 import { benchGateway } from './bench-gateway.js';
+import { createBenchJournal, benchReplayFile, benchBugreport } from './bench-inspect.js';
 
 const quick = process.argv.includes('--quick');
 const rows: Array<[string, string, string, string]> = [];
@@ -22,6 +23,12 @@ try {
   const replayEvents = quick ? 100_000 : 1_000_000;
   const r = benchReplay(replayEvents);
   row(`replay through the machines (${r.events} events, ${r.verdict})`, `${r.eventsPerSec} ev/s`, 'target 200000 ev/s', `${(r.eventsPerSec / 200_000).toFixed(2)}x of target`);
+
+  const jf = await createBenchJournal(join(dir, 'inspect.db'), quick ? 100_000 : 1_000_000);
+  const rf = benchReplayFile(jf.file);
+  row(`replay from a journal file (${rf.events} events, ${rf.verdict})`, `${rf.replayPerSec} ev/s`, `read only: ${rf.readPerSec} ev/s`, `${(rf.replayPerSec / 200_000).toFixed(2)}x of target`);
+  const br = benchBugreport(jf.file, join(dir, 'report.ndjson'));
+  row(`bugreport export (${br.events} events)`, `${(br.elapsedMs / 1000).toFixed(1)} s`, `${(br.bytes / 2 ** 20).toFixed(0)} MiB`, `${br.eventsPerSec} ev/s`);
 
   const d = await benchDaemon(quick ? 1 : 3);
   row('daemon idle RSS (-offline)', `${(d.daemon.idleRssKiB / 1024).toFixed(1)} MiB`, `bare node: ${(d.bare.idleRssKiB / 1024).toFixed(1)} MiB`, `${(d.daemon.idleRssKiB / d.bare.idleRssKiB).toFixed(2)}x (target <= 1.5x)`);

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ActorSystem } from '../../actors/system.js';
+import { ManualClock } from '../../actors/clock.js';
+import { builtinMachines } from '../../machines/registry.js';
+import type { Json } from '../../actors/types.js';
+import { InspectorSession } from '../../inspector/session.js';
+import { Redactor } from '../../adapters/log/redactor.js';
+import { MemoryJournal } from '../helpers/memory-journal.js';
+import { studioPolicy } from '../helpers/connection-policy.js';
+
+test('a live inspector opened late shows the journaled history, then follows the system without a gap', () => {
+  const registry = builtinMachines();
+  const journal = new MemoryJournal();
+  const clock = new ManualClock(1_700_000_000_000);
+  const system = new ActorSystem({ journal, clock, registry, random: () => 0.3, run: 'r' });
+  system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
+  system.send('studio', 'net', 'START');
+  system.send('studio', 'net', 'CONNECTED');
+
+  const redactor = new Redactor();
+  redactor.addSecret('hunter2-secret');
+  const session = new InspectorSession({ mode: 'live', registry, run: 'r', agentVersion: 'test', title: 't', scrub: (v) => redactor.scrub(v) });
+  session.seed(journal.records);
+  const detach = session.attach(system);
+  system.send('studio', 'net', 'DISCONNECTED', { reason: 'bad password hunter2-secret' });
+  clock.advance(2000); // the backoff (about 1 s) is over, the connect timeout (1.25 s later) not yet
+  detach();
+  system.send('studio', 'net', 'STOP');
+
+  const rows = session.timeline.query({}, 0, 100).rows;
+  assert.deepEqual(
+    rows.map((r) => [r.seq, r.type, r.state]),
+    journal.records.slice(0, -1).map((r) => [r.seq, r.type, r.state]),
+    'history and live events in order, nothing after detaching',
+  );
+  assert.equal(rows[0]!.machine, 'connection', 'the machine of a seeded actor comes from its spawn');
+  assert.ok(!JSON.stringify(rows).includes('hunter2-secret'));
+  const last = session.stateAt(session.timeline.length - 1).find((s) => s.actor === 'studio')!;
+  assert.deepEqual(last.active, ['connecting']);
+  const detail = session.detail('studio')!;
+  assert.equal(detail.delays['connectTimeout'], 1250);
+  assert.equal((detail.context as { lastError: string }).lastError, 'bad password [REDACTED]');
+});
