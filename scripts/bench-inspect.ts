@@ -13,7 +13,7 @@ import { openJournalReader } from '../adapters/store/journal-reader.js';
 import { openRecording } from '../adapters/store/recording.js';
 import { writeBugreport } from '../adapters/store/bugreport.js';
 import { Redactor } from '../adapters/log/redactor.js';
-import type { Json } from '../actors/types.js';
+import { connectionWorkload, seededRandom } from './bench-replay.js';
 
 export interface BenchJournal {
   file: string;
@@ -27,22 +27,11 @@ export async function createBenchJournal(file: string, events: number, actors = 
   const started = performance.now();
   const journal = Journal.open({ path: file });
   const clock = new ManualClock(1_700_000_000_000);
-  let s = 42;
-  const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const registry = builtinMachines();
   journal.appendRun('bench', clock.now(), 'bench', registry.versions());
-  const system = new ActorSystem({ journal, clock, registry, random, run: 'bench' });
-  const policy: Json = { connectTimeoutMs: 1250, pingIntervalMs: 5000, resetAfterMs: 60_000, backoff: { initialMs: 1000, maxMs: 30_000, multiplier: 2, jitter: 0.2 } };
-  for (let a = 0; a < actors; a++) system.spawn(`link${a}`, 'connection', { link: 'net', policy });
-  for (let a = 0; a < actors; a++) system.send(`link${a}`, 'net', 'START');
-  for (let i = 0; journal.nextSeq <= events; i++) {
-    const a = `link${i % actors}`;
-    const r = random();
-    if (r < 0.3) system.send(a, 'net', 'CONNECTED');
-    else if (r < 0.7) system.send(a, 'net', 'PONG');
-    else if (r < 0.8) system.send(a, 'net', 'DISCONNECTED', { reason: 'eof' });
-    else if (r < 0.85) system.send(a, 'net', 'CONNECT_FAILED', { reason: 'refused' });
-    else clock.advance(Math.floor(random() * 3000));
+  const system = new ActorSystem({ journal, clock, registry, random: seededRandom(), run: 'bench' });
+  for (const i of connectionWorkload(system, clock, actors)) {
+    if (journal.nextSeq > events) break;
     // Group commit as the daemon does it, a turn of the event loop at a time.
     if (i % 5000 === 0) await system.flush();
   }

@@ -22,18 +22,18 @@ class ArrayJournal implements JournalPort {
   commit(): void {}
 }
 
-/** A realistic mix: links that connect, ping, pong, drop and back off, on 20 actors. */
-export function recordConnectionRun(events: number, actors = 20): JournalRecord[] {
-  const journal = new ArrayJournal();
-  const clock = new ManualClock(1_700_000_000_000);
+/**
+ * A realistic mix on `actors` connection actors: links that connect, ping,
+ * pong, drop and back off. Yields after each step so callers decide when it is
+ * enough and when to commit.
+ */
+export function* connectionWorkload(system: ActorSystem, clock: ManualClock, actors = 20): Generator<number> {
   let s = 42;
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random, run: 'bench', replay: false });
   const policy: Json = { connectTimeoutMs: 1250, pingIntervalMs: 5000, resetAfterMs: 60_000, backoff: { initialMs: 1000, maxMs: 30_000, multiplier: 2, jitter: 0.2 } };
   for (let a = 0; a < actors; a++) system.spawn(`link${a}`, 'connection', { link: 'net', policy });
   for (let a = 0; a < actors; a++) system.send(`link${a}`, 'net', 'START');
-  let i = 0;
-  while (journal.records.length < events) {
+  for (let i = 0; ; i++) {
     const a = `link${i % actors}`;
     const r = random();
     if (r < 0.3) system.send(a, 'net', 'CONNECTED');
@@ -41,8 +41,21 @@ export function recordConnectionRun(events: number, actors = 20): JournalRecord[
     else if (r < 0.8) system.send(a, 'net', 'DISCONNECTED', { reason: 'eof' });
     else if (r < 0.85) system.send(a, 'net', 'CONNECT_FAILED', { reason: 'refused' });
     else clock.advance(Math.floor(random() * 3000));
-    i++;
+    yield i;
   }
+}
+
+/** Seeded randomness for the runtime, so every bench run records the same history. */
+export function seededRandom(seed = 7): () => number {
+  let s = seed;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+export function recordConnectionRun(events: number, actors = 20): JournalRecord[] {
+  const journal = new ArrayJournal();
+  const clock = new ManualClock(1_700_000_000_000);
+  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: seededRandom(), run: 'bench', replay: false });
+  for (const _ of connectionWorkload(system, clock, actors)) if (journal.records.length >= events) break;
   system.close();
   return journal.records.slice(0, events);
 }

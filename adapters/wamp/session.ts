@@ -161,32 +161,7 @@ export class WampSession {
 
   /** Calls a procedure; rejects with WampCallError (the router's error, a timeout, or the link going). */
   call(procedure: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, timeoutMs = this.respTimeoutMs): Promise<CallResult> {
-    if (this.ended) return Promise.reject(new WampCallError(procedure, LOCAL_ERRORS.closed, [this.ended.reason]));
-    return new Promise<CallResult>((resolve, reject) => {
-      let done = false;
-      const finish = (fn: () => void) => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        this.pending.delete(onClose);
-        fn();
-      };
-      const onClose = (err: WampCallError) => finish(() => reject(new WampCallError(procedure, err.uri, err.args)));
-      this.pending.add(onClose);
-      const timer = timeoutMs > 0 ? setTimeout(() => finish(() => reject(new WampCallError(procedure, LOCAL_ERRORS.timeout, [`no answer within ${timeoutMs} ms`]))), timeoutMs) : null;
-      let p: Promise<unknown>;
-      try {
-        p = this.ab.call(procedure, args, kwargs);
-      } catch (err) {
-        finish(() => reject(new WampCallError(procedure, LOCAL_ERRORS.closed, [String(err)])));
-        return;
-      }
-      Promise.resolve(p).then(
-        (value) => finish(() => resolve(toCallResult(value))),
-        (err: unknown) =>
-          finish(() => reject(isAbError(err) ? new WampCallError(procedure, err.error, err.args ?? [], err.kwargs ?? {}) : new WampCallError(procedure, LOCAL_ERRORS.closed, [String(err)]))),
-      );
-    });
+    return this.guard(procedure, () => this.ab.call(procedure, args, kwargs), timeoutMs).then(toCallResult);
   }
 
   /** Registers an endpoint; its CallResult becomes YIELD args/kwargs, a thrown WAMP-shaped error an ERROR. */
@@ -245,8 +220,8 @@ export class WampSession {
     for (const l of this.endListeners.splice(0)) l(end);
   }
 
-  /** A register/subscribe/ack'd publish, bounded and failed by the session's end like a call. */
-  private guard<T>(what: string, op: () => Promise<T>): Promise<T> {
+  /** A call, register, subscribe or ack'd publish: bounded by a timeout and failed by the session's end. */
+  private guard<T>(what: string, op: () => Promise<T>, timeoutMs = this.respTimeoutMs): Promise<T> {
     if (this.ended) return Promise.reject(new WampCallError(what, LOCAL_ERRORS.closed, [this.ended.reason]));
     return new Promise<T>((resolve, reject) => {
       let done = false;
@@ -259,8 +234,7 @@ export class WampSession {
       };
       const onClose = (err: WampCallError) => finish(() => reject(new WampCallError(what, err.uri, err.args)));
       this.pending.add(onClose);
-      const timer =
-        this.respTimeoutMs > 0 ? setTimeout(() => finish(() => reject(new WampCallError(what, LOCAL_ERRORS.timeout, [`no answer within ${this.respTimeoutMs} ms`]))), this.respTimeoutMs) : null;
+      const timer = timeoutMs > 0 ? setTimeout(() => finish(() => reject(new WampCallError(what, LOCAL_ERRORS.timeout, [`no answer within ${timeoutMs} ms`]))), timeoutMs) : null;
       Promise.resolve()
         .then(op)
         .then(
