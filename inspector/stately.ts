@@ -8,6 +8,7 @@
 //
 // Our actors are independent roots in XState's terms; here they hang under
 // one synthetic root actor per run, so Stately shows them as one tree.
+import type { Transition } from '../actors/system.js';
 import type { AnyStateMachine } from 'xstate';
 import type { Json } from '../actors/types.js';
 
@@ -46,16 +47,9 @@ export interface StatelySnapshotEvent extends Base {
 export type StatelyMessage = StatelyActorEvent | StatelyEventEvent | StatelySnapshotEvent;
 
 /** What the feed learns per dispatched event. `snapshot` is XState's snapshot of the actor after it (held by reference). */
-export interface FeedStep {
-  seq: number;
-  at: number;
-  actor: string;
-  machine: string | null;
-  source: string;
-  type: string;
-  payload: Json;
+export type FeedStep = Omit<Transition, 'state' | 'commands'> & {
   snapshot: { status?: unknown; value?: unknown; context?: unknown } | undefined;
-}
+};
 
 export interface StatelyFeedOptions {
   rootId: string;

@@ -4,18 +4,10 @@
 // after a given event (time travel). Rows are numbered from 0 for the life of
 // the timeline; a live timeline with a cap forgets its oldest rows.
 import type { Json } from '../actors/types.js';
+import type { Transition } from '../actors/system.js';
 
-export interface TimelineInput {
-  seq: number;
-  at: number;
-  actor: string;
-  machine: string | null;
-  source: string;
-  type: string;
-  payload: Json;
-  state: string | null;
-  commands: readonly string[];
-}
+/** A dispatched event as the runtime reports it, with commands by type only. */
+export type TimelineInput = Omit<Transition, 'commands'> & { commands: readonly string[] };
 
 export interface TimelineRow {
   row: number;
