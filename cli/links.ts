@@ -7,6 +7,7 @@ import type { HoopEnv } from '../config/hoop-env.js';
 import type { Redactor } from '../adapters/log/redactor.js';
 import type { Link } from '../actors/link.js';
 import type { AppsLink, AppsLinkService } from '../adapters/apps/apps-link.js';
+import type { NetworkService } from '../adapters/network/service.js';
 import { agentVersion } from './version.js';
 import { resolve } from 'node:path';
 
@@ -26,6 +27,8 @@ export interface LinkInputs {
   home: string;
   /** Raw stdout, for what must not pass the log's redactor (the web-registration link). */
   out?: (text: string) => void;
+  /** process.platform unless a test says otherwise (network management is Linux-only). */
+  platform?: NodeJS.Platform;
 }
 
 export async function chooseLinks(inputs: LinkInputs, logger: Logger): Promise<Link[]> {
@@ -35,11 +38,15 @@ export async function chooseLinks(inputs: LinkInputs, logger: Logger): Promise<L
   // the apps converge before any connection is made (the studio outbox is
   // ready earlier, in its prepare phase, to keep the reports of that boot).
   const apps = await appsLinkFor(inputs);
-  const network = await chooseNetworkLinks(inputs, logger, apps.service);
-  if (network.some((l) => l.name === 'studio')) return [apps, ...network];
+  // NetworkManager (-nmw) is local device management: it runs with -offline and without a studio too.
+  const { networkFromFlags } = await import('../adapters/network/from-flags.js');
+  const nm = await networkFromFlags(inputs.flags, inputs.env, inputs.platform ?? process.platform, inputs.redactor);
+  const local: Link[] = nm.link ? [apps, nm.link] : [apps];
+  const network = await chooseNetworkLinks(inputs, logger, apps.service, nm.service);
+  if (network.some((l) => l.name === 'studio')) return [...local, ...network];
   // Without a studio link nobody receives app state reports (see adapters/apps/studio-fallback.ts).
   const { StudioFallbackLink } = await import('../adapters/apps/studio-fallback.js');
-  return [new StudioFallbackLink(), apps, ...network];
+  return [new StudioFallbackLink(), ...local, ...network];
 }
 
 async function appsLinkFor(inputs: LinkInputs): Promise<AppsLink> {
@@ -54,13 +61,13 @@ async function appsLinkFor(inputs: LinkInputs): Promise<AppsLink> {
   });
 }
 
-/** `apps`: the apps link's service, for the studio link (request_app_state, logs, images). */
-async function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: AppsLinkService): Promise<Link[]> {
+/** `apps`: the apps link's service, for the studio link (request_app_state, logs, images); `nm`: the device's networking. */
+async function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: AppsLinkService, nm: NetworkService): Promise<Link[]> {
   const links: Link[] = [];
   // Whenever a .flock is given; with -offline it never connects and only keeps app state reports in its outbox.
   if (inputs.flock) {
     const { studioLinkFromFlags } = await import('../adapters/wamp/from-flags.js');
-    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion()));
+    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion(), nm));
   }
   if (inputs.flags.offline) return links;
   if (inputs.gatewayCredentials) links.push(await gatewayLinkFor(inputs, logger));

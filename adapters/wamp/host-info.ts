@@ -1,7 +1,7 @@
 // Facts about the host for the device API and the heartbeat, in the Reagent's
 // wire keys: storage and memory stats (`get_storage_data`, the `stats` of
 // `update_device_status`), network interfaces (`get_ipv4_addresses`,
-// `get_network_metadata`, `list_ethernet_devices`).
+// `get_network_metadata`; the rest of the networking is adapters/network/).
 import { readFileSync } from 'node:fs';
 import { stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
@@ -103,33 +103,6 @@ function maskBytes(netmask: string, family: string): Buffer {
   const buf = Buffer.alloc(16);
   full.slice(0, 8).forEach((g, i) => buf.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
   return buf;
-}
-
-export interface EthernetDevice {
-  interfaceName: string;
-  mac: string;
-  ipv4: string;
-  ipv6: string;
-  /** "auto" (DHCP) or "manual" need NetworkManager, which this version does not talk to. */
-  method: 'unknown';
-}
-
-const WIRELESS = /^(wlan|wlp|wlx|ww)/;
-
-export function ethernetDevices(ifaces: Interfaces = os.networkInterfaces()): EthernetDevice[] {
-  const out: EthernetDevice[] = [];
-  for (const [name, addrs] of Object.entries(ifaces)) {
-    const list = addrs ?? [];
-    if (list.length === 0 || list.every((a) => a.internal) || WIRELESS.test(name)) continue;
-    out.push({
-      interfaceName: name,
-      mac: list[0]?.mac ?? '',
-      ipv4: list.find((a) => a.family === 'IPv4')?.address ?? '',
-      ipv6: list.find((a) => a.family === 'IPv6')?.address ?? '',
-      method: 'unknown',
-    });
-  }
-  return out;
 }
 
 /** `<arch><variant>` as image names and `update_device_architecture` use it. */

@@ -19,6 +19,7 @@ import type { ConnectionPolicy } from '../../machines/connection.js';
 import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionPolicy } from '../../machines/studio-session.js';
 import { isAppState, isStage } from '../../machines/app-states.js';
 import type { Redactor } from '../log/redactor.js';
+import { UnavailableNetwork, type NetworkService } from '../network/service.js';
 import type { AppsService } from './apps-service.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
@@ -30,6 +31,7 @@ import { StudioOutbox, type AppReport, type OutboxRow } from './outbox.js';
 import { appProcedures } from './procedures/apps.js';
 import type { ProcedureDeps } from './procedures/deps.js';
 import { logProcedures } from './procedures/logs.js';
+import { networkProcedures } from './procedures/network.js';
 import { systemProcedures } from './procedures/system.js';
 import { transferProcedures } from './procedures/transfer.js';
 import { SessionFailure, WampSession, type SessionEnd } from './session.js';
@@ -56,6 +58,8 @@ export interface StudioLinkOptions {
   logFile: string;
   agentVersion: string;
   system?: SystemAdapter;
+  /** The device's networking; without one every network procedure answers "unavailable". */
+  network?: NetworkService;
   /** Offered in this order; the router picks. */
   serializers?: readonly SerializerName[];
   /** Overrides for tests (shorter heartbeats, quicker backoff). */
@@ -144,6 +148,7 @@ export class StudioLink implements Link {
       serial: this.identity.serial,
       apps: this.opts.apps,
       system: this.system,
+      network: this.opts.network ?? new UnavailableNetwork('no network management was given to the studio link'),
       transfers: this.transfers,
       clock: ctx.clock,
       logger: this.logger,
@@ -171,7 +176,7 @@ export class StudioLink implements Link {
         logger: this.logger,
         redactor: this.opts.redactor,
       },
-      [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps)],
+      [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps), ...networkProcedures(deps)],
     );
 
     this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command)));

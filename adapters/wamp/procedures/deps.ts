@@ -3,12 +3,15 @@ import type { Clock } from '../../../actors/clock.js';
 import type { Logger } from 'pino';
 import type { AppsService } from '../apps-service.js';
 import type { FileTransfers } from '../file-transfer.js';
+import type { NetworkService } from '../../network/service.js';
 import type { SystemAdapter } from '../system-adapter.js';
 
 export interface ProcedureDeps {
   serial: string;
   apps: AppsService;
   system: SystemAdapter;
+  /** The device's networking (NetworkManager, or "unavailable"). */
+  network: NetworkService;
   transfers: FileTransfers;
   clock: Clock;
   logger: Logger;

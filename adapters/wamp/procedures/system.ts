@@ -1,6 +1,7 @@
-// The device itself: device_handshake, execute_cmd, host facts and power.
+// The device itself: device_handshake, execute_cmd, host facts and power
+// (its networking: network.ts).
 import { result, type ProcedureDef } from '../device-api.js';
-import { deviceArch, ethernetDevices, ipv4Addresses, networkMetadata, osVersion, storageData } from '../host-info.js';
+import { deviceArch, ipv4Addresses, osVersion, storageData } from '../host-info.js';
 import type { PowerAction } from '../system-adapter.js';
 import { fail, firstArgObject, optionalArray, optionalBool, optionalUint, requireString } from '../validate.js';
 import { commandOutputTopic } from '../wire.js';
@@ -97,20 +98,6 @@ export function systemProcedures(deps: ProcedureDeps): ProcedureDef[] {
       privilege: 'READ',
       handle() {
         return result([ipv4Addresses()]);
-      },
-    },
-    {
-      name: 'get_network_metadata',
-      privilege: 'READ',
-      handle() {
-        return result(networkMetadata());
-      },
-    },
-    {
-      name: 'list_ethernet_devices',
-      privilege: 'READ',
-      handle() {
-        return result(ethernetDevices());
       },
     },
     power(deps, 'system_reboot', 'reboot'),
