@@ -65,6 +65,8 @@ name_owned() {
 start() {
   command -v dbus-daemon >/dev/null || die "dbus-daemon is missing (apt-get install dbus)"
   if ! ours "$(read_pid "$dir/dbus.pid")"; then
+    # A mock left from a bus that died is on no bus any more: it goes too.
+    stop_pid "$dir/nm-mock.pid"
     rm -f -- "$sock"
     # Everyone may talk to everyone: the tests also connect as an unprivileged user.
     cat >"$dir/bus.conf" <<EOF

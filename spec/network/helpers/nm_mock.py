@@ -6,8 +6,8 @@ read back is the mock's state, not what reagent's own client believes.
   nm_mock.py setup    a device: eth0 (connected, DHCP), eth1 (disconnected,
                       static), wlan0 connected to HomeNet, five access points,
                       saved Wi-Fi networks HomeNet and Attic, a bridge
-  nm_mock.py state    prints the mock's devices, saved connections (settings
-                      with secrets) and active connections as JSON
+  nm_mock.py state    prints the mock's devices, saved connections (settings,
+                      secrets merged in) and active connections as JSON
   nm_mock.py hang SECONDS
                       makes GetDevices sleep that long (the mock is single
                       threaded: nothing answers meanwhile)
@@ -34,6 +34,7 @@ IP4 = 'org.freedesktop.NetworkManager.IP4Config'
 IP6 = 'org.freedesktop.NetworkManager.IP6Config'
 
 PSK, PAIR_CCMP, GROUP_CCMP, EAP = 0x100, 0x8, 0x80, 0x200
+SECRET_KEYS = ('psk', 'wep-key0', 'wep-key1', 'wep-key2', 'wep-key3', 'leap-password', 'password')
 
 bus = dbus.SystemBus()
 
@@ -61,7 +62,28 @@ def ip_config(path, iface, addresses, gateway='', nameservers=()):
 
 
 def add_connection(settings):
-    return dbus.Interface(obj(SETTINGS_PATH), 'org.freedesktop.NetworkManager.Settings').AddConnection(settings)
+    path = dbus.Interface(obj(SETTINGS_PATH), 'org.freedesktop.NetworkManager.Settings').AddConnection(settings)
+    # As NetworkManager, unlike the template: Update replaces every setting (a key left
+    # out is gone), GetSettings leaves the secrets out and GetSecrets gives them.
+    m = mock(path)
+    m.AddMethod(CONNECTION, 'Update', 'a{sa{sv}}', '', 'self.settings = args[0]')
+    m.AddMethod(CONNECTION, 'GetSettings', '', 'a{sa{sv}}', '\n'.join([
+        'ret = {}',
+        'for name in self.settings:',
+        '    ret[name] = {}',
+        '    for key in self.settings[name]:',
+        '        if key not in %r:' % (SECRET_KEYS,),
+        '            ret[name][key] = self.settings[name][key]',
+    ]))
+    m.AddMethod(CONNECTION, 'GetSecrets', 's', 'a{sa{sv}}', '\n'.join([
+        'found = {}',
+        'setting = self.settings.get(args[0], {})',
+        'for key in setting:',
+        '    if key in %r:' % (SECRET_KEYS,),
+        '        found[key] = setting[key]',
+        'ret = {args[0]: found}',
+    ]))
+    return path
 
 
 def wifi_settings(ssid, psk, seen=(), extra_connection=None):
@@ -153,8 +175,15 @@ def state():
         devices.append({'path': str(path), **{k: props.get(k) for k in ('Interface', 'DeviceType', 'State', 'ActiveConnection', 'Ip4Config')}})
     connections = []
     for path in dbus.Interface(obj(SETTINGS_PATH), PROPS).Get('org.freedesktop.NetworkManager.Settings', 'Connections'):
-        settings = dbus.Interface(obj(path), CONNECTION).GetSettings()
-        connections.append({'path': str(path), 'settings': plain(settings)})
+        conn = dbus.Interface(obj(path), CONNECTION)
+        settings = plain(conn.GetSettings())
+        # Secrets as NetworkManager would hand them out, merged back for the tests to see.
+        for name in ('802-11-wireless-security',):
+            if name in settings:
+                for key, value in plain(conn.GetSecrets(name)).get(name, {}).items():
+                    if key in SECRET_KEYS:
+                        settings[name][key] = value
+        connections.append({'path': str(path), 'settings': settings})
     active = []
     for path in nm.Get(NM, 'ActiveConnections'):
         props = plain(dbus.Interface(obj(path), PROPS).GetAll(ACTIVE))
