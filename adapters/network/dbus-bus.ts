@@ -83,7 +83,8 @@ export class DbusBus {
     }
     const self = new DbusBus(bus, opts);
     // Attached first: an 'error' event without a listener would throw and end the daemon.
-    bus.on('error', (err: unknown) => self.closed(`D-Bus connection failed: ${errorText(err)}`));
+    let connected = false;
+    bus.on('error', (err: unknown) => self.closed(connected ? `the D-Bus connection failed: ${errorText(err)}` : errorText(err)));
     const connection: unknown = Reflect.get(bus, '_connection');
     // The library's connection emits 'end' when the socket closes, but the bus object does not pass it on.
     if (connection instanceof EventEmitter) connection.on('end', () => self.closed('the D-Bus connection was closed by the bus'));
@@ -93,6 +94,7 @@ export class DbusBus {
         self.close();
       }, opts.connectTimeoutMs);
       bus.once('connect', () => {
+        connected = true;
         clearTimeout(timer);
         resolve();
       });

@@ -177,7 +177,7 @@ if ('skipped' in peerOrSkip) {
       await new Promise((r) => setTimeout(r, 300));
       peer.killBus();
       // Not the 60 s call timeout: the end of the connection itself rejects the call.
-      await assert.rejects(pending, (e: Error) => e instanceof NetworkUnavailable && /closed by the bus|connection failed/.test(e.message) && !/within/.test(e.message));
+      await assert.rejects(pending, (e: Error) => e instanceof NetworkUnavailable && /the D-Bus connection (was closed by the bus|failed)/.test(e.message) && !/within/.test(e.message));
       await assert.rejects(lost.net.listEthernet(), (e: Error) => e instanceof NetworkUnavailable);
       // A new bus and NetworkManager at the same address: the next request connects again.
       const again = await startNmPeer({ dir: peer.dir });

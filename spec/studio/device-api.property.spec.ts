@@ -13,6 +13,8 @@ const PROCEDURES = [
   'get_app_log_history', 'query_app_logs', 'query_device_logs', 'execute_cmd', 'get_storage_data',
   'get_agent_metadata', 'get_ipv4_addresses', 'get_network_metadata', 'list_ethernet_devices',
   'system_reboot', 'system_shutdown', 'system_restart_agent', 'wamp_connection_established',
+  'list_wifi_networks', 'scan_wifi_networks', 'add_wifi_configuration', 'remove_wifi_configuration', 'select_wifi_network',
+  'restart_wifi', 'update_ipv4_config',
 ];
 
 const nearlyValid = fc.record(
@@ -28,6 +30,15 @@ const nearlyValid = fc.record(
     blocking: fc.jsonValue(),
     args: fc.jsonValue(),
     timeout: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.jsonValue()),
+    ssid: fc.oneof(fc.constantFrom('HomeNet', '', 'x'.repeat(33)), fc.jsonValue()),
+    password: fc.oneof(fc.constantFrom('', 'short', 'long-enough-pass'), fc.jsonValue()),
+    priority: fc.oneof(fc.integer({ min: -1, max: 1200 }), fc.jsonValue()),
+    mac: fc.oneof(fc.constantFrom('00:11:22:33:44:55', '', 'zz'), fc.jsonValue()),
+    security: fc.oneof(fc.constantFrom('wpa-psk', 'none', 'wpa-eap'), fc.jsonValue()),
+    method: fc.oneof(fc.constantFrom('auto', 'manual'), fc.jsonValue()),
+    interfaceName: fc.oneof(fc.constantFrom('eth0', ''), fc.jsonValue()),
+    ipv4: fc.oneof(fc.constantFrom('10.0.0.2', '300.1.1.1'), fc.jsonValue()),
+    prefix: fc.oneof(fc.integer({ min: -1, max: 40 }), fc.jsonValue()),
   },
   { requiredKeys: [] },
 );

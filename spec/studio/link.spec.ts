@@ -98,7 +98,9 @@ describe('a connected device (JSON)', () => {
     assert.ok(Array.isArray(ipv4[0]));
     const net = ok(await callOutcome(s, proc('get_network_metadata'))).args as Array<Record<string, unknown>>;
     assert.ok(net.some((a) => a.IP === '127.0.0.1' && a.Mask === Buffer.from([255, 0, 0, 0]).toString('base64')));
-    ok(await callOutcome(s, proc('list_ethernet_devices')));
+    // No NetworkManager was given to this link: the network procedures say so (spec/network/ covers them).
+    assert.equal(applicationError(await callOutcome(s, proc('list_ethernet_devices'))), 'wamp.error.canceled');
+    assert.ok(h.logs.some((l) => l.includes('device API call rejected: network management unavailable on this device')));
   });
 
   test('apps and engine procedures go to the apps link with validated payloads', async () => {
