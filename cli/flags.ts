@@ -113,8 +113,8 @@ export const FLAGS = [
     name: 'nmw',
     type: 'bool',
     default: true,
-    meaning: 'manage networks through NetworkManager over D-Bus (Linux)',
-    reagent: 'Accepted for compatibility; network management is not part of this version yet.',
+    meaning: 'manage Wi-Fi and Ethernet through NetworkManager on the system D-Bus (Linux; DBUS_SYSTEM_BUS_ADDRESS or /var/run/dbus/system_bus_socket); false: the network procedures answer "network management unavailable on this device"',
+    reagent: 'The Reagent exits at start when it cannot reach the system D-Bus; here the daemon runs and the network procedures answer "unavailable".',
   },
   {
     name: 'offline',
