@@ -4,14 +4,14 @@
 // the device API. What changed is read back from the mock over D-Bus.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVICE, OTHER_USER, STUDIO_USER, proc, startPeers } from '../studio/helpers/harness.js';
 import { applicationError, callOutcome, connectPeer, type CallOutcome, type Peer } from '../studio/helpers/wamp-peer.js';
 import { startCliDevice, type CliDevice } from '../studio/helpers/cli-device.js';
 import type { RouterPeer } from '../studio/helpers/router.js';
 import type { BackendSim } from '../studio/helpers/backend-sim.js';
-import { cleanEnv, requireBuild, runReagent } from '../helpers/cli.js';
+import { cleanEnv, requireBuild, runReagent, startReagent, tempDir } from '../helpers/cli.js';
 import { connectionNamed, skipLoudly, startNmPeer, type NmPeer } from './helpers/nm-peer.js';
 
 requireBuild();
@@ -178,6 +178,25 @@ if ('skipped' in nmOrSkip) {
     });
   });
 }
+
+test('reagent -offline without a .flock: the boot retries are applied all the same (they need no cloud)', async (t) => {
+  const peer = await startNmPeer();
+  if ('skipped' in peer) return t.skip(peer.skipped);
+  await peer.setup();
+  const dir = tempDir('reagent-nm-offline-');
+  const reagent = startReagent(['-offline', '-agentDir', join(dir, 'agent')], cleanEnv(dir, { DBUS_SYSTEM_BUS_ADDRESS: peer.address, DOCKER_HOST: `unix://${join(dir, 'no-docker.sock')}` }));
+  try {
+    await reagent.waitFor(/"links":\[[^\]]*"network"[^\]]*\],"msg":"reagent started"/, 20_000);
+    await reagent.waitFor(/autoconnect-retries is 0/, 15_000);
+    const s = await peer.state();
+    for (const name of ['Wired connection 1', 'static-eth1', 'HomeNet', 'Attic']) assert.equal(connectionNamed(s, name)?.settings.connection?.['autoconnect-retries'], 0, name);
+  } finally {
+    reagent.child.kill('SIGTERM');
+    assert.equal(await reagent.exit, 0);
+    await peer.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 describe('network management unavailable, the daemon running anyway', () => {
   for (const [what, args, env, reason] of [
