@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
-  forUpdate,
   hasInfiniteRetries,
   isIpv4,
   ipv4FromNetworkOrder,
@@ -18,12 +17,12 @@ import {
   wifiConnection,
   withDhcp,
   withInfiniteRetries,
-  withSecrets,
   withStaticIpv4,
   type Settings,
 } from './connection-settings.js';
-import { addressData, num, path, plain, str, type NmClient, type Props } from './nm-client.js';
+import { addressData, plain, str, type NmClient, type Props } from './nm-client.js';
 import { DEVICE_STATE, DEVICE_TYPE, IFACE, NO_OBJECT, SCAN_RATE_LIMITED, SETTING } from './nm-names.js';
+import { NmState, type Device } from './nm-state.js';
 import {
   CONFIGURABLE_SECURITY,
   NetworkRequestFailed,
@@ -36,7 +35,7 @@ import {
   type WifiList,
   type WifiNetwork,
 } from './service.js';
-import { apSecurity, channelOf } from './wifi-facts.js';
+import { channelOf } from './wifi-facts.js';
 
 export interface NmNetworkOptions {
   client: NmClient;
@@ -51,45 +50,16 @@ export interface NmNetworkOptions {
   maxQueued?: number;
 }
 
-interface Device {
-  path: string;
-  type: number;
-  state: number;
-  interfaceName: string;
-  hwAddress: string;
-  permHwAddress: string;
-  activeConnection: string;
-  ip4Config: string;
-  ip6Config: string;
-  /** Wireless only. */
-  activeAccessPoint: string;
-  lastScan: number | null;
-}
-
-interface AccessPoint {
-  path: string;
-  ssid: string;
-  bssid: string;
-  strength: number;
-  frequency: number;
-  security: string;
-}
-
-interface Saved {
-  path: string;
-  settings: Settings;
-}
-
-const SECRET_SETTINGS = [SETTING.wifiSecurity, SETTING.ieee8021x];
-
 export class NmNetwork implements NetworkService {
   private chain: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private readonly nm: NmClient;
+  private readonly read: NmState;
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly opts: NmNetworkOptions) {
     this.nm = opts.client;
+    this.read = new NmState(opts.client);
   }
 
   /** Runs requests one after another; refuses when too many wait. */
@@ -110,103 +80,18 @@ export class NmNetwork implements NetworkService {
     this.timers.clear();
   }
 
-  // ---- reading -----------------------------------------------------------
-
-  private async device(p: string): Promise<Device> {
-    const d = await this.nm.props(p, IFACE.device);
-    const type = num(d, 'DeviceType');
-    const specific: Props = type === DEVICE_TYPE.ethernet ? await this.nm.props(p, IFACE.wired) : type === DEVICE_TYPE.wifi ? await this.nm.props(p, IFACE.wireless) : {};
-    return {
-      path: p,
-      type,
-      state: num(d, 'State'),
-      interfaceName: str(d, 'IpInterface') || str(d, 'Interface'),
-      // Device.HwAddress exists since NetworkManager 1.24; the type-specific one before and since.
-      hwAddress: str(specific, 'HwAddress') || str(d, 'HwAddress'),
-      permHwAddress: str(specific, 'PermHwAddress'),
-      activeConnection: path(d, 'ActiveConnection'),
-      ip4Config: path(d, 'Ip4Config'),
-      ip6Config: path(d, 'Ip6Config'),
-      activeAccessPoint: path(specific, 'ActiveAccessPoint'),
-      lastScan: 'LastScan' in specific ? num(specific, 'LastScan') : null,
-    };
-  }
-
-  private async allDevices(): Promise<Device[]> {
-    const out: Device[] = [];
-    for (const p of await this.nm.devices()) out.push(await this.device(p));
-    return out;
-  }
-
-  /** The Reagent's choice: the Wi-Fi device that is in use, else the first one. */
-  private async wifiDevice(): Promise<Device> {
-    const wifi = (await this.allDevices()).filter((d) => d.type === DEVICE_TYPE.wifi);
-    const chosen = wifi.find((d) => d.activeConnection !== NO_OBJECT) ?? wifi[0];
-    if (!chosen) throw new NetworkRequestFailed('no Wi-Fi device found');
-    return chosen;
-  }
-
-  private async accessPoints(device: Device): Promise<AccessPoint[]> {
-    const out: AccessPoint[] = [];
-    for (const p of await this.nm.accessPoints(device.path)) {
-      const a = await this.nm.props(p, IFACE.accessPoint);
-      out.push({
-        path: p,
-        ssid: str(a, 'Ssid'),
-        bssid: str(a, 'HwAddress'),
-        strength: num(a, 'Strength'),
-        frequency: num(a, 'Frequency'),
-        security: apSecurity(num(a, 'Flags'), num(a, 'WpaFlags'), num(a, 'RsnFlags')),
-      });
-    }
-    return out;
-  }
-
-  private async saved(): Promise<Saved[]> {
-    const out: Saved[] = [];
-    for (const p of await this.nm.connections()) {
-      try {
-        out.push({ path: p, settings: await this.nm.settings(p) });
-      } catch (err) {
-        // One unreadable connection (removed meanwhile) does not hide the others; a lost bus does.
-        if (!(err instanceof NetworkRequestFailed)) throw err;
-      }
-    }
-    return out;
-  }
-
-  private savedWifi(all: Saved[], ssid: string): Saved[] {
-    return all.filter((c) => ssidOf(c.settings) === ssid);
-  }
-
-  private async addresses(config: string, iface: string): Promise<AddressData[]> {
-    if (config === NO_OBJECT) return [];
-    return addressData(await this.nm.props(config, iface));
-  }
-
-  private async activeConnectionOf(device: Device): Promise<{ connection: string; specificObject: string } | null> {
-    if (device.activeConnection === NO_OBJECT) return null;
-    const a = await this.nm.props(device.activeConnection, IFACE.active);
-    return { connection: path(a, 'Connection'), specificObject: path(a, 'SpecificObject') };
-  }
-
-  /** A saved connection bound to the interface (`connection.interface-name`), for a device that is not connected. */
-  private byInterface(all: Saved[], interfaceName: string): Saved | undefined {
-    return interfaceName === '' ? undefined : all.find((c) => stringOf(c.settings, SETTING.connection, 'interface-name') === interfaceName);
-  }
-
   // ---- the device API ----------------------------------------------------
 
   listWifi(): Promise<WifiList> {
     return this.serial(async () => {
-      const device = await this.wifiDevice();
-      const aps = await this.accessPoints(device);
-      const all = await this.saved();
+      const device = await this.read.wifiDevice();
+      const aps = await this.read.accessPoints(device);
+      const all = await this.read.saved();
       const wifi = all.filter((c) => ssidOf(c.settings) !== null);
       const knownSsids = new Set(wifi.map((c) => ssidOf(c.settings)));
       const knownBssids = new Set(wifi.flatMap((c) => seenBssids(c.settings).map((b) => b.toUpperCase())));
       // The AP the device is associated with; through the active connection where ActiveAccessPoint is not offered.
-      const currentAp = device.activeAccessPoint !== NO_OBJECT ? device.activeAccessPoint : ((await this.activeConnectionOf(device))?.specificObject ?? NO_OBJECT);
+      const currentAp = device.activeAccessPoint !== NO_OBJECT ? device.activeAccessPoint : ((await this.read.activeConnectionOf(device))?.specificObject ?? NO_OBJECT);
       const networks: WifiNetwork[] = aps.map((ap) => ({
         mac: ap.bssid,
         ssid: ap.ssid,
@@ -228,8 +113,8 @@ export class NmNetwork implements NetworkService {
       }
       return {
         networks,
-        ipv4: await this.addresses(device.ip4Config, IFACE.ip4),
-        ipv6: await this.addresses(device.ip6Config, IFACE.ip6),
+        ipv4: await this.read.addresses(device.ip4Config, IFACE.ip4),
+        ipv6: await this.read.addresses(device.ip6Config, IFACE.ip6),
       };
     });
   }
@@ -237,7 +122,7 @@ export class NmNetwork implements NetworkService {
   scan(): Promise<void> {
     return this.serial(async () => {
       const deadline = Date.now() + (this.opts.scanTimeoutMs ?? 10_000);
-      const device = await this.wifiDevice();
+      const device = await this.read.wifiDevice();
       const before = device.lastScan;
       for (;;) {
         try {
@@ -252,7 +137,7 @@ export class NmNetwork implements NetworkService {
       // NetworkManager before 1.12 has no LastScan: the request is all there is to wait for.
       if (before === null) return;
       for (;;) {
-        const now = await this.device(device.path);
+        const now = await this.read.device(device.path);
         if (now.lastScan !== before) return;
         if (now.state < DEVICE_STATE.disconnected) throw new NetworkRequestFailed(`the Wi-Fi device ${device.interfaceName} is not available for scanning (state ${now.state})`);
         if (Date.now() > deadline) throw new NetworkRequestFailed(`the Wi-Fi scan did not finish within ${this.opts.scanTimeoutMs ?? 10_000} ms`);
@@ -269,8 +154,8 @@ export class NmNetwork implements NetworkService {
       let security: ConfigurableSecurity = c.security ?? (c.password === '' ? 'none' : 'wpa-psk');
       if (c.mac) {
         // As the Reagent: a BSSID names the access point, whose SSID and security win.
-        const device = await this.wifiDevice();
-        const ap = (await this.accessPoints(device)).find((a) => sameMac(a.bssid, c.mac!));
+        const device = await this.read.wifiDevice();
+        const ap = (await this.read.accessPoints(device)).find((a) => sameMac(a.bssid, c.mac!));
         if (!ap) throw new NetworkRequestFailed(`no access point with BSSID ${c.mac} in range`);
         if (!(CONFIGURABLE_SECURITY as readonly string[]).includes(ap.security)) {
           throw new NetworkRequestFailed(`the access point ${c.mac} uses "${ap.security}" security, which cannot be configured here (supported: ${CONFIGURABLE_SECURITY.join(', ')})`);
@@ -281,7 +166,7 @@ export class NmNetwork implements NetworkService {
       const problem = passwordProblem(security, c.password);
       if (problem) throw new NetworkRequestFailed(`the Wi-Fi password is invalid: expected ${problem}`);
       const settings = wifiConnection({ ssid, security, password: c.password, priority: c.priority, uuid: randomUUID() });
-      const existing = this.savedWifi(await this.saved(), ssid)[0];
+      const existing = this.read.savedWifi(await this.read.saved(), ssid)[0];
       try {
         if (existing) await this.nm.update(existing.path, keepIdentity(settings, existing.settings));
         else await this.nm.addConnection(settings);
@@ -295,7 +180,7 @@ export class NmNetwork implements NetworkService {
 
   removeWifi(ssid: string): Promise<void> {
     return this.serial(async () => {
-      const matching = this.savedWifi(await this.saved(), ssid);
+      const matching = this.read.savedWifi(await this.read.saved(), ssid);
       if (matching.length === 0) throw new NetworkRequestFailed(`no saved Wi-Fi configuration with ssid ${JSON.stringify(ssid)}`);
       for (const c of matching) await this.nm.deleteConnection(c.path);
       this.opts.logger.info({ ssid, removed: matching.length }, 'Wi-Fi configuration removed');
@@ -304,12 +189,12 @@ export class NmNetwork implements NetworkService {
 
   selectWifi(ssid: string, mac: string): Promise<void> {
     return this.serial(async () => {
-      const device = await this.wifiDevice();
-      const conn = this.savedWifi(await this.saved(), ssid)[0];
+      const device = await this.read.wifiDevice();
+      const conn = this.read.savedWifi(await this.read.saved(), ssid)[0];
       if (!conn) throw new NetworkRequestFailed(`no saved Wi-Fi configuration with ssid ${JSON.stringify(ssid)}; add it first`);
       let specific = NO_OBJECT;
       if (mac !== '') {
-        const ap = (await this.accessPoints(device)).find((a) => sameMac(a.bssid, mac));
+        const ap = (await this.read.accessPoints(device)).find((a) => sameMac(a.bssid, mac));
         if (!ap) throw new NetworkRequestFailed(`no access point with BSSID ${mac} in range`);
         specific = ap.path;
       }
@@ -327,21 +212,21 @@ export class NmNetwork implements NetworkService {
 
   listEthernet(): Promise<EthernetDevice[]> {
     return this.serial(async () => {
-      const devices = (await this.allDevices()).filter((d) => d.type === DEVICE_TYPE.ethernet);
-      const all = devices.length > 0 ? await this.saved() : [];
+      const devices = (await this.read.allDevices()).filter((d) => d.type === DEVICE_TYPE.ethernet);
+      const all = devices.length > 0 ? await this.read.saved() : [];
       const out: EthernetDevice[] = [];
       for (const d of devices) {
-        const active = await this.activeConnectionOf(d);
+        const active = await this.read.activeConnectionOf(d);
         const activeSettings = active && active.connection !== NO_OBJECT ? all.find((c) => c.path === active.connection) : undefined;
-        const conn = activeSettings ?? this.byInterface(all, d.interfaceName);
-        let ipv4 = await this.addresses(d.ip4Config, IFACE.ip4);
+        const conn = activeSettings ?? this.read.byInterface(all, d.interfaceName);
+        let ipv4 = await this.read.addresses(d.ip4Config, IFACE.ip4);
         // Not connected: the addresses it would get, as the Reagent shows them.
         if (d.ip4Config === NO_OBJECT && conn) ipv4 = addressDataOf(conn.settings);
         out.push({
           interfaceName: d.interfaceName,
           mac: d.permHwAddress || d.hwAddress,
           ipv4,
-          ipv6: await this.addresses(d.ip6Config, IFACE.ip6),
+          ipv6: await this.read.addresses(d.ip6Config, IFACE.ip6),
           method: (conn && stringOf(conn.settings, SETTING.ipv4, 'method')) ?? '',
         });
       }
@@ -351,13 +236,13 @@ export class NmNetwork implements NetworkService {
 
   updateIpv4(change: Ipv4Change): Promise<void> {
     return this.serial(async () => {
-      const devices = await this.allDevices();
+      const devices = await this.read.allDevices();
       const device = devices.find((d) => sameMac(d.hwAddress, change.mac) || sameMac(d.permHwAddress, change.mac)) ?? devices.find((d) => d.interfaceName === change.interfaceName && change.interfaceName !== '');
-      const all = await this.saved();
-      const active = device ? await this.activeConnectionOf(device) : null;
-      const conn = (active && all.find((c) => c.path === active.connection)) ?? this.byInterface(all, device?.interfaceName || change.interfaceName);
+      const all = await this.read.saved();
+      const active = device ? await this.read.activeConnectionOf(device) : null;
+      const conn = (active && all.find((c) => c.path === active.connection)) ?? this.read.byInterface(all, device?.interfaceName || change.interfaceName);
       if (!conn) throw new NetworkRequestFailed(`no connection found for interface ${JSON.stringify(change.interfaceName)} (mac ${change.mac})`);
-      const current = await this.withStoredSecrets(conn);
+      const current = await this.read.withStoredSecrets(conn);
       let next: Settings;
       if (change.method === 'auto') {
         next = withDhcp(current);
@@ -399,25 +284,18 @@ export class NmNetwork implements NetworkService {
    */
   setInfiniteAutoconnectRetries(): Promise<{ changed: number; connections: number }> {
     return this.serial(async () => {
-      const candidates = (await this.saved()).filter((c) => {
+      const candidates = (await this.read.saved()).filter((c) => {
         const type = stringOf(c.settings, SETTING.connection, 'type');
         return type === SETTING.wifi || type === SETTING.ethernet;
       });
       let changed = 0;
       for (const c of candidates) {
         if (hasInfiniteRetries(c.settings)) continue;
-        await this.nm.update(c.path, withInfiniteRetries(await this.withStoredSecrets(c)));
+        await this.nm.update(c.path, withInfiniteRetries(await this.read.withStoredSecrets(c)));
         changed++;
       }
       return { changed, connections: candidates.length };
     });
-  }
-
-  /** Settings ready for an Update: deprecated keys dropped, stored secrets merged back in. */
-  private async withStoredSecrets(c: Saved): Promise<Settings> {
-    const secrets: Settings[] = [];
-    for (const name of SECRET_SETTINGS) if (c.settings[name]) secrets.push(await this.nm.secrets(c.path, name));
-    return withSecrets(forUpdate(c.settings), secrets);
   }
 }
 
