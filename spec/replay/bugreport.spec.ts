@@ -167,8 +167,8 @@ test(
     const br = header.extra.bugreport;
     assert.equal(br.config.flags.agentDir, agentDir);
     assert.equal(br.config.flock.name, 'pi-kitchen');
-    assert.equal(br.config.env.HOOP_GRPCURL, '127.0.0.1:8010');
-    assert.equal(br.config.env.HOOP_TOKEN, '[REDACTED]');
+    assert.equal(br.config.variables.HOOP_GRPCURL, '127.0.0.1:8010');
+    assert.equal(br.config.variables.HOOP_TOKEN, '[REDACTED]');
     assert.deepEqual(Object.keys(header.machines).sort(), builtinMachines().list().map((d) => d.name).sort());
     assert.ok(br.machineDefinitions.some((d: { name: string; definition: { states: object } }) => d.name === 'connection' && 'backoff' in d.definition.states));
     assert.match(br.logTail, /connecting with secret \[REDACTED\]/);
