@@ -77,16 +77,18 @@ export class DeviceApi {
 
   /** One invocation end to end; failures are thrown as WampReply (what the caller receives). */
   async invoke(session: WampSession, def: ProcedureDef, args: unknown[], kwargs: Obj, details: AbInvocation): Promise<CallResult> {
-    const caller = resolveCaller(details, args, kwargs);
-    const verdict = await checkPrivilege(session, this.opts.keys(), caller, def.privilege, this.opts.privilegeTimeoutMs);
-    if (!verdict.allowed) {
-      this.opts.logger.warn({ procedure: def.name, caller: caller.authid, account: caller.account, privilege: def.privilege }, `device API call denied: ${verdict.reason}`);
-      throw new WampReply(WAMP_ERRORS.notAuthorized, [{ error: verdict.reason }]);
-    }
+    // Everything a caller's payload touches is inside the try: whatever throws
+    // becomes this caller's error reply, never an exception in the daemon.
     try {
+      const caller = resolveCaller(details, args, kwargs);
+      const verdict = await checkPrivilege(session, this.opts.keys(), caller, def.privilege, this.opts.privilegeTimeoutMs);
+      if (!verdict.allowed) {
+        this.opts.logger.warn({ procedure: def.name, caller: caller.authid, account: caller.account, privilege: def.privilege }, `device API call denied: ${verdict.reason}`);
+        throw new WampReply(WAMP_ERRORS.notAuthorized, [{ error: verdict.reason }]);
+      }
       return await def.handle({ args, kwargs, caller });
     } catch (err) {
-      throw this.reply(def, err);
+      throw err instanceof WampReply ? err : this.reply(def, err);
     }
   }
 

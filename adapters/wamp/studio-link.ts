@@ -269,6 +269,7 @@ export class StudioLink implements Link {
         ...(tls ? { tls } : {}),
         ...(this.opts.debugMessaging ? { onTraffic: trafficLogger(this.logger, this.opts.redactor) } : {}),
         onInternalError: (err, context) => this.logger.warn({ err }, `WAMP client: ${context ?? 'internal error'}`),
+        onRefused: (reason, message) => this.logger.warn({ wamp: 'in', type: typeof message?.[0] === 'number' ? message[0] : null }, `WAMP message from the router refused: ${reason}`),
       },
       ac.signal,
     ).then(
