@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { FlockConfig } from '../../config/flock.js';
 import type { Redactor } from '../log/redactor.js';
 import type { AppsService } from './apps-service.js';
+import type { UploadLimits } from './file-transfer.js';
 import { StudioLink } from './studio-link.js';
 
 /** The flags the studio link reads (a subset of cli/flags.ts `Flags`). */
@@ -16,7 +17,14 @@ export interface StudioFlags {
   logFile: string;
 }
 
-export function studioLinkFromFlags(flags: StudioFlags, flock: FlockConfig, apps: AppsService, redactor: Redactor, agentVersion: string): StudioLink {
+export function studioLinkFromFlags(
+  flags: StudioFlags,
+  flock: FlockConfig,
+  apps: AppsService,
+  redactor: Redactor,
+  agentVersion: string,
+  uploads: Partial<UploadLimits> = {},
+): StudioLink {
   return new StudioLink({
     flock,
     apps,
@@ -29,5 +37,6 @@ export function studioLinkFromFlags(flags: StudioFlags, flock: FlockConfig, apps
     appsDir: resolve(flags.appsDir),
     logFile: flags.logFile,
     agentVersion,
+    uploads,
   });
 }

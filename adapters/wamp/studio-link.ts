@@ -23,7 +23,7 @@ import type { AppsService } from './apps-service.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
 import { DeviceApi } from './device-api.js';
-import { FileTransfers } from './file-transfer.js';
+import { FileTransfers, type UploadLimits } from './file-transfer.js';
 import type { DeviceIdentity } from './heartbeat.js';
 import { LogPublisher } from './log-publisher.js';
 import { StudioOutbox, type AppReport, type OutboxRow } from './outbox.js';
@@ -62,6 +62,8 @@ export interface StudioLinkOptions {
   sessionPolicy?: Partial<StudioSessionPolicy>;
   backoff?: Partial<ConnectionPolicy['backoff']>;
   powerDelayMs?: number;
+  /** write_data bounds (the disk guard's minimum free space among them); UPLOAD_LIMITS otherwise. */
+  uploads?: Partial<UploadLimits>;
 }
 
 export const STUDIO_BACKOFF: ConnectionPolicy['backoff'] = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.3 };
@@ -131,6 +133,7 @@ export class StudioLink implements Link {
     }
 
     this.transfers = new FileTransfers({
+      ...this.opts.uploads,
       appsDir: this.opts.appsDir,
       clock: ctx.clock,
       onProgress: (p) => this.publisher.publishMessage(p.containerName, p.message),
