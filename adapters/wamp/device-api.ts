@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { Redactor } from '../log/redactor.js';
 import type { AbInvocation } from './autobahn.js';
+import { NamingError } from '../docker/naming.js';
 import { InvalidAppRequest } from './apps-service.js';
 import { DeviceApiError, WAMP_ERRORS } from './errors.js';
 import { checkPrivilege, resolveCaller, type Caller, type DeviceKeys, type Privilege } from './privilege.js';
@@ -97,6 +98,11 @@ export class DeviceApi {
     if (err instanceof DeviceApiError) {
       this.opts.logger.info({ procedure: def.name, error: err.uri }, `device API call rejected: ${scrub(err.message)}`);
       return new WampReply(err.uri, [{ error: scrub(`${def.name}: ${err.message}`) }], err.kwargs);
+    }
+    // A name the apps link checks further (a container that is not an app's) is the caller's input too.
+    if (err instanceof NamingError) {
+      this.opts.logger.info({ procedure: def.name }, `device API call rejected: ${scrub(err.message)}`);
+      return new WampReply(WAMP_ERRORS.invalidArgument, [{ error: scrub(`${def.name}: ${err.message}`) }], { field: err.field, expected: err.expected });
     }
     if (err instanceof InvalidAppRequest) {
       this.opts.logger.info({ procedure: def.name }, `device API call rejected: ${scrub(err.message)}`);

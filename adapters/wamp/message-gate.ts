@@ -143,7 +143,8 @@ export class MessageGate {
 
   private error(m: WampMessage): GateVerdict {
     const requestType = m[1];
-    if (typeof requestType !== 'number' || !(requestType in ANSWERS)) return { ok: false, reason: `ERROR for request type ${name(requestType)}, which we never send` };
+    if (typeof requestType !== 'number') return { ok: false, reason: 'ERROR: Request.Type (element 1) is not a message type' };
+    if (!(requestType in ANSWERS)) return { ok: false, reason: `ERROR for request type ${name(requestType)}, which we never send` };
     if (!isId(m[2]) || !isDict(m[3]) || !isUri(m[4])) return { ok: false, reason: 'ERROR: expected [ERROR, Request.Type|int, Request|id, Details|dict, Error|uri, ...]' };
     const p = payloadProblem(m, 5);
     if (p) return { ok: false, reason: `ERROR: ${p}` };
