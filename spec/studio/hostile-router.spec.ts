@@ -101,3 +101,18 @@ test("a caller's deep, huge or mistyped payload through the real router gets an 
     await h.stop();
   }
 });
+
+test('write_data through the router: refused at BEGIN when the disk guard says the disk is too full', async () => {
+  const h = await startHarness({ link: { uploads: { diskMinBytes: Number.MAX_SAFE_INTEGER } } });
+  const studio = await connectPeer(h.router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+  try {
+    await until(() => online(h), 15_000, 'online');
+    const r = await callOutcome(studio.session, proc('write_data'), ['BEGIN', 'app.tgz', 'dev_1_app', 10, 'u1']);
+    assert.equal(r.ok, false);
+    assert.ok(h.logs.some((l) => /write_data: disk: only .* free on the filesystem of .*build; an upload of 10 B must leave at least .* free \(REAGENT_DISK_MIN_MIB\)/.test(l)));
+    assert.equal(h.link.session !== null, true);
+  } finally {
+    await studio.close();
+    await h.stop();
+  }
+});
