@@ -312,3 +312,30 @@ test('property: literal hiding matches the single regular expression it replaced
     { numRuns: 1000 },
   );
 });
+
+test('property: any nesting, any shape: scrub never throws and its output is at most MAX_DEPTH deep', () => {
+  const depthOf = (v: unknown): number => {
+    let max = 0;
+    const stack: Array<[unknown, number]> = [[v, 0]];
+    while (stack.length) {
+      const [x, d] = stack.pop()!;
+      if (x === null || typeof x !== 'object') continue;
+      max = Math.max(max, d + 1);
+      for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+    }
+    return max;
+  };
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 20_000 }), fc.array(fc.constantFrom('list', 'object', 'environment', 'password', 'error'), { minLength: 1, maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), (depth, kinds, leaf) => {
+      let v: unknown = leaf;
+      for (let i = 0; i < depth; i++) {
+        const kind = kinds[i % kinds.length];
+        v = kind === 'list' ? [v] : kind === 'object' ? { v } : kind === 'environment' ? { environment: { A: v } } : kind === 'password' ? { password: v, next: v } : new Error('e', { cause: v });
+      }
+      const out = new Redactor().scrub(v);
+      assert.ok(depthOf(out) <= MAX_DEPTH + 1);
+      JSON.stringify(out);
+    }),
+    { numRuns: 200 },
+  );
+});
