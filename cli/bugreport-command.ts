@@ -8,7 +8,8 @@ import type { Flags } from './flags.js';
 import type { MachineRegistry } from '../machines/registry.js';
 import { loadFlockConfig } from '../config/flock.js';
 import { HOOP_ENV_DOC, readHoopEnv } from '../config/hoop-env.js';
-import { Redactor, REDACTED, SENSITIVE_KEY } from '../adapters/log/redactor.js';
+import { Redactor, REDACTED } from '../adapters/log/redactor.js';
+import { isSecretName } from '../adapters/log/secret-names.js';
 import { parseDuration, writeBugreport } from '../adapters/store/bugreport.js';
 
 export interface BugreportArgs {
@@ -72,11 +73,12 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(ctx.env)) {
     if (value === undefined || !(SHOWN_ENV.test(name) || HOOP_ENV_DOC.some((d) => d.name === name))) continue;
-    const secret = SECRET_ENV.has(name) || SENSITIVE_KEY.test(name);
+    const secret = SECRET_ENV.has(name) || isSecretName(name);
     if (secret) redactor.addSecret(value);
     env[name] = secret && value !== '' ? REDACTED : value;
   }
-  config.env = env;
+  // Not `env`: that name holds an app's environment, whose values the redactor hides.
+  config.variables = env;
 
   const hoop = readHoopEnv(ctx.env);
   if (hoop.ok) {
@@ -156,11 +158,11 @@ function registerFileSecrets(path: string, redactor: Redactor): void {
   }
   const walk = (value: unknown, key: string) => {
     if (typeof value === 'string') {
-      if (SENSITIVE_KEY.test(key) || key === 'key' || key === 'secret') redactor.addSecret(value);
+      if (isSecretName(key) || key === 'key' || key === 'secret') redactor.addSecret(value);
     } else if (Array.isArray(value)) {
       for (const v of value) walk(v, key);
     } else if (value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) walk(v, SENSITIVE_KEY.test(key) ? key : k);
+      for (const [k, v] of Object.entries(value)) walk(v, isSecretName(key) ? key : k);
     }
   };
   walk(raw, '');

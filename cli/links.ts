@@ -66,8 +66,10 @@ async function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: Apps
   const links: Link[] = [];
   // Whenever a .flock is given; with -offline it never connects and only keeps app state reports in its outbox.
   if (inputs.flock) {
-    const { studioLinkFromFlags } = await import('../adapters/wamp/from-flags.js');
-    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion(), nm));
+    const [{ studioLinkFromFlags }, { diskThresholdsFromEnv }] = await Promise.all([import('../adapters/wamp/from-flags.js'), import('../adapters/apps/config.js')]);
+    // Uploads keep the same free space as pulls and builds (REAGENT_DISK_MIN_MIB).
+    const uploads = { diskMinBytes: diskThresholdsFromEnv(inputs.env).minBytes };
+    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion(), nm, uploads));
   }
   if (inputs.flags.offline) return links;
   if (inputs.gatewayCredentials) links.push(await gatewayLinkFor(inputs, logger));

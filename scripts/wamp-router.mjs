@@ -3,7 +3,7 @@
 // Crossbar behaviours the agent relies on that fox-wamp lacks. Run as its own
 // process and stopped by PID (SIGTERM):
 //
-//   node scripts/wamp-router.mjs --users users.json [--port 0] [--host 127.0.0.1] [--no-meta]
+//   node scripts/wamp-router.mjs --users users.json [--port 0] [--host 127.0.0.1] [--no-meta] [--inject]
 //
 // users.json: { "<authid>": { "secret": "...", "role": "device",
 //                             "salt"?: "...", "iterations"?: 1000, "keylen"?: 32 } }
@@ -31,6 +31,11 @@
 //   on_unsubscribe / on_delete events and the wamp.subscription.match
 //   procedure, for exact-match subscriptions (fox-wamp has no prefix matching).
 // `--no-meta` leaves the subscription meta API out, as fox-wamp alone is.
+// `--inject` (tests only: a hostile router) adds the procedure `test.inject`,
+// kwargs {authid, frames: [string | {binary: base64}]}: each frame is written
+// as it is to the WebSocket of every session of that authid, answering with
+// the number of frames written. No real router does this; it is how tests send
+// the agent messages no well-behaved router would forward.
 // Left as fox-wamp does it: an application error raised by a callee reaches the
 // caller as wamp.error.callee_failure with the original error URI as args[0]
 // (Crossbar forwards the callee's URI, args and kwargs).
@@ -52,13 +57,14 @@ const msgpack = foxRequire('msgpack-lite');
 const WAMP = { ERROR: 8, EVENT: 36, RESULT: 50, REGISTER: 64, INVOCATION: 68 };
 
 function parseArgs(argv) {
-  const out = { host: '127.0.0.1', port: 0, users: '', meta: true };
+  const out = { host: '127.0.0.1', port: 0, users: '', meta: true, inject: false };
   for (let i = 0; i < argv.length; i++) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--host') out.host = v, i++;
     else if (k === '--port') out.port = Number(v), i++;
     else if (k === '--users') out.users = v, i++;
     else if (k === '--no-meta') out.meta = false;
+    else if (k === '--inject') out.inject = true;
     else throw new Error(`wamp-router: unknown argument ${k}`);
   }
   if (!out.users) throw new Error('wamp-router: --users FILE is required');
@@ -205,6 +211,35 @@ router.on(MSG.REALM_CREATED, (realm) => {
   });
 });
 
+// ---- test.inject: raw frames to a session (--inject) -----------------------
+
+/** Every open connection: its WebSocket and its router session. */
+const connections = new Set();
+
+function authidOf(session) {
+  const user = typeof session.getUserDetails === 'function' ? session.getUserDetails() || {} : {};
+  return user.authid ?? (session.secureDetails && session.secureDetails.authid) ?? null;
+}
+
+router.on(MSG.REALM_CREATED, (realm) => {
+  if (!args.inject) return;
+  const api = realm.wampApi();
+  api.register('test.inject', (qid, _callArgs, kwargs) => {
+    const frames = kwargs && Array.isArray(kwargs.frames) ? kwargs.frames : [];
+    let written = 0;
+    for (const { ws, session } of connections) {
+      if (authidOf(session) !== (kwargs && kwargs.authid) || ws.readyState !== WebSocket.OPEN) continue;
+      for (const f of frames) {
+        if (typeof f === 'string') ws.send(f, { binary: false });
+        else if (f && typeof f.binary === 'string') ws.send(Buffer.from(f.binary, 'base64'), { binary: true });
+        else continue;
+        written++;
+      }
+    }
+    api.resrpc(qid, null, [written]);
+  });
+});
+
 // ---- WAMP-CRA -------------------------------------------------------------
 
 function expectedSignature(user, challenge) {
@@ -272,8 +307,13 @@ server.on('connection', (ws) => {
       ws.close(code, reason);
     },
   };
+  const connection = { ws, session };
+  connections.add(connection);
   ws.on('error', () => {});
-  ws.on('close', () => router.removeSession(session));
+  ws.on('close', () => {
+    connections.delete(connection);
+    router.removeSession(session);
+  });
   ws.on('message', (data) => {
     const ctx = gate.createContext(session, writer);
     let msg;

@@ -62,6 +62,14 @@ function uintVar(env: NodeJS.ProcessEnv, name: string, fallback: number, what: s
   return Number(raw);
 }
 
+/** REAGENT_DISK_WARN_MIB / REAGENT_DISK_MIN_MIB; throws with the variable named. */
+export function diskThresholdsFromEnv(env: NodeJS.ProcessEnv): DiskThresholds {
+  const warnMiB = uintVar(env, 'REAGENT_DISK_WARN_MIB', DEFAULT_DISK_THRESHOLDS.warnBytes / MiB, 'MiB free below which pulls and builds warn');
+  const minMiB = uintVar(env, 'REAGENT_DISK_MIN_MIB', DEFAULT_DISK_THRESHOLDS.minBytes / MiB, 'MiB free below which pulls, builds and uploads are refused');
+  if (minMiB > warnMiB) throw new Error(`REAGENT_DISK_MIN_MIB (${minMiB}) must not exceed REAGENT_DISK_WARN_MIB (${warnMiB})`);
+  return { warnBytes: warnMiB * MiB, minBytes: minMiB * MiB };
+}
+
 export function appsSettings(
   base: { appsDir: string; buildExtension: string; arch: string; registryUrl?: string; repository?: string },
   env: NodeJS.ProcessEnv,
@@ -72,9 +80,7 @@ export function appsSettings(
     if (!['bridge', 'host', 'none'].includes(network)) {
       throw new Error(`REAGENT_APP_NETWORK=${JSON.stringify(network)}: expected bridge, host or none`);
     }
-    const warnMiB = uintVar(env, 'REAGENT_DISK_WARN_MIB', DEFAULT_DISK_THRESHOLDS.warnBytes / MiB, 'MiB free below which pulls and builds warn');
-    const minMiB = uintVar(env, 'REAGENT_DISK_MIN_MIB', DEFAULT_DISK_THRESHOLDS.minBytes / MiB, 'MiB free below which pulls and builds are refused');
-    if (minMiB > warnMiB) throw new Error(`REAGENT_DISK_MIN_MIB (${minMiB}) must not exceed REAGENT_DISK_WARN_MIB (${warnMiB})`);
+    const disk = diskThresholdsFromEnv(env);
     const historyLines = uintVar(env, 'REAGENT_APP_LOG_LINES', DEFAULT_LOG_SETTINGS.historyLines, 'lines of log history kept per app');
     if (historyLines < 1 || historyLines > 10_000) throw new Error(`REAGENT_APP_LOG_LINES=${historyLines}: expected 1 to 10000`);
     const stopTimeoutSec = uintVar(env, 'REAGENT_APP_STOP_TIMEOUT', 10, 'seconds between SIGTERM and SIGKILL when an app stops');
@@ -85,7 +91,7 @@ export function appsSettings(
       registry: { registry: registryPrefix(base.registryUrl), repository: base.repository ?? '' },
       networkMode: network,
       stopTimeoutSec,
-      disk: { warnBytes: warnMiB * MiB, minBytes: minMiB * MiB },
+      disk,
       policy: DEFAULT_APP_POLICY,
       logs: { ...DEFAULT_LOG_SETTINGS, historyLines },
       progressIntervalMs: 1000,

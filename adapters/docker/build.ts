@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import type { EngineDeps } from './types.js';
 import { parseImageRef } from './naming.js';
 import { EngineError, toEngineError } from './errors.js';
-import { abortable, jsonItems, streamItemError } from './json-stream.js';
+import { abortable, jsonItems, perItem, streamItemError, type JsonItem } from './json-stream.js';
 import { listArchiveEntries } from './tgz-entries.js';
 
 type Ctx = Pick<EngineDeps, 'docker' | 'logger' | 'arch'>;
@@ -54,7 +54,9 @@ export async function buildFromTgz(
   return abortable(what, signal, async () => {
     let names: string[];
     try {
-      names = (await listArchiveEntries(tgzPath)).filter((e) => e.type === 'file' || e.type === 'symlink').map((e) => e.name);
+      // Only root-level Dockerfiles matter: keeping every entry would let an archive of millions of names fill the heap.
+      const dockerfiles = await listArchiveEntries(tgzPath, { keep: (e) => (e.type === 'file' || e.type === 'symlink') && e.name.startsWith('Dockerfile') && !e.name.includes('/') });
+      names = dockerfiles.map((e) => e.name);
     } catch (err) {
       throw new EngineError('invalid-archive', `${what}: cannot read ${tgzPath}: ${(err as Error).message}`, { cause: err });
     }
@@ -86,12 +88,7 @@ export async function buildFromTgz(
       partial = flush ? '' : (lines.pop() ?? '');
       for (const line of lines) if (line !== '') onProgress({ line });
     };
-    for await (const item of jsonItems(stream, signal)) {
-      const error = streamItemError(item);
-      if (error !== undefined) {
-        emit('', true);
-        throw new EngineError('stream-error', `${what}: ${error}`);
-      }
+    const progress = perItem(ctx.logger, what, (item: JsonItem) => {
       const s = item['stream'];
       if (typeof s === 'string') emit(s, false);
       const status = item['status'];
@@ -100,8 +97,17 @@ export async function buildFromTgz(
       if (typeof aux === 'object' && aux !== null && typeof (aux as { ID?: unknown }).ID === 'string') {
         imageId = (aux as { ID: string }).ID;
       }
+    });
+    const flush = perItem(ctx.logger, what, () => emit('', true));
+    for await (const item of jsonItems(stream, signal)) {
+      const error = streamItemError(item);
+      if (error !== undefined) {
+        flush(undefined);
+        throw new EngineError('stream-error', `${what}: ${error}`);
+      }
+      progress(item);
     }
-    if (partial !== '') emit('', true);
+    if (partial !== '') flush(undefined);
     ctx.logger.info({ tag, dockerfile, imageId }, 'image built');
     return imageId ? { tag, dockerfile, imageId } : { tag, dockerfile };
   });

@@ -264,7 +264,7 @@ export class DockerCommands {
     await tagImage(this.deps.docker, dev, release);
     const credentials = await this.deps.credentialsFor(actor, c.app, registryHostOf(release));
     this.deps.logs.agent(container, `Pushing release image ${release}…`);
-    await pushImage(this.deps.docker, release, credentials, (line) => this.deps.logs.progress(container, [this.deps.redact(line)]), signal);
+    await pushImage(this.deps.docker, release, credentials, (line) => this.deps.logs.progress(container, [this.deps.redact(line)]), signal, this.deps.logger);
     this.deps.logs.agent(container, `Release ${c.version} published`);
     return {};
   }

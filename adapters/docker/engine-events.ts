@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { EngineDeps, OurContainer } from './types.js';
 import { MANAGED_FILTER, parseAppLabels, type Stage } from './naming.js';
 import { engineMessage } from './errors.js';
-import { jsonItems, type JsonItem } from './json-stream.js';
+import { jsonItems, perItem, type JsonItem } from './json-stream.js';
 import { listOurContainers } from './containers.js';
 import { pingEngine } from './ping.js';
 
@@ -192,11 +192,14 @@ export function watchEvents(
       pingTimer.unref();
     }
     let reason = 'event stream ended';
+    const handle = perItem(ctx.logger, 'engine events', (item: JsonItem) => {
+      const ev = normalizeEvent(item);
+      if (ev) emitEvent(ev);
+    });
     try {
       for await (const item of jsonItems(s)) {
         if (closed) return;
-        const ev = normalizeEvent(item);
-        if (ev) emitEvent(ev);
+        handle(item);
       }
     } catch (err) {
       reason = `event stream failed: ${engineMessage(err)}`;

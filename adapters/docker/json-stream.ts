@@ -5,6 +5,7 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { LineSplitter } from './log-lines.js';
 import { EngineError, isAbort } from './errors.js';
+import type { EngineLogger } from './types.js';
 
 export type JsonItem = Record<string, unknown>;
 
@@ -41,6 +42,31 @@ export async function* jsonItems(stream: NodeJS.ReadableStream, signal?: AbortSi
   } finally {
     if (!readable.destroyed) readable.destroy();
   }
+}
+
+/** Handler failures logged per stream; after that they are only counted. */
+const REPORTED_FAILURES = 10;
+
+/**
+ * Wraps what a consumer does with one item of an engine stream (a progress
+ * line, a batch of log lines, an event): if it throws, that item is dropped
+ * and logged, and the stream goes on. A bug in how we read one line must not
+ * fail a pull, end a log follow or drop the event watcher. Deliberate
+ * failures (an error item failing a pull) are thrown outside it.
+ */
+export function perItem<T>(logger: EngineLogger, what: string, handle: (item: T) => void): (item: T) => void {
+  let failures = 0;
+  return (item) => {
+    try {
+      handle(item);
+    } catch (err) {
+      failures++;
+      if (failures <= REPORTED_FAILURES) {
+        const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        logger.warn({ failures }, `${what}: an item from the engine was dropped, its handler failed (${reason.slice(0, 300)})${failures === REPORTED_FAILURES ? '; further failures are not logged' : ''}`);
+      }
+    }
+  };
 }
 
 /** The error message carried by a stream item, if it is an error item. */

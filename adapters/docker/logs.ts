@@ -15,6 +15,7 @@ import type { EngineDeps } from './types.js';
 import { EngineError, statusCodeOf, toEngineError } from './errors.js';
 import { DockerDemuxer, LineSplitter, MAX_LINE_BYTES, type DemuxPiece, type LogLine, type LogStream } from './log-lines.js';
 import { inspectOurs } from './containers.js';
+import { perItem } from './json-stream.js';
 
 type Ctx = Pick<EngineDeps, 'docker' | 'appsDir' | 'logger'>;
 
@@ -64,10 +65,11 @@ export async function followLogs(
   const demux = new DockerDemuxer();
   const received: Record<LogStream, number> = { stdout: 0, stderr: 0 };
   let count = 0;
+  const hand = perItem(ctx.logger, `follow logs of ${container}`, onLines);
   const deliver = (batch: LogLine[]): void => {
     if (batch.length === 0) return;
     count += batch.length;
-    onLines(batch);
+    hand(batch);
   };
   const consume = (pieces: DemuxPiece[]): void => {
     const batch: LogLine[] = [];

@@ -7,7 +7,7 @@
 import type { EngineDeps, RegistryCredentials } from './types.js';
 import { formatImageRef, parseImageRef } from './naming.js';
 import { EngineError, toEngineError } from './errors.js';
-import { abortable, jsonItems, streamItemError, type JsonItem } from './json-stream.js';
+import { abortable, jsonItems, perItem, streamItemError, type JsonItem } from './json-stream.js';
 
 type Ctx = Pick<EngineDeps, 'docker' | 'logger'>;
 
@@ -68,14 +68,17 @@ export async function pull(
       throw e.code === 'engine' ? failure(full, e.message.replace(`${what}: `, '')) : e;
     }
     let digest: string | undefined;
-    for await (const item of jsonItems(stream, signal)) {
-      const error = streamItemError(item);
-      if (error !== undefined) throw failure(full, error);
+    const progress = perItem(ctx.logger, what, (item: JsonItem) => {
       const p = toPullProgress(item);
-      if (!p) continue;
+      if (!p) return;
       const d = /^Digest: (sha256:[0-9a-f]{64})/.exec(p.status);
       if (d) digest = d[1];
       onProgress(p);
+    });
+    for await (const item of jsonItems(stream, signal)) {
+      const error = streamItemError(item);
+      if (error !== undefined) throw failure(full, error);
+      progress(item);
     }
     ctx.logger.info({ image: full, digest }, 'image pulled');
     return digest ? { image: full, digest } : { image: full };

@@ -2,10 +2,10 @@
 // push it. Like pulls, a push reports most failures inside its progress stream.
 
 import type Dockerode from 'dockerode';
-import type { RegistryCredentials } from './types.js';
+import { silentLogger, type EngineLogger, type RegistryCredentials } from './types.js';
 import { parseImageRef } from './naming.js';
 import { EngineError, toEngineError } from './errors.js';
-import { abortable, jsonItems, streamItemError } from './json-stream.js';
+import { abortable, jsonItems, perItem, streamItemError, type JsonItem } from './json-stream.js';
 
 /** Gives `source` the additional name `target` (`docker tag`). */
 export async function tagImage(docker: Dockerode, source: string, target: string): Promise<void> {
@@ -24,6 +24,7 @@ export async function pushImage(
   credentials: RegistryCredentials | undefined,
   onLine: (line: string) => void,
   signal?: AbortSignal,
+  logger: EngineLogger = silentLogger,
 ): Promise<void> {
   parseImageRef(image, 'image');
   const what = `push ${image}`;
@@ -37,16 +38,19 @@ export async function pushImage(
     } catch (err) {
       throw toEngineError(err, what);
     }
+    const progress = perItem(logger, what, (item: JsonItem) => {
+      const status = item['status'];
+      if (typeof status === 'string' && status !== 'Pushing' && status !== 'Waiting' && status !== 'Preparing') {
+        onLine(typeof item['id'] === 'string' ? `${item['id']}: ${status}` : status);
+      }
+    });
     for await (const item of jsonItems(stream, signal)) {
       const error = streamItemError(item);
       if (error !== undefined) {
         const unauthorized = /unauthorized|authentication required|no basic auth credentials|denied/i.test(error);
         throw new EngineError(unauthorized ? 'unauthorized' : 'stream-error', `${what}: ${error}`);
       }
-      const status = item['status'];
-      if (typeof status === 'string' && status !== 'Pushing' && status !== 'Waiting' && status !== 'Preparing') {
-        onLine(typeof item['id'] === 'string' ? `${item['id']}: ${status}` : status);
-      }
+      progress(item);
     }
   });
 }

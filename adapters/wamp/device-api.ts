@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { Redactor } from '../log/redactor.js';
 import type { AbInvocation } from './autobahn.js';
+import { NamingError } from '../docker/naming.js';
 import { InvalidAppRequest } from './apps-service.js';
 import { DeviceApiError, WAMP_ERRORS } from './errors.js';
 import { checkPrivilege, resolveCaller, type Caller, type DeviceKeys, type Privilege } from './privilege.js';
@@ -77,16 +78,18 @@ export class DeviceApi {
 
   /** One invocation end to end; failures are thrown as WampReply (what the caller receives). */
   async invoke(session: WampSession, def: ProcedureDef, args: unknown[], kwargs: Obj, details: AbInvocation): Promise<CallResult> {
-    const caller = resolveCaller(details, args, kwargs);
-    const verdict = await checkPrivilege(session, this.opts.keys(), caller, def.privilege, this.opts.privilegeTimeoutMs);
-    if (!verdict.allowed) {
-      this.opts.logger.warn({ procedure: def.name, caller: caller.authid, account: caller.account, privilege: def.privilege }, `device API call denied: ${verdict.reason}`);
-      throw new WampReply(WAMP_ERRORS.notAuthorized, [{ error: verdict.reason }]);
-    }
+    // Everything a caller's payload touches is inside the try: whatever throws
+    // becomes this caller's error reply, never an exception in the daemon.
     try {
+      const caller = resolveCaller(details, args, kwargs);
+      const verdict = await checkPrivilege(session, this.opts.keys(), caller, def.privilege, this.opts.privilegeTimeoutMs);
+      if (!verdict.allowed) {
+        this.opts.logger.warn({ procedure: def.name, caller: caller.authid, account: caller.account, privilege: def.privilege }, `device API call denied: ${verdict.reason}`);
+        throw new WampReply(WAMP_ERRORS.notAuthorized, [{ error: verdict.reason }]);
+      }
       return await def.handle({ args, kwargs, caller });
     } catch (err) {
-      throw this.reply(def, err);
+      throw err instanceof WampReply ? err : this.reply(def, err);
     }
   }
 
@@ -95,6 +98,11 @@ export class DeviceApi {
     if (err instanceof DeviceApiError) {
       this.opts.logger.info({ procedure: def.name, error: err.uri }, `device API call rejected: ${scrub(err.message)}`);
       return new WampReply(err.uri, [{ error: scrub(`${def.name}: ${err.message}`) }], err.kwargs);
+    }
+    // A name the apps link checks further (a container that is not an app's) is the caller's input too.
+    if (err instanceof NamingError) {
+      this.opts.logger.info({ procedure: def.name }, `device API call rejected: ${scrub(err.message)}`);
+      return new WampReply(WAMP_ERRORS.invalidArgument, [{ error: scrub(`${def.name}: ${err.message}`) }], { field: err.field, expected: err.expected });
     }
     if (err instanceof InvalidAppRequest) {
       this.opts.logger.info({ procedure: def.name }, `device API call rejected: ${scrub(err.message)}`);

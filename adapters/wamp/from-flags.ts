@@ -4,6 +4,7 @@ import type { FlockConfig } from '../../config/flock.js';
 import type { Redactor } from '../log/redactor.js';
 import type { AppsService } from './apps-service.js';
 import type { NetworkService } from '../network/service.js';
+import type { UploadLimits } from './file-transfer.js';
 import { StudioLink } from './studio-link.js';
 
 /** The flags the studio link reads (a subset of cli/flags.ts `Flags`). */
@@ -17,7 +18,15 @@ export interface StudioFlags {
   logFile: string;
 }
 
-export function studioLinkFromFlags(flags: StudioFlags, flock: FlockConfig, apps: AppsService, redactor: Redactor, agentVersion: string, network: NetworkService): StudioLink {
+export function studioLinkFromFlags(
+  flags: StudioFlags,
+  flock: FlockConfig,
+  apps: AppsService,
+  redactor: Redactor,
+  agentVersion: string,
+  network: NetworkService,
+  uploads: Partial<UploadLimits> = {},
+): StudioLink {
   return new StudioLink({
     flock,
     apps,
@@ -31,5 +40,6 @@ export function studioLinkFromFlags(flags: StudioFlags, flock: FlockConfig, apps
     logFile: flags.logFile,
     agentVersion,
     network,
+    uploads,
   });
 }

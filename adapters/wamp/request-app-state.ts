@@ -50,7 +50,7 @@ function keyField(o: Obj, keys: readonly string[], path: string): number | strin
 
 function jsonObject(o: Obj, key: string, path: string): { [k: string]: Json } | null {
   const v = optionalObject(o, key, path);
-  return v === undefined ? null : (jsonClone(v) as { [k: string]: Json });
+  return v === undefined ? null : (jsonClone(v, `${path}${key}`) as { [k: string]: Json });
 }
 
 function credentials(o: Obj, path: string): Record<string, DockerCredential> | null {
@@ -103,7 +103,7 @@ export function parseAppStateRequest(payload: unknown, path = ''): AppStateReque
     cancelTransition: optionalBool(o, 'cancel_transition', path) ?? false,
     environment: jsonObject(o, 'environment', path),
     environmentTemplate: jsonObject(o, 'environment_template', path),
-    ports: ports === undefined ? null : (jsonClone(ports) as Json[]),
+    ports: ports === undefined ? null : (jsonClone(ports, `${path}ports`) as Json[]),
     dockerCompose: jsonObject(o, 'docker_compose', path),
     newDockerCompose: jsonObject(o, 'new_docker_compose', path),
     dockerCredentials: credentials(o, path),

@@ -30,6 +30,8 @@ export interface SessionOptions {
   respTimeoutMs: number;
   tls?: TransportOptions['tls'];
   onTraffic?: TransportOptions['onTraffic'];
+  /** A frame from the router that was refused (see transport.ts). */
+  onRefused?: TransportOptions['onRefused'];
   /** Errors autobahn reports from inside (a handler threw, a protocol violation). */
   onInternalError?: (err: unknown, context?: string) => void;
 }
@@ -63,6 +65,7 @@ export class WampSession {
     private readonly ab: AbSession,
     readonly id: number,
     private readonly respTimeoutMs: number,
+    private readonly onHandlerError?: (err: unknown, context?: string) => void,
   ) {}
 
   /**
@@ -72,7 +75,7 @@ export class WampSession {
    */
   static open(opts: SessionOptions, signal?: AbortSignal): Promise<WampSession> {
     return new Promise((resolve, reject) => {
-      const t = openTransport({ url: opts.url, serializers: opts.serializers, tls: opts.tls, onTraffic: opts.onTraffic });
+      const t = openTransport({ url: opts.url, serializers: opts.serializers, tls: opts.tls, onTraffic: opts.onTraffic, onRefused: opts.onRefused });
       let settled = false;
       let abortReason: string | null = null;
       const fail = (end: SessionEnd) => {
@@ -117,7 +120,7 @@ export class WampSession {
             if (settled) return;
             settled = true;
             signal?.removeEventListener('abort', onAbort);
-            const session = new WampSession(t, ab, ab.id ?? 0, opts.respTimeoutMs);
+            const session = new WampSession(t, ab, ab.id ?? 0, opts.respTimeoutMs, opts.onInternalError);
             t.onClosed((info) => session.finish({ reason: info.reason, authFailed: false, local: info.local }));
             resolve(session);
           };
@@ -168,7 +171,7 @@ export class WampSession {
   async register(procedure: string, endpoint: Endpoint, options: Record<string, unknown> = {}): Promise<number> {
     const ab: AbEndpoint = async (args, kwargs, details) => {
       try {
-        const r = await endpoint(Array.isArray(args) ? args : [], kwargs && typeof kwargs === 'object' ? kwargs : {}, details ?? {});
+        const r = await endpoint(Array.isArray(args) ? args : [], isPlainObject(kwargs) ? kwargs : {}, isPlainObject(details) ? details : {});
         return new AbResultClass(r.args, r.kwargs);
       } catch (err) {
         if (err instanceof WampReply) throw new AbErrorClass(err.uri, err.args, err.kwargs);
@@ -181,7 +184,14 @@ export class WampSession {
 
   async subscribe(topic: string, handler: EventHandler): Promise<number> {
     const sub = await this.guard(topic, () =>
-      this.ab.subscribe(topic, (args, kwargs) => handler(Array.isArray(args) ? args : [], kwargs && typeof kwargs === 'object' ? kwargs : {})),
+      this.ab.subscribe(topic, (args, kwargs) => {
+        // One bad EVENT is dropped and logged; the subscription and the session go on.
+        try {
+          handler(Array.isArray(args) ? args : [], isPlainObject(kwargs) ? kwargs : {});
+        } catch (err) {
+          this.onHandlerError?.(err, `event handler for ${topic} failed; event dropped`);
+        }
+      }),
     );
     return sub.id;
   }
@@ -262,6 +272,10 @@ export class SessionFailure extends Error {
     super(end.reason);
     this.name = 'SessionFailure';
   }
+}
+
+function isPlainObject<T extends object>(v: T | null | undefined): v is T {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function toCallResult(value: unknown): CallResult {

@@ -24,7 +24,7 @@ import type { AppsService } from './apps-service.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
 import { DeviceApi } from './device-api.js';
-import { FileTransfers } from './file-transfer.js';
+import { FileTransfers, type UploadLimits } from './file-transfer.js';
 import type { DeviceIdentity } from './heartbeat.js';
 import { LogPublisher } from './log-publisher.js';
 import { StudioOutbox, type AppReport, type OutboxRow } from './outbox.js';
@@ -66,6 +66,8 @@ export interface StudioLinkOptions {
   sessionPolicy?: Partial<StudioSessionPolicy>;
   backoff?: Partial<ConnectionPolicy['backoff']>;
   powerDelayMs?: number;
+  /** write_data bounds (the disk guard's minimum free space among them); UPLOAD_LIMITS otherwise. */
+  uploads?: Partial<UploadLimits>;
 }
 
 export const STUDIO_BACKOFF: ConnectionPolicy['backoff'] = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.3 };
@@ -135,6 +137,7 @@ export class StudioLink implements Link {
     }
 
     this.transfers = new FileTransfers({
+      ...this.opts.uploads,
       appsDir: this.opts.appsDir,
       clock: ctx.clock,
       onProgress: (p) => this.publisher.publishMessage(p.containerName, p.message),
@@ -274,6 +277,7 @@ export class StudioLink implements Link {
         ...(tls ? { tls } : {}),
         ...(this.opts.debugMessaging ? { onTraffic: trafficLogger(this.logger, this.opts.redactor) } : {}),
         onInternalError: (err, context) => this.logger.warn({ err }, `WAMP client: ${context ?? 'internal error'}`),
+        onRefused: (reason, message) => this.logger.warn({ wamp: 'in', type: typeof message?.[0] === 'number' ? message[0] : null }, `WAMP message from the router refused: ${reason}`),
       },
       ac.signal,
     ).then(

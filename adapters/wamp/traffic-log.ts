@@ -26,11 +26,21 @@ export function redactMessage(message: WampMessage, redactor: Redactor): unknown
   return redactor.scrub(copy) as unknown[];
 }
 
+/** Never throws: a message that cannot be logged is logged as such, and still handled. */
 export function trafficLogger(logger: Logger, redactor: Redactor): (direction: 'in' | 'out', message: WampMessage) => void {
   return (direction, message) => {
     const type = typeof message[0] === 'number' ? (TYPE_NAMES[message[0]] ?? String(message[0])) : 'INVALID';
-    let text = JSON.stringify(redactMessage(message, redactor));
-    if (text.length > MAX_LOGGED_CHARS) text = `${text.slice(0, MAX_LOGGED_CHARS)}… (${text.length} chars)`;
-    logger.info({ wamp: direction, type, message: text }, `wamp ${direction === 'in' ? '<-' : '->'} ${type}`);
+    const arrow = `wamp ${direction === 'in' ? '<-' : '->'} ${type}`;
+    try {
+      let text = JSON.stringify(redactMessage(message, redactor));
+      if (text.length > MAX_LOGGED_CHARS) text = `${text.slice(0, MAX_LOGGED_CHARS)}… (${text.length} chars)`;
+      logger.info({ wamp: direction, type, message: text }, arrow);
+    } catch (err) {
+      try {
+        logger.warn({ wamp: direction, type }, `${arrow} (not loggable: ${err instanceof Error ? err.name : typeof err})`);
+      } catch {
+        /* the logger itself is failing: nothing more to say */
+      }
+    }
   };
 }

@@ -4,9 +4,12 @@
 // (`wamp.2.json`, `wamp.2.msgpack`), turns frames into WAMP messages for
 // autobahn's Session, and exposes WebSocket ping/pong, which the connection
 // statechart drives (`wamp.ping` -> PONG) to find a link that died silently.
+// A frame that cannot be decoded, fails the message gate, or makes a handler
+// throw is refused alone (`onRefused`); the session goes on.
 import WebSocket from 'ws';
 import type { AbTransport, SerializerName, Serializer, WampMessage } from './autobahn.js';
 import { serializer as makeSerializer } from './autobahn.js';
+import { MessageGate } from './message-gate.js';
 
 export interface TransportOptions {
   url: string;
@@ -18,6 +21,8 @@ export interface TransportOptions {
   onTraffic?: (direction: 'in' | 'out', message: WampMessage) => void;
   /** Largest frame accepted from the router. */
   maxPayloadBytes?: number;
+  /** A frame from the router that was dropped, and why (never its content: it may hold secrets). */
+  onRefused?: (reason: string, message: WampMessage | null) => void;
 }
 
 export interface CloseInfo {
@@ -56,13 +61,32 @@ export function openTransport(opts: TransportOptions): WampTransport {
   let localReason: string | null = null;
   const closeListeners: Array<(info: CloseInfo) => void> = [];
   const pongListeners: Array<() => void> = [];
+  const gate = new MessageGate();
+  const refuse = (reason: string, message: WampMessage | null) => {
+    try {
+      opts.onRefused?.(reason, message);
+    } catch {
+      /* reporting a refusal must not become one more failure */
+    }
+  };
+  /** `-debugMessaging`; false when it threw (inbound: that message is refused). */
+  const traffic = (direction: 'in' | 'out', message: WampMessage): boolean => {
+    try {
+      opts.onTraffic?.(direction, message);
+      return true;
+    } catch (err) {
+      refuse(`traffic log failed: ${(err as Error).message}`, message);
+      return false;
+    }
+  };
 
   const transport: AbTransport = {
     protocol: undefined,
     info: { type: 'websocket', url: opts.url, protocol: null },
     send(message) {
       if (!codec || ws.readyState !== WebSocket.OPEN) return;
-      opts.onTraffic?.('out', message);
+      traffic('out', message);
+      gate.sent(message);
       ws.send(codec.encode(message), { binary: codec.binary });
     },
     close(code = 1000, reason = '') {
@@ -117,14 +141,22 @@ export function openTransport(opts: TransportOptions): WampTransport {
     try {
       message = codec.decode(isBinary ? data : data.toString('utf8'));
     } catch (err) {
-      doClose(1003, `protocol error: ${(err as Error).message}`);
+      // Not the decoder's message: JSON.parse quotes the frame, which may hold a secret.
+      const why = err instanceof RangeError ? 'nested too deep' : (err as Error).message.startsWith('WAMP ') ? (err as Error).message : 'malformed';
+      refuse(`undecodable ${isBinary ? 'binary' : 'text'} frame of ${data.length} bytes (${codec.name}: ${why})`, null);
       return;
     }
-    opts.onTraffic?.('in', message);
+    if (!traffic('in', message)) return;
+    const verdict = gate.check(message);
+    if (!verdict.ok) {
+      refuse(verdict.reason, message);
+      if (verdict.reply) transport.send(verdict.reply);
+      return;
+    }
     try {
       transport.onmessage(message);
     } catch (err) {
-      doClose(1011, `message handler failed: ${(err as Error).message}`);
+      refuse(`the WAMP client failed on it: ${(err as Error).message}`, message);
     }
   });
   ws.on('pong', () => {

@@ -95,7 +95,29 @@ export function oneOf<T extends string>(o: Obj, key: string, path: string, choic
   return v as T;
 }
 
-/** Keeps JSON-safe values only: what goes to the journal or back on the wire must be plain JSON. */
-export function jsonClone<T>(value: T): T {
+/** Nesting accepted in a caller's free-form JSON (docker_compose, environment, ports). */
+export const MAX_JSON_DEPTH = 32;
+
+/** Levels of nesting of `value`, counted without recursion, stopping once past `limit`. */
+export function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * Keeps JSON-safe values only: what goes to the journal or back on the wire
+ * must be plain JSON. Nesting beyond MAX_JSON_DEPTH is refused with the field
+ * named (serializing it would overflow the stack).
+ */
+export function jsonClone<T>(value: T, field: string): T {
+  if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw fail(field, `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, value);
   return JSON.parse(JSON.stringify(value)) as T;
 }

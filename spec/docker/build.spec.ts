@@ -9,6 +9,7 @@ import { skipLoudly, makeTgz, startDockerPeer, uniqueAppKey, type DockerPeer } f
 import { DockerEngine, EngineError } from '../../adapters/docker/engine.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
 import { silentLogger } from '../../adapters/docker/types.js';
+import { END_OF_ARCHIVE, file, gz, gzippedZeros } from './helpers/tar-craft.js';
 
 const peerOrSkip = await startDockerPeer();
 const skip = 'skipped' in peerOrSkip ? peerOrSkip.skipped : false;
@@ -91,6 +92,32 @@ describe('docker: build from an uploaded archive', { skip }, () => {
     const junk = path.join(work, 'junk.tgz');
     await writeFile(junk, Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]));
     await assert.rejects(engine.buildFromTgz(junk, `local/junk-${key}:dev`, () => {}), (e: unknown) => e instanceof EngineError && e.code === 'invalid-archive');
+  });
+
+  it('a progress handler that throws loses its line only: the build completes, the failure is logged', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const watched = new DockerEngine({ docker: peer.docker(), appsDir: work, arch, logger });
+    const tag = `local/throwy-${key}:dev`;
+    built.push(tag);
+    const res = await watched.buildFromTgz(await makeTgz(work, { Dockerfile: dockerfile('throwy') }), tag, (p) => {
+      if (p.line.startsWith('Step')) throw new RangeError('progress bug');
+    });
+    assert.match(res.imageId ?? '', /^sha256:/);
+    assert.equal(await whichOf(tag), 'throwy');
+    assert.ok(warnings.some((w) => w.includes('an item from the engine was dropped, its handler failed (RangeError: progress bug)')), warnings.join('\n'));
+  });
+
+  it('a crafted archive (2 GiB of zeros after the end-of-archive marker) is refused before Docker sees it', async () => {
+    const bomb = path.join(work, 'bomb.tgz');
+    const archive = Buffer.concat([file('Dockerfile', dockerfile('bomb')), END_OF_ARCHIVE]);
+    await writeFile(bomb, Buffer.concat([gz(archive), gzippedZeros(2 * 1024 ** 3)]));
+    const tag = `local/bomb-${key}:dev`;
+    await assert.rejects(
+      engine.buildFromTgz(bomb, tag, () => {}),
+      (e: unknown) => e instanceof EngineError && e.code === 'invalid-archive' && /data after the end-of-archive marker at byte \d+: more than 1 MiB follows it/.test(e.message),
+    );
+    assert.equal(await engine.imageExists(tag), false);
   });
 
   it('rebuilding a tag leaves a dangling image that pruneImages removes', async () => {

@@ -123,6 +123,25 @@ describe('docker: app containers', { skip }, () => {
     out.slice(0, 300).forEach((l, i) => assert.equal(l, `out ${i + 1} ${'x'.repeat(3000)}`));
   });
 
+  it('a log consumer that throws loses that batch only: the follow goes on, the failure is logged', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const watched = new DockerEngine({ docker: peer.docker(), appsDir, arch: dockerArch(), logger });
+    const { name } = await watched.runApp({ appKey: key, stage: 'DEV', appName: 'throwy', image: peer.image, networkMode: 'none', cmd: ['sh', '-c', 'echo first; sleep 1; echo second; sleep 1; echo third'] });
+    const seen: string[] = [];
+    let calls = 0;
+    const res = await watched.followLogs(name, (batch) => {
+      calls++;
+      if (calls === 1) throw new TypeError('consumer bug');
+      seen.push(...batch.map((l) => l.text));
+    });
+    assert.equal(res.reason, 'ended');
+    assert.ok(seen.includes('third'), `lines after the failure still arrive: ${seen.join(',')}`);
+    assert.ok(!seen.includes('first'), 'the batch whose handler threw is the one dropped');
+    assert.ok(warnings.some((w) => w.includes(`follow logs of ${name}: an item from the engine was dropped, its handler failed (TypeError: consumer bug)`)), warnings.join('\n'));
+    await watched.remove(name, { force: true });
+  });
+
   it('followLogs of a TTY container, one follower per container, abort stops it', async () => {
     const { name } = await engine.runApp({ appKey: key, stage: 'DEV', appName: 'tty', image: peer.image, networkMode: 'none', tty: true, cmd: LONG_RUNNING, stopTimeoutSec: 2 });
     const ac = new AbortController();

@@ -23,7 +23,7 @@ test('a live inspector opened late shows the journaled history, then follows the
   const session = new InspectorSession({ mode: 'live', registry, run: 'r', agentVersion: 'test', title: 't', scrub: (v) => redactor.scrub(v) });
   session.seed(journal.records);
   const detach = session.attach(system);
-  system.send('studio', 'net', 'DISCONNECTED', { reason: 'bad password hunter2-secret' });
+  system.send('studio', 'net', 'DISCONNECTED', { reason: 'bad password hunter2-secret', spec: { env: { DB_PASSWORD: 'app-env-PLANTED-1' } } });
   clock.advance(2000); // the backoff (about 1 s) is over, the connect timeout (1.25 s later) not yet
   detach();
   system.send('studio', 'net', 'STOP');
@@ -36,6 +36,9 @@ test('a live inspector opened late shows the journaled history, then follows the
   );
   assert.equal(rows[0]!.machine, 'connection', 'the machine of a seeded actor comes from its spawn');
   assert.ok(!JSON.stringify(rows).includes('hunter2-secret'));
+  // An app's environment (the journal's spec.env): names shown, values hidden.
+  assert.ok(!JSON.stringify(rows).includes('app-env-PLANTED-1'));
+  assert.ok(JSON.stringify(rows).includes('"DB_PASSWORD":"[REDACTED]"'));
   const last = session.stateAt(session.timeline.length - 1).find((s) => s.actor === 'studio')!;
   assert.deepEqual(last.active, ['connecting']);
   const detail = session.detail('studio')!;

@@ -96,7 +96,7 @@ test('the /stately endpoint speaks Stately Inspect: actors, events and snapshots
     assert.equal(studio.snapshot['value'], 'idle');
 
     system.send('studio', 'net', 'START');
-    system.send('studio', 'net', 'DISCONNECTED', { reason: 'auth sekrit-value-123 refused' });
+    system.send('studio', 'net', 'DISCONNECTED', { reason: 'auth sekrit-value-123 refused', environment: { API_URL: 'app-env-PLANTED-2' } });
     await feed.until(6);
     const [ev1, snap1, , snap2] = feed.messages.slice(2) as StatelyMessage[];
     assert.equal(ev1!.type, '@xstate.event');
@@ -112,6 +112,9 @@ test('the /stately endpoint speaks Stately Inspect: actors, events and snapshots
     // Redacted on the way out, like the logs.
     assert.ok(!JSON.stringify(feed.messages).includes('sekrit-value-123'));
     assert.match(JSON.stringify(feed.messages), /auth \[REDACTED\] refused/);
+    // An app's environment: names shown, values hidden.
+    assert.ok(!JSON.stringify(feed.messages).includes('app-env-PLANTED-2'));
+    assert.ok(JSON.stringify(feed.messages).includes('"API_URL":"[REDACTED]"'));
     ws.close();
   } finally {
     await inspector.close();

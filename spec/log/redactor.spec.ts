@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { REDACTED, Redactor } from '../../adapters/log/redactor.js';
+import { MAX_DEPTH, REDACTED, Redactor, TOO_DEEP } from '../../adapters/log/redactor.js';
+import { isEnvironmentName, isSecretName, nameWords } from '../../adapters/log/secret-names.js';
 
 test('values of sensitive keys are replaced, whatever the case or the nesting', () => {
   const r = new Redactor();
@@ -113,6 +114,109 @@ test('small objects scrub fast', () => {
   assert.ok(perCallUs < 50, `${perCallUs.toFixed(2)} µs per scrub`);
 });
 
+
+// The secret-name rule (adapters/log/secret-names.ts), name by name, both ways.
+const SECRET_NAMES = [
+  // fragments, anywhere
+  'token', 'xAuthToken', 'client_secret', 'password', 'MYSQLPASSWORD', 'passwd', 'passphrase', 'config_passphrase', 'credentials',
+  'Authorization', 'cookie', 'set-cookie', 'dsn', 'HOOP_DSN', 'apikey', 'privatekey',
+  // whole words
+  'pass', 'db_pass', 'PASS', 'pwd', 'MYSQL_PWD', 'dbPwd', 'pin', 'sim_pin', 'simPIN', 'PIN2', 'pinCode',
+  'auth', 'x-auth', 'authHeader', 'authentication', 'authorizedKeys',
+  // *_key
+  'api_key', 'HOOP_KEY', 'signingKey', 'ssh_keys', 'AWS_SECRET_ACCESS_KEY', 'encryption_key', 'access_key',
+  // session holding a string
+  'session', 'user_session', 'SESSION',
+];
+const ORDINARY_NAMES = [
+  'ping', 'pingInterval', 'mapping', 'spinner', 'shipping', 'pinned', 'passive', 'bypass', 'compass', 'passed',
+  'author', 'authority', 'authid', 'caller_authid', 'authrole', 'authmethods', 'authextra',
+  'PWD', 'OLDPWD', 'key', 'keys', 'keyCount', 'monkey', 'keyboard',
+  'app_key', 'appKey', 'swarm_key', 'device_key', 'release_key', 'new_release_key', 'requestor_account_key',
+  'requestorAccountKey', 'device_owner_account_key', 'device_to_app_key', 'instance_key', 'entity_key',
+  'session_id', 'sessionId', 'sessions', 'gateway.session_id', 'message', 'name', 'state',
+];
+
+test('secret names: the listed names are secret, the ordinary look-alikes are not', () => {
+  for (const name of SECRET_NAMES) assert.equal(isSecretName(name, 'x'), true, `${name} should be secret`);
+  for (const name of ORDINARY_NAMES) assert.equal(isSecretName(name, 'x'), false, `${name} should not be secret`);
+  // Value-dependent: booleans never, a session number is an id, a PIN number is a PIN.
+  assert.equal(isSecretName('hasToken', true), false);
+  assert.equal(isSecretName('session', 17), false);
+  assert.equal(isSecretName('session', { user: 'u' }), true);
+  assert.equal(isSecretName('pin', 1234), true);
+  assert.deepEqual(nameWords('simPIN2_code'), ['sim', 'pin', '2', 'code']);
+  assert.deepEqual(nameWords('HOOP_KEY'), ['hoop', 'key']);
+});
+
+test('secret names through scrub: values hidden under secret names, kept under ordinary ones', () => {
+  const r = new Redactor();
+  const input = Object.fromEntries([...SECRET_NAMES, ...ORDINARY_NAMES].map((n) => [n, `value-of-${n}`]));
+  const out = r.scrub(input) as Record<string, unknown>;
+  for (const name of SECRET_NAMES) assert.equal(out[name], REDACTED, name);
+  for (const name of ORDINARY_NAMES) assert.equal(out[name], `value-of-${name}`, name);
+  assert.deepEqual(r.scrub({ session: 3, wampSession: 12345, session_id: 'abc', app_key: 12, pin: 1234 }), { session: 3, wampSession: 12345, session_id: 'abc', app_key: 12, pin: REDACTED });
+});
+
+test('an app environment keeps its names and loses its values, wherever the key appears', () => {
+  const r = new Redactor();
+  assert.equal(isEnvironmentName('environment_template'), true);
+  assert.equal(isEnvironmentName('environmentTemplate'), true);
+  assert.equal(isEnvironmentName('env'), true);
+  assert.equal(isEnvironmentName('environments_count'), false);
+  // request_app_state kwargs, as -debugMessaging logs them
+  const kwargs = {
+    app_key: 12,
+    app_name: 'pump',
+    environment: { DB_URL: 'postgres://db/x', MODE: { value: 'fast' }, N: 3, EMPTY: null },
+    environment_template: { DB_URL: { type: 'string', defaultValue: 'postgres://x' } },
+    docker_compose: { services: { web: { image: 'w', environment: ['A=1', 'B=two=2', 'C'] } } },
+  };
+  assert.deepEqual(r.scrub(kwargs), {
+    app_key: 12,
+    app_name: 'pump',
+    environment: { DB_URL: REDACTED, MODE: REDACTED, N: REDACTED, EMPTY: null },
+    environment_template: { DB_URL: REDACTED },
+    docker_compose: { services: { web: { image: 'w', environment: [`A=${REDACTED}`, `B=${REDACTED}`, REDACTED] } } },
+  });
+  // The journal's REQUEST payload keeps the parsed environment under spec.env.
+  assert.deepEqual(r.scrub({ target: 'RUNNING', spec: { registry: 'r', env: { TOKENLESS: 'v' }, ports: [] } }), { target: 'RUNNING', spec: { registry: 'r', env: { TOKENLESS: REDACTED }, ports: [] } });
+  // The .flock's `environment` is an update channel, not an app's variables.
+  assert.deepEqual(r.scrub({ environment: 'production' }), { environment: 'production' });
+});
+
+test('a peer payload nested thousands deep is cut at MAX_DEPTH, not followed into a stack overflow', () => {
+  const r = new Redactor();
+  for (const depth of [5000, 100_000]) {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < depth; i++) deep = i % 2 ? [deep] : { password: 'p', next: deep };
+    const out = r.scrub([48, 1, {}, 're.mgmt.x.write_data', [deep]]);
+    const text = JSON.stringify(out);
+    assert.ok(text.includes(TOO_DEEP));
+    assert.ok(!text.includes('bottom'));
+    // The frame's own top levels are intact.
+    assert.deepEqual((out as unknown[]).slice(0, 4), [48, 1, {}, 're.mgmt.x.write_data']);
+  }
+  // Exactly MAX_DEPTH levels survive; the next one is cut.
+  let v: unknown = 'leaf';
+  for (let i = 0; i < MAX_DEPTH; i++) v = [v];
+  assert.equal(JSON.stringify(r.scrub(v)).includes('leaf'), true);
+  assert.equal(JSON.stringify(r.scrub([v])).includes('leaf'), false);
+});
+
+test('a registered secret of any length is hidden, and registering one never throws', () => {
+  for (const size of [32 * 1024 + 1, 256 * 1024, 4 * 1024 * 1024]) {
+    const r = new Redactor();
+    const secret = Array.from({ length: size }, (_, i) => 'abcdefghijklmnopqrstuvwxyz0123456789+/'[(i * 7919) % 38]).join('');
+    r.addSecret(secret);
+    r.addSecret('short-secret');
+    assert.equal(r.scrubString(`a ${secret} b short-secret c`), `a ${REDACTED} b ${REDACTED} c`);
+    const logged = JSON.stringify(r.scrub({ msg: `dsn=${secret}`, nested: [secret.slice(0, 10)] }));
+    assert.ok(!logged.includes(secret.slice(0, 64)), 'no part of the long secret logged');
+    assert.ok(logged.length < 200);
+  }
+});
+
 // ---- properties ----
 
 // Secrets that could overlap the marker ("[REDACTED]") cannot be told apart
@@ -192,5 +296,46 @@ test('property: hoop tokens and URL passwords are hidden without registering the
       assert.ok(!r.scrubString(line).includes(body), r.scrubString(line));
     }),
     { numRuns: 300 },
+  );
+});
+
+test('property: literal hiding matches the single regular expression it replaced (leftmost, longest first)', () => {
+  const alphabet = fc.constantFrom(...'abAB-:x');
+  fc.assert(
+    fc.property(fc.array(fc.string({ unit: alphabet, minLength: 4, maxLength: 8 }), { minLength: 1, maxLength: 5 }), fc.string({ unit: alphabet, maxLength: 60 }), (secrets, text) => {
+      const r = new Redactor();
+      for (const s of secrets) r.addSecret(s);
+      const sorted = [...new Set(secrets)].sort((a, b) => b.length - a.length);
+      const reference = text.replace(new RegExp(sorted.map((s) => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|'), 'g'), REDACTED);
+      assert.equal(r.scrubString(text), reference);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('property: any nesting, any shape: scrub never throws and its output is at most MAX_DEPTH deep', () => {
+  const depthOf = (v: unknown): number => {
+    let max = 0;
+    const stack: Array<[unknown, number]> = [[v, 0]];
+    while (stack.length) {
+      const [x, d] = stack.pop()!;
+      if (x === null || typeof x !== 'object') continue;
+      max = Math.max(max, d + 1);
+      for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+    }
+    return max;
+  };
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 20_000 }), fc.array(fc.constantFrom('list', 'object', 'environment', 'password', 'error'), { minLength: 1, maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), (depth, kinds, leaf) => {
+      let v: unknown = leaf;
+      for (let i = 0; i < depth; i++) {
+        const kind = kinds[i % kinds.length];
+        v = kind === 'list' ? [v] : kind === 'object' ? { v } : kind === 'environment' ? { environment: { A: v } } : kind === 'password' ? { password: v, next: v } : new Error('e', { cause: v });
+      }
+      const out = new Redactor().scrub(v);
+      assert.ok(depthOf(out) <= MAX_DEPTH + 1);
+      JSON.stringify(out);
+    }),
+    { numRuns: 200 },
   );
 });

@@ -120,6 +120,7 @@ test(
       envApiKey: 'env-api-key-PLANTED-5555',
       payloadPassword: 'payload-password-PLANTED-7777',
       bearer: 'bearer-PLANTED-xyz123',
+      appEnvValue: 'app-env-PLANTED-3',
     };
     const agentDir = join(dir, 'agent');
     const flock = join(dir, 'device.flock');
@@ -142,6 +143,8 @@ test(
       if (i === 20) system.send('journal', 'store', 'NOTE', { password: planted.payloadPassword, user: 'admin' });
       if (i === 30) system.send('journal', 'store', 'NOTE', { header: `Authorization: Bearer ${planted.bearer}`, token: planted.hoopToken });
       if (i === 40) system.send('journal', 'store', 'NOTE', { dsn: `grpc://agent:${planted.hoopDsnSecret}@127.0.0.1:8010` });
+      // An app's environment, as REQUEST events journal it (spec.env).
+      if (i === 50) system.send('journal', 'store', 'NOTE', { target: 'RUNNING', spec: { env: { DB_PASSWORD: planted.appEnvValue, MODE: 'fast' } } });
     });
     // An old log line written before the secrets were known to the logger.
     appendFileSync(join(agentDir, 'reagent.log'), JSON.stringify({ msg: `connecting with secret ${planted.flockSecret} and ${planted.hoopToken}` }) + '\n');
@@ -156,7 +159,7 @@ test(
     });
     const r = runReagent(['-agentDir', agentDir, '-config', flock, 'bugreport', '-o', out], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^bugreport: wrote .*report\.ndjson \(\d+ events, seq 1\.\.\d+, 1 run\(s\), \d+ KiB, secrets redacted in 4 event\(s\)\)/);
+    assert.match(r.stdout, /^bugreport: wrote .*report\.ndjson \(\d+ events, seq 1\.\.\d+, 1 run\(s\), \d+ KiB, secrets redacted in 5 event\(s\)\)/);
 
     const text = readFileSync(out, 'utf8');
     for (const [name, secret] of Object.entries(planted)) assert.ok(!text.includes(secret), `${name} leaked into the report`);
@@ -167,12 +170,13 @@ test(
     const br = header.extra.bugreport;
     assert.equal(br.config.flags.agentDir, agentDir);
     assert.equal(br.config.flock.name, 'pi-kitchen');
-    assert.equal(br.config.env.HOOP_GRPCURL, '127.0.0.1:8010');
-    assert.equal(br.config.env.HOOP_TOKEN, '[REDACTED]');
+    assert.equal(br.config.variables.HOOP_GRPCURL, '127.0.0.1:8010');
+    assert.equal(br.config.variables.HOOP_TOKEN, '[REDACTED]');
     assert.deepEqual(Object.keys(header.machines).sort(), builtinMachines().list().map((d) => d.name).sort());
     assert.ok(br.machineDefinitions.some((d: { name: string; definition: { states: object } }) => d.name === 'connection' && 'backoff' in d.definition.states));
     assert.match(br.logTail, /connecting with secret \[REDACTED\]/);
     assert.match(text, /login with \[REDACTED\] failed/);
+    assert.ok(text.includes('"env":{"DB_PASSWORD":"[REDACTED]","MODE":"[REDACTED]"}'), 'environment names shown, values hidden');
 
     const replay = runReagent(['replay', out], env);
     assert.equal(replay.code, 0, replay.stdout + replay.stderr);

@@ -114,3 +114,103 @@ test('write_data: data without BEGIN, bad hex, or an abandoned upload never leav
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// ---- write_data bounds (peer input: every dimension is capped) ----
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+function bounded(appsDir: string, opts: Partial<ConstructorParameters<typeof FileTransfers>[0]> = {}) {
+  const failed: string[] = [];
+  const clock = new ManualClock(0);
+  const t = new FileTransfers({ appsDir, clock, onProgress: () => {}, onFailed: (_c, reason) => failed.push(reason), idleTimeoutMs: 60_000, ...opts });
+  return { t, failed, clock };
+}
+
+test('write_data: uploads in flight are capped; 3000 BEGINs hold at most that many file descriptors', async () => {
+  const dir = tmp();
+  try {
+    const appsDir = join(dir, 'apps');
+    const { t, clock } = bounded(appsDir, { maxConcurrent: 4 });
+    const before = openFds();
+    const begins = await Promise.allSettled(
+      Array.from({ length: 3000 }, (_, i) => t.write({ chunk: 'BEGIN', fileName: 'app.tgz', containerName: `dev_${i % 7}_app`, total: 10, id: `t${i}` })),
+    );
+    const refused = begins.filter((b) => b.status === 'rejected') as PromiseRejectedResult[];
+    assert.equal(begins.length - refused.length, 4);
+    assert.equal(t.activeCount, 4);
+    assert.match(String(refused[0]!.reason.message), /write_data: 4 uploads are already in progress \(the limit\); finish one first \(an upload without a chunk for 60 s is dropped\)/);
+    assert.ok(openFds() - before <= 4, `${openFds() - before} descriptors held`);
+    // Stale uploads expire on the injected clock, releasing their slots and descriptors.
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(t.activeCount, 0);
+    assert.ok(openFds() - before <= 0, 'descriptors released');
+    await t.write({ chunk: 'BEGIN', fileName: 'app.tgz', containerName: 'dev_1_app', total: 10, id: 'again' });
+    assert.equal(t.activeCount, 1);
+    await t.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('write_data: bytes per archive and across uploads are capped', async () => {
+  const dir = tmp();
+  try {
+    const appsDir = join(dir, 'apps');
+    const { t, failed } = bounded(appsDir, { maxBytes: 100, maxTotalBytes: 150 });
+    const base = { fileName: 'app.tgz', containerName: 'dev_1_app', total: 0 };
+    await assert.rejects(t.write({ ...base, id: 'huge', total: 101, chunk: 'BEGIN' }), /field "args\[3\] \(total\)": expected at most 100 bytes/);
+    await t.write({ ...base, id: 'a', chunk: 'BEGIN' });
+    await t.write({ ...base, id: 'b', chunk: 'BEGIN' });
+    await t.write({ ...base, id: 'a', chunk: 'ab'.repeat(90) });
+    await assert.rejects(t.write({ ...base, id: 'a', chunk: 'ab'.repeat(11) }), /would exceed 100 bytes/);
+    await t.write({ ...base, id: 'b', chunk: 'ab'.repeat(90) });
+    await assert.rejects(t.write({ ...base, id: 'b', chunk: 'ab'.repeat(90) }), /would exceed 100 bytes/);
+    await t.write({ ...base, id: 'c', chunk: 'BEGIN' });
+    await t.write({ ...base, id: 'c', chunk: 'ab'.repeat(100) });
+    await t.write({ ...base, id: 'd', chunk: 'BEGIN' });
+    await assert.rejects(t.write({ ...base, id: 'd', chunk: 'ab'.repeat(60) }), /uploads in progress would hold more than 150 B together/);
+    assert.equal(failed.length, 3, 'each refused chunk ended its upload');
+    assert.deepEqual(readdirSync(join(appsDir, 'build')).sort(), ['.app.tgz.c.part']);
+    await t.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('write_data: free disk is checked at BEGIN and while appending (REAGENT_DISK_MIN_MIB)', async () => {
+  const dir = tmp();
+  try {
+    const appsDir = join(dir, 'apps');
+    let free = 1000;
+    const { t, failed } = bounded(appsDir, { diskMinBytes: 500, diskCheckEveryBytes: 64, freeBytes: async () => free });
+    const base = { fileName: 'app.tgz', containerName: 'dev_1_app', total: 0, id: 'u' };
+    await assert.rejects(t.write({ ...base, total: 600, chunk: 'BEGIN' }), /disk: only 1000 B free on the filesystem of .*build; an upload of 600 B must leave at least 500 B free \(REAGENT_DISK_MIN_MIB\)/);
+    await t.write({ ...base, total: 100, chunk: 'BEGIN' });
+    await t.write({ ...base, chunk: 'ab'.repeat(40) }); // 40 bytes: under the re-check interval
+    free = 520;
+    await assert.rejects(t.write({ ...base, chunk: 'ab'.repeat(30) }), /disk: only 520 B free .*; the next 30 B of app.tgz must leave at least 500 B free/);
+    assert.equal(t.activeCount, 0);
+    assert.equal(failed.length, 1);
+    assert.deepEqual(readdirSync(join(appsDir, 'build')), [], 'the part file is gone');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('write_data: a caller that does not wait for answers is cut off after 16 queued chunks', async () => {
+  const dir = tmp();
+  try {
+    const appsDir = join(dir, 'apps');
+    const { t, failed } = bounded(appsDir);
+    const base = { fileName: 'app.tgz', containerName: 'dev_1_app', total: 0, id: 'q' };
+    await t.write({ ...base, chunk: 'BEGIN' });
+    const flood = await Promise.allSettled(Array.from({ length: 40 }, () => t.write({ ...base, chunk: 'abcd' })));
+    const refused = flood.filter((f) => f.status === 'rejected') as PromiseRejectedResult[];
+    assert.ok(refused.some((r) => /more than 16 chunks of upload q waiting to be written/.test(String(r.reason.message))));
+    assert.equal(t.activeCount, 0);
+    assert.ok(failed.length >= 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -58,6 +58,8 @@ export interface HarnessOptions {
   allow?: string[];
   /** false: a router without the subscription meta API. */
   meta?: boolean;
+  /** A router with `test.inject` (raw frames to the agent: a hostile router). */
+  inject?: boolean;
   /** Reuse an agent dir (a restart). */
   agentDir?: string;
   /** Keep the router and backend of an earlier harness. */
@@ -82,8 +84,8 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startPeers(opts: { salted?: boolean; requestedAppStates?: unknown[]; allow?: string[]; meta?: boolean } = {}): Promise<{ router: RouterPeer; backend: BackendSim }> {
-  const router = await startRouter(routerUsers({ salted: opts.salted }), 0, { meta: opts.meta });
+export async function startPeers(opts: { salted?: boolean; requestedAppStates?: unknown[]; allow?: string[]; meta?: boolean; inject?: boolean } = {}): Promise<{ router: RouterPeer; backend: BackendSim }> {
+  const router = await startRouter(routerUsers({ salted: opts.salted }), 0, { meta: opts.meta, inject: opts.inject });
   const backend = new BackendSim({
     url: router.url,
     ...BACKEND_USER,

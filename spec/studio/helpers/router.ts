@@ -29,7 +29,7 @@ export interface RouterPeer {
   output(): string;
 }
 
-export async function startRouter(users: Record<string, RouterUser>, port = 0, opts: { meta?: boolean } = {}): Promise<RouterPeer> {
+export async function startRouter(users: Record<string, RouterUser>, port = 0, opts: { meta?: boolean; inject?: boolean } = {}): Promise<RouterPeer> {
   const dir = mkdtempSync(join(tmpdir(), 'reagent-router-'));
   const usersFile = join(dir, 'users.json');
   writeFileSync(usersFile, JSON.stringify(users));
@@ -39,7 +39,7 @@ export async function startRouter(users: Record<string, RouterUser>, port = 0, o
 
   const launch = (p: number) =>
     new Promise<number>((resolve, reject) => {
-      child = spawn(process.execPath, [SCRIPT, '--users', usersFile, '--port', String(p), ...(opts.meta === false ? ['--no-meta'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, [SCRIPT, '--users', usersFile, '--port', String(p), ...(opts.meta === false ? ['--no-meta'] : []), ...(opts.inject ? ['--inject'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
       const timer = setTimeout(() => reject(new Error(`router did not start; output:\n${out}`)), 10_000);
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
