@@ -273,6 +273,10 @@ async function startInspector(address: string, daemon: Daemon, redactor: Redacto
 }
 
 function help(positionals: readonly string[], host: { platform: NodeJS.Platform; home: string }, io: CliIo): CliResult {
+  if (asksForHelp(positionals)) {
+    io.out(COMMAND_USAGE.help);
+    return { exit: 0 };
+  }
   if (positionals.length === 0) {
     io.out(renderHelp(FLAGS, host));
     return { exit: 0 };

@@ -7,7 +7,6 @@
 //   --out DIR        instead of dist-bin
 // See README "Packaging".
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { arch as hostArch } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +18,7 @@ import { bundle, dynamicImports } from './package/bundle.js';
 import { buildSea, sha256 } from './package/sea.js';
 import { fetchPackageFiles, nodePackage, NODE_VERSION, ptyPackage } from './package/runtime.js';
 import { readTargets, type Target } from './package/targets.js';
+import { packageKey, readBuildRecord } from './package/source-hash.js';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const { values } = parseArgs({
@@ -50,10 +50,10 @@ if (values.target) {
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 const commit = gitCommit(root);
-const key = sourceHash({ commit, codeCache: values['code-cache'], targets: targets.map((t) => t.spec), node: NODE_VERSION });
+const key = packageKey(root, commit, values['code-cache']!, targets);
 const buildFile = join(outDir, 'build.json');
 
-if (values['if-changed'] && upToDate(buildFile, key)) {
+if (values['if-changed'] && upToDate(key)) {
   console.log(`package: ${relative(root, outDir) || '.'} is up to date (sources ${key.slice(0, 12)})`);
   process.exit(0);
 }
@@ -114,26 +114,8 @@ function hostTarget(): Target {
   return { spec: `linux/${arch}`, os: 'linux', arch, nodeArch: hostArch(), fileName: `reagent-linux-${arch}` };
 }
 
-/** Everything an executable is made from: our sources, the lockfile, the targets and the stamp's commit. */
-function sourceHash(extra: object): string {
-  const hash = createHash('sha256').update(JSON.stringify(extra));
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(join(root, dir)).sort()) {
-      const rel = join(dir, name);
-      if (statSync(join(root, rel)).isDirectory()) walk(rel);
-      else files.push(rel);
-    }
-  };
-  for (const dir of ['machines', 'actors', 'adapters', 'cli', 'config', 'gateway', 'inspector', 'packaging', 'scripts/package']) walk(dir);
-  files.push('scripts/package.ts', 'package.json', 'package-lock.json', 'targets');
-  for (const f of files) hash.update(`${f}\0`).update(readFileSync(join(root, f))).update('\0');
-  return hash.digest('hex');
-}
-
-function upToDate(file: string, sourceKey: string): boolean {
-  if (!existsSync(file)) return false;
-  const build = JSON.parse(readFileSync(file, 'utf8')) as { sourceHash?: string; executables?: Array<{ file: string; sha256: string }> };
-  if (build.sourceHash !== sourceKey || !build.executables?.length) return false;
+function upToDate(sourceKey: string): boolean {
+  const build = readBuildRecord(outDir);
+  if (!build || build.sourceHash !== sourceKey || !build.executables?.length) return false;
   return build.executables.every((e) => existsSync(join(outDir, e.file)) && sha256(readFileSync(join(outDir, e.file))) === e.sha256);
 }
