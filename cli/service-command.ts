@@ -20,14 +20,18 @@ export interface ServiceIo {
   self: readonly string[];
   version: string;
   systemd: SystemdHost;
-  /** Where the unit and the environment file go; tests point these elsewhere. */
-  paths?: { unitDir: string; envFile: string };
+  /** Where the unit and the environment file go, and root's home; tests point these elsewhere. */
+  paths?: ServicePaths;
 }
 
-const UNIT_DIR = '/etc/systemd/system';
-const ENV_FILE = '/etc/reagent/reagent.env';
-/** The service runs as root (Docker, network management, root sessions). */
-const SERVICE_HOME = '/root';
+export interface ServicePaths {
+  unitDir: string;
+  envFile: string;
+  home: string;
+}
+
+/** The service runs as root (Docker, network management, root sessions), hence root's home. */
+const SYSTEM_PATHS: ServicePaths = { unitDir: '/etc/systemd/system', envFile: '/etc/reagent/reagent.env', home: '/root' };
 
 /** Captured at install time into the EnvironmentFile when set (values never printed). */
 const CAPTURED_ENV = new Set([...HOOP_ENV_DOC.map((e) => e.name), 'TOKEN', 'HOOP_DSN', 'HOOP_TLSSERVERNAME', 'DOCKER_HOST']);
@@ -176,13 +180,14 @@ export interface InstallPlan {
   env: Map<string, string>;
   /** Directories the unit needs before it starts. */
   directories: string[];
-  /** What would make this a privilege escalation (an executable others can replace). */
+  /** Why the install would be unsafe or broken: an executable others can replace, paths the sandbox hides. */
   unsafe: string[];
   execStart: string[];
 }
 
 /** Everything install does, decided without touching the system. */
-export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 'self' | 'version'>): InstallPlan {
+export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 'self' | 'version' | 'paths'>): InstallPlan {
+  const paths = io.paths ?? SYSTEM_PATHS;
   const daemonArgs = [
     ...(opts.config !== undefined ? ['-config', opts.config] : []),
     '-agentDir',
@@ -192,7 +197,7 @@ export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 's
     ...(opts.gatewayOnly ? ['start', 'agent'] : []),
   ];
   // The daemon's own parser judges its flags now, not at the next boot.
-  const parsed = parseFlags(daemonArgs, {}, { platform: 'linux', home: SERVICE_HOME });
+  const parsed = parseFlags(daemonArgs, {}, { platform: 'linux', home: paths.home });
   if (!parsed.ok) throw new UsageError(`daemon flags: ${parsed.error}`);
   if (parsed.command !== null && !(opts.gatewayOnly && parsed.command === 'start agent')) {
     throw new UsageError(`daemon flags: a service runs the daemon, not "${parsed.command}"`);
@@ -221,7 +226,7 @@ export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 's
 
   const hoop = readHoopEnv(io.env);
   if (!hoop.ok) throw new UsageError(hoop.error);
-  const gateway = hasGatewayCredentials(hoop.value, existsSync(join(SERVICE_HOME, '.hoop', 'agent.toml')));
+  const gateway = hasGatewayCredentials(hoop.value, existsSync(join(paths.home, '.hoop', 'agent.toml')));
   if (!opts.gatewayOnly && !flags.config && !gateway && !flags.offline) {
     throw new UsageError(
       'nothing to connect to: give -config /path/to/device.flock, or set the gateway credentials (HOOP_KEY, or HOOP_GRPCURL and HOOP_TOKEN) in the environment of this command, or use "reagent agent start", or pass "-- -offline"',
@@ -240,14 +245,18 @@ export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 's
   const unit = renderUnit({
     execStart,
     writablePaths: directories,
-    optionalWritablePaths: [join(SERVICE_HOME, '.hoop')],
-    environmentFile: ENV_FILE,
-    home: SERVICE_HOME,
+    optionalWritablePaths: [join(paths.home, '.hoop')],
+    environmentFile: paths.envFile,
+    home: paths.home,
     sandbox: opts.sandbox,
     watchdogSec: opts.watchdogSec,
     version: io.version,
   });
-  return { unit, env, directories, unsafe: replaceableBy(self), execStart };
+  const hidden =
+    opts.sandbox === 'strict'
+      ? [...directories, ...(flags.config ? [flags.config] : [])].filter((p) => /^\/(var\/)?tmp(\/|$)/.test(p)).map((p) => `${p} is under a /tmp the service cannot see (PrivateTmp=yes)`)
+      : [];
+  return { unit, env, directories, unsafe: [...replaceableBy(self), ...hidden], execStart };
 }
 
 /** Drops directories inside another one in the list. */
@@ -285,12 +294,12 @@ export function replaceableBy(self: readonly string[]): string[] {
 
 function install(opts: InstallOptions, io: ServiceIo): number {
   const plan = planInstall(opts, io);
-  const { unitDir, envFile } = io.paths ?? { unitDir: UNIT_DIR, envFile: ENV_FILE };
+  const { unitDir, envFile, home } = io.paths ?? SYSTEM_PATHS;
   const unitFile = join(unitDir, UNIT_NAME);
   const steps = ['systemctl daemon-reload', `systemctl enable ${UNIT_NAME}`, ...(opts.noStart ? [] : [`systemctl restart ${UNIT_NAME}`])];
   if (opts.dryRun) {
     io.out(plan.unit.trimEnd());
-    for (const problem of plan.unsafe) io.err(`# warning: ${problem}: install would refuse to run this executable as root`);
+    for (const problem of plan.unsafe) io.err(`# warning: ${problem}; install would refuse this`);
     io.err(`# would write ${unitFile} (0644)`);
     io.err(plan.env.size > 0 ? `# would write ${envFile} (0600) with ${[...plan.env.keys()].join(', ')}` : `# would remove ${envFile} if present (no credentials or proxy given)`);
     io.err(`# would create ${plan.directories.join(', ')}`);
@@ -299,11 +308,11 @@ function install(opts: InstallOptions, io: ServiceIo): number {
   }
   if (!ensureSystemd(io, 'install')) return 1;
   if (plan.unsafe.length > 0) {
-    io.err(`reagent service install: refusing to run this executable as root: ${plan.unsafe.join('; ')}. Copy it to a root-owned place such as /usr/local/bin first.`);
+    io.err(`reagent service install: refusing: ${plan.unsafe.join('; ')}. Put the executable in a root-owned place such as /usr/local/bin and the agent's files outside /tmp.`);
     return 1;
   }
   for (const dir of plan.directories) mkdirSync(dir, { recursive: true, mode: 0o750 });
-  mkdirSync(join(SERVICE_HOME, '.hoop'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(home, '.hoop'), { recursive: true, mode: 0o700 });
   if (plan.env.size > 0) {
     mkdirSync(dirname(envFile), { recursive: true, mode: 0o755 });
     writeFileAtomic(envFile, renderEnvironmentFile(plan.env, io.version), 0o600);
@@ -325,7 +334,7 @@ function install(opts: InstallOptions, io: ServiceIo): number {
 }
 
 function uninstall(dryRun: boolean, io: ServiceIo): number {
-  const { unitDir, envFile } = io.paths ?? { unitDir: UNIT_DIR, envFile: ENV_FILE };
+  const { unitDir, envFile } = io.paths ?? SYSTEM_PATHS;
   const unitFile = join(unitDir, UNIT_NAME);
   if (dryRun) {
     io.out(`systemctl disable --now ${UNIT_NAME}\nrm -f ${unitFile} ${envFile}\nsystemctl daemon-reload`);
@@ -362,7 +371,7 @@ function ensureSystemd(io: ServiceIo, what: string, needsRoot = true): boolean {
     return false;
   }
   if (needsRoot && !io.systemd.isRoot()) {
-    io.err(`reagent service ${what}: must run as root (it writes ${UNIT_DIR}/${UNIT_NAME})`);
+    io.err(`reagent service ${what}: must run as root (it writes ${join((io.paths ?? SYSTEM_PATHS).unitDir, UNIT_NAME)})`);
     return false;
   }
   return true;
