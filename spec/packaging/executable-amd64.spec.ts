@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { DIST_BIN, ROOT, executable, freshBuild, installAlone, nodeOnPath, runProc, startProc, toolPath, type Proc } from '../helpers/executables.js';
+import { DIST_BIN, ROOT, executable, freshBuild, installAlone, missingPeer, nodeOnPath, runProc, startProc, toolPath, type Proc } from '../helpers/executables.js';
 import { buildNotifyPeer, startNotifyPeer, type NotifyPeer } from '../service/notify-peer.js';
 
 const FILE = 'reagent-linux-amd64';
@@ -113,6 +113,17 @@ describe('the amd64 executable, alone in an empty directory, without Node', () =
     const sha = createHash('sha256').update(bytes).digest('hex');
     assert.equal(addon, `pty-${sha.slice(0, 16)}.node`);
     assert.ok(bytes.equals(readFileSync(join(ROOT, 'node_modules/@lydell/node-pty-linux-x64/pty.node'))));
+  });
+
+  it('prints a service unit that starts the executable itself, which systemd-analyze verify accepts', (t) => {
+    const r = runProc([exe, 'service', 'install', '--dry-run', '--', '-offline'], env(), { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^ExecStart=${exe} -agentDir /opt/reagent -offline$`, 'm'));
+    const unit = join(dir, 'reagent.service');
+    writeFileSync(unit, r.stdout);
+    const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    if (verify.error) return missingPeer(t, 'systemd-analyze is not installed (Debian systemd)');
+    assert.deepEqual([verify.status, `${verify.stdout}${verify.stderr}`.trim()], [0, '']);
   });
 
   it('carries a gateway exec session, gateway and agent both from the executable, under a systemd notify socket', async (t) => {
