@@ -47,8 +47,9 @@ export function buildInfo(from: string = import.meta.url): BuildInfo {
 }
 
 export function renderVersion(info: BuildInfo): string {
+  // The first line alone is what the Reagent prints: scripts reading it keep working.
   return [
-    `reagent ${info.version}`,
+    info.version,
     `commit   ${info.commit}`,
     `built    ${info.date}`,
     `node     ${info.node} (${info.platform}, ${info.packaging})`,

@@ -62,7 +62,7 @@ describe('-version', () => {
     const head = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
     const lines = r.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 4, r.stdout);
-    assert.equal(lines[0], `reagent ${pkg.version}`);
+    assert.equal(lines[0], pkg.version);
     assert.match(lines[1]!, new RegExp(`^commit +${head}(-dirty)?$`));
     // The build date of dist/ is when tsc wrote it.
     assert.equal(/^built +(\S+)$/.exec(lines[2]!)?.[1], statSync(join(ROOT, 'dist/cli/version.js')).mtime.toISOString());

@@ -48,7 +48,7 @@ describe('the amd64 executable, alone in an empty directory, without Node', () =
     const r = runProc([exe, '-version'], env(), { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    assert.equal(lines[0], `reagent ${pkg.version}`);
+    assert.equal(lines[0], pkg.version);
     const commit = /^commit +(\S+)$/.exec(lines[1] ?? '')?.[1];
     assert.match(commit ?? '', /^[0-9a-f]{12}(-dirty)?$/);
     const built = /^built +(\S+)$/.exec(lines[2] ?? '')?.[1] ?? '';

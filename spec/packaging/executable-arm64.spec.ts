@@ -50,7 +50,7 @@ describe('the arm64 executable under qemu-user, alone in an empty directory, wit
     if (why) return missingPeer(t, why);
     const r = run(['-version']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^reagent \d+\.\d+\.\d+\ncommit +[0-9a-f]{12}(-dirty)?\nbuilt +\S+Z\nnode +v22\.23\.5 \(linux\/arm64, single executable\)\n$/);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+\ncommit +[0-9a-f]{12}(-dirty)?\nbuilt +\S+Z\nnode +v22\.23\.5 \(linux\/arm64, single executable\)\n$/);
   });
 
   it('runs -offline to ready and stops on SIGTERM', async (t) => {
