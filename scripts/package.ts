@@ -69,7 +69,7 @@ const work = join(cacheDir, `work-${process.pid}`);
 mkdirSync(work, { recursive: true });
 try {
   const bundled = await bundle(root, join(work, 'reagent.cjs'), stamp);
-  lap(`bundle ${(bundled.bytes / 1024 / 1024).toFixed(1)} MiB, ${dynamicImports(root, bundled.metafile).length} dynamic imports resolved`);
+  lap(`bundle ${(bundled.bytes / 1024 / 1024).toFixed(1)} MiB, ${dynamicImports(bundled.metafile).length} dynamic imports resolved`);
 
   const pageDir = join(root, 'inspector/public');
   const common: Record<string, string> = {

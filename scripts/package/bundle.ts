@@ -8,7 +8,8 @@
 // bundle, and nothing of ours is left to a runtime require.
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isBuiltin } from 'node:module';
+import { join } from 'node:path';
 import type { BuildStamp } from '../../cli/version.js';
 
 export interface BundleResult {
@@ -20,6 +21,8 @@ export interface BundleResult {
 export async function bundle(root: string, outfile: string, stamp: BuildStamp): Promise<BundleResult> {
   const result = await build({
     entryPoints: [join(root, 'cli/main.ts')],
+    // Metafile paths are relative to this; the checks below look inputs up by them.
+    absWorkingDir: root,
     outfile,
     bundle: true,
     platform: 'node',
@@ -43,7 +46,7 @@ export async function bundle(root: string, outfile: string, stamp: BuildStamp): 
     external: ['*.node'],
     plugins: [sqliteWasmFromAsset(root), ptyBindingFromLoader(root)],
   });
-  checkBundle(root, result.metafile);
+  checkBundle(result.metafile);
   return { file: outfile, bytes: readFileSync(outfile).length, metafile: result.metafile };
 }
 
@@ -82,18 +85,17 @@ function ptyBindingFromLoader(root: string): Plugin {
  * executable `require` loads built-in modules only, so either would fail on a
  * device, long after the build passed.
  */
-export function checkBundle(root: string, metafile: Metafile): void {
+export function checkBundle(metafile: Metafile): void {
   const problems: string[] = [];
   let dynamic = 0;
   for (const [input, info] of Object.entries(metafile.inputs)) {
     if (input.includes('node_modules/')) continue;
     for (const imp of info.imports) {
-      const builtin = imp.path.startsWith('node:') || !imp.path.includes('/') || imp.external === true;
       if (imp.kind === 'dynamic-import') {
         dynamic++;
         if (imp.external || !metafile.inputs[imp.path]) problems.push(`${input}: import(${JSON.stringify(imp.original ?? imp.path)}) is not in the bundle`);
-      } else if (imp.external && !imp.path.startsWith('node:') && !builtin) {
-        problems.push(`${input}: ${imp.kind} ${JSON.stringify(imp.path)} is left to run time`);
+      } else if (imp.external && !isBuiltin(imp.path)) {
+        problems.push(`${input}: ${imp.kind} ${JSON.stringify(imp.original ?? imp.path)} is left to run time`);
       }
     }
   }
@@ -101,12 +103,12 @@ export function checkBundle(root: string, metafile: Metafile): void {
   if (problems.length > 0) throw new Error(`bundle check failed:\n  ${problems.join('\n  ')}`);
 }
 
-/** Our source files whose dynamic imports the bundle resolved (for the build log). */
-export function dynamicImports(root: string, metafile: Metafile): string[] {
+/** The dynamic imports of our sources the bundle resolved (for the build log). */
+export function dynamicImports(metafile: Metafile): string[] {
   const out: string[] = [];
   for (const [input, info] of Object.entries(metafile.inputs)) {
     if (input.includes('node_modules/')) continue;
-    for (const imp of info.imports) if (imp.kind === 'dynamic-import') out.push(`${relative(root, join(root, input))} -> ${imp.path}`);
+    for (const imp of info.imports) if (imp.kind === 'dynamic-import') out.push(`${input} -> ${imp.path}`);
   }
   return out.sort();
 }
