@@ -94,7 +94,7 @@ export function checkBundle(metafile: Metafile): void {
       if (imp.kind === 'dynamic-import') {
         dynamic++;
         if (imp.external || !metafile.inputs[imp.path]) problems.push(`${input}: import(${JSON.stringify(imp.original ?? imp.path)}) is not in the bundle`);
-      } else if (imp.external && !isBuiltin(imp.path)) {
+      } else if (imp.external && !isBuiltin(imp.path) && !imp.path.startsWith('<define:')) {
         problems.push(`${input}: ${imp.kind} ${JSON.stringify(imp.original ?? imp.path)} is left to run time`);
       }
     }

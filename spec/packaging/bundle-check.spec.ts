@@ -15,6 +15,8 @@ test('a bundle whose dynamic imports all resolved, with only built-ins left to r
     meta({
       'cli/main.ts': [{ path: 'cli/process.ts', kind: 'dynamic-import', original: './process.js' }, { path: 'node:v8', kind: 'import-statement', external: true }],
       'cli/process.ts': [{ path: 'fs', kind: 'require-call', external: true }],
+      // How esbuild records a `define` it substituted.
+      'cli/version.ts': [{ path: '<define:REAGENT_BUILD_STAMP>', kind: 'import-statement', external: true }],
       // Libraries may keep optional requires of their own (ssh2's native binding).
       'node_modules/ssh2/lib/protocol/crypto.js': [{ path: './crypto/build/Release/sshcrypto.node', kind: 'require-call', external: true }],
     }),
