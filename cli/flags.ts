@@ -188,6 +188,8 @@ export interface CommandSpec {
   readonly variadic: boolean;
   /** Everything after the command word is the command's own (flags included): it parses them itself. */
   readonly ownOptions?: boolean;
+  /** Left out of the help (diagnostics for tests and support). */
+  readonly hidden?: boolean;
   readonly summary: string;
 }
 
@@ -217,6 +219,17 @@ export const COMMANDS = [
   { name: 'admin', args: [], variadic: true, ownOptions: true, summary: 'admin create agent NAME: create an agent on the development gateway and print its DSN (--legacy-token: an x-agt token)' },
   { name: 'connect', args: [], variadic: true, ownOptions: true, summary: 'connect AGENT --tcp HOST:PORT --listen 127.0.0.1:PORT: forward a local port through an agent' },
   { name: 'exec', args: [], variadic: true, ownOptions: true, summary: 'exec AGENT -- CMD ARGS: run a command through an agent (stdin, stdout, stderr, exit code)' },
+  {
+    name: 'service',
+    args: [],
+    variadic: true,
+    ownOptions: true,
+    summary: 'service install|uninstall|start|stop|status [--dry-run]: run reagent as a systemd service (-config, -agentDir, -noStart, -proxy as in the Reagent)',
+  },
+  { name: 'agent', args: [], variadic: true, ownOptions: true, summary: "agent start|stop|logs|remove: hoop's spelling of the service commands, for the gateway link alone" },
+  { name: 'version', args: [], variadic: false, summary: 'print the version, commit, build date and Node version (the same as -version)' },
+  { name: 'help', args: [], variadic: true, ownOptions: true, summary: 'help [COMMAND]: this text, or the usage of one command (also COMMAND -h)' },
+  { name: 'self-test', args: [], variadic: true, ownOptions: true, hidden: true, summary: 'self-test pty: check that this executable can load its PTY addon and run a terminal' },
 ] as const satisfies readonly CommandSpec[];
 
 export type CommandName = (typeof COMMANDS)[number]['name'];

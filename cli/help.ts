@@ -2,7 +2,7 @@
 // they know, with the effective defaults for this host (they depend on the
 // platform and the home directory) and our deliberate departures spelled out.
 import { HOOP_ENV_DOC } from '../config/hoop-env.js';
-import { COMMANDS, defaultAgentDir, flagDefault, type FlagSpec, type HostInfo } from './flags.js';
+import { COMMANDS, defaultAgentDir, flagDefault, type CommandSpec, type FlagSpec, type HostInfo } from './flags.js';
 
 export function renderHelp(table: readonly FlagSpec[], host: HostInfo): string {
   const ctx = { ...host, agentDir: defaultAgentDir(host) };
@@ -16,9 +16,11 @@ export function renderHelp(table: readonly FlagSpec[], host: HostInfo): string {
   }
 
   lines.push('', 'Commands (reagent [flags] COMMAND [ARGS]):');
-  const usages = COMMANDS.map((c) => [c.name, ...c.args].join(' '));
+  const shown = (COMMANDS as readonly CommandSpec[]).filter((c) => !c.hidden);
+  const usages = shown.map((c) => [c.name, ...c.args].join(' '));
   const width = Math.max(...usages.map((u) => u.length));
-  COMMANDS.forEach((c, i) => lines.push(`  ${(usages[i] ?? '').padEnd(width)}  ${c.summary}`));
+  shown.forEach((c, i) => lines.push(`  ${(usages[i] ?? '').padEnd(width)}  ${c.summary}`));
+  lines.push('  Every command answers -h / --help with its own usage.');
 
   lines.push('', 'Environment (gateway link):');
   const envWidth = Math.max(...HOOP_ENV_DOC.map((e) => e.name.length));

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The `reagent` executable: binds the CLI to this process, its signals and exit code.
+// The `reagent` executable, both as `dist/cli/main.js` and as the entry of the
+// single-executable bundle (scripts/package.ts). No top-level await: the
+// bundle is CommonJS, the only format Node 22's single executables run.
 import { setFlagsFromString } from 'node:v8';
 
 // SQLite runs as WebAssembly. V8's optimizing tier recompiles its hot
@@ -8,21 +10,9 @@ import { setFlagsFromString } from 'node:v8';
 // before the module is compiled, hence the dynamic import below.
 if (process.env.REAGENT_WASM_TIER_UP !== '1') setFlagsFromString('--liftoff-only');
 
-// grpc-js picks its tracers when first loaded: -debug-grpc / LOG_GRPC must be in the environment before.
-const { grpcTraceEnv } = await import('../adapters/grpc/grpc-trace.js');
-Object.assign(process.env, grpcTraceEnv(process.argv.slice(2), process.env));
-
-const { defaultIo, runCli } = await import('./run.js');
-
-const stopSignal = new Promise<string>((resolve) => {
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve(sig));
-});
-
-const result = await runCli(process.argv.slice(2), { ...defaultIo(), untilStopped: () => stopSignal });
-if ('exit' in result) {
-  process.exitCode = result.exit;
-} else {
-  process.exitCode = await result.done;
-  // Nothing should be left, but a stuck adapter must not keep a stopped daemon alive.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
-}
+import('./process.js')
+  .then(({ runProcess }) => runProcess())
+  .catch((err: unknown) => {
+    process.stderr.write(`reagent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 70;
+  });

@@ -6,16 +6,19 @@ import { join } from 'node:path';
 import { open as openInspector } from 'node:inspector';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { parseFlags, type Flags } from './flags.js';
+import { COMMANDS, parseFlags, type CommandName, type Flags } from './flags.js';
 import { renderHelp } from './help.js';
 import { FLAGS } from './flags.js';
-import { agentArch, agentVersion } from './version.js';
+import { COMMAND_USAGE, asksForHelp } from './usage.js';
+import { agentArch, agentVersion, buildInfo, renderVersion } from './version.js';
 import { inspectReplay, parseReplayArgs, runReplay } from './replay-command.js';
 import { parseBugreportArgs, runBugreport } from './bugreport-command.js';
 import { loadFlockConfig, type FlockConfig } from '../config/flock.js';
 import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop-env.js';
 import { Redactor } from '../adapters/log/redactor.js';
 import { createLogger } from '../adapters/log/logger.js';
+import { consoleRenderer } from '../adapters/log/console-render.js';
+import { systemdNotifier, type Notifier } from '../adapters/systemd/notify.js';
 import { InstanceLockedError } from '../adapters/store/instance-lock.js';
 import { startDaemon, type Daemon } from '../actors/daemon.js';
 import { SystemClock } from '../actors/clock.js';
@@ -32,6 +35,14 @@ export interface CliIo {
   untilStopped: () => Promise<string>;
   /** Raw streams for commands that relay bytes (`reagent exec`); the process's own by default. */
   streams?: { stdin: Readable & { isTTY?: boolean }; stdout: Writable; stderr: Writable };
+  /**
+   * What systemd told this process (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID),
+   * taken out of the environment so sessions and apps do not inherit it.
+   */
+  supervisor?: NodeJS.ProcessEnv;
+  /** This executable as a service would start it: [binary] or [node, main.js] (`reagent service`). */
+  self?: readonly string[];
+  cwd?: string;
 }
 
 /** The exit code, or a running daemon for `main.ts` to keep alive. */
@@ -47,13 +58,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     return { exit: 2 };
   }
   const { flags, command, positionals } = parsed;
+  // `reagent -h`, `reagent COMMAND -h`, `reagent help [COMMAND]`.
+  if (command === 'help') return help(positionals, host, io);
+  if (command !== null && (flags.help || (isOwnOptions(command) && asksForHelp(positionals)))) {
+    io.out(COMMAND_USAGE[command]);
+    return { exit: 0 };
+  }
   if (flags.help) {
     io.out(renderHelp(FLAGS, host));
     return { exit: 0 };
   }
   // As in the Reagent, these print and exit before anything else starts.
-  if (flags.version) {
-    io.out(agentVersion());
+  if (flags.version || command === 'version') {
+    io.out(renderVersion(buildInfo()));
     return { exit: 0 };
   }
   if (flags.arch) {
@@ -84,6 +101,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     const { runGatewayCommand } = await import('../gateway/cli.js');
     const streams = io.streams ?? { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
     return { exit: await runGatewayCommand(command, positionals, { ...io, ...streams }) };
+  }
+  if (command === 'service' || command === 'agent') {
+    const { runServiceCommand } = await import('./service-command.js');
+    const { realSystemdHost } = await import('../adapters/systemd/host.js');
+    return {
+      exit: runServiceCommand(command, positionals, {
+        out: io.out,
+        err: io.err,
+        env: io.env,
+        cwd: io.cwd ?? process.cwd(),
+        self: io.self ?? [process.execPath],
+        version: agentVersion(),
+        systemd: realSystemdHost(),
+      }),
+    };
+  }
+  if (command === 'self-test') {
+    const { runSelfTest } = await import('./self-test-command.js');
+    return { exit: await runSelfTest(positionals, { agentDir: flags.agentDir, out: io.out, err: io.err }) };
   }
   if (command !== null && command !== 'start agent') {
     io.err(`reagent ${command}: not available in this version yet`);
@@ -128,10 +164,12 @@ async function startDaemonFromCli(
   if (flock) redactor.addSecret(flock.secret);
   if (hoop.token) redactor.addSecret(hoop.token);
   if (hoop.key) redactor.addSecret(hoop.key.secret);
+  const human = hoop.logEncoding === 'console' || flags.prettyLogging;
   const logger = createLogger({
     level: flags.debug ? 'debug' : hoop.logLevel,
     encoding: hoop.logEncoding,
     pretty: flags.prettyLogging,
+    ...(human ? { render: await consoleRenderer(flags.prettyLogging) } : {}),
     file: flags.logFile || undefined,
     redactor,
     stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
@@ -171,16 +209,36 @@ async function startDaemonFromCli(
 
   const inspector = flags.inspect ? await startInspector(flags.inspect, daemon, redactor, flock?.name, logger, io) : undefined;
   logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
+  const supervision = await superviseBySystemd(io.supervisor ?? {}, links.map((l) => l.name), logger);
 
   // A link that gives up for good (web registration never completed) stops the daemon, as hoop exits.
   const linkEnds = links.flatMap((l) => (l.finished ? [l.finished.then((e) => ({ signal: `link ${l.name}: ${e.reason}`, exit: e.exitCode }))] : []));
   const done = Promise.race([io.untilStopped().then((signal) => ({ signal, exit: 0 })), ...linkEnds]).then(async ({ signal, exit }) => {
     logger.info({ signal }, 'stopping');
+    await supervision.stop();
     await inspector?.close();
     await daemon.stop();
     return exit;
   });
   return { daemon, done };
+}
+
+/**
+ * Under systemd (Type=notify): READY=1 now, WATCHDOG=1 pings while the event
+ * loop runs, STOPPING=1 on the way out. Without NOTIFY_SOCKET, nothing.
+ */
+async function superviseBySystemd(supervisor: NodeJS.ProcessEnv, links: string[], logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const notifier: Notifier | null = systemdNotifier({ env: supervisor, pid: process.pid, onError: (message) => logger.error({ message }, 'systemd notification failed') });
+  if (!notifier) return { stop: async () => {} };
+  const ready = await notifier.ready(`running; links: ${links.join(', ') || 'none'}`);
+  const stopWatchdog = notifier.startWatchdog();
+  logger.info({ ready, watchdogMs: notifier.watchdogIntervalMs }, 'told systemd we are ready');
+  return {
+    async stop() {
+      stopWatchdog();
+      await notifier.stopping();
+    },
+  };
 }
 
 /**
@@ -212,6 +270,30 @@ async function startInspector(address: string, daemon: Daemon, redactor: Redacto
     logger.error({ err, address }, 'inspector failed to start; running without it');
     return undefined;
   }
+}
+
+function help(positionals: readonly string[], host: { platform: NodeJS.Platform; home: string }, io: CliIo): CliResult {
+  if (asksForHelp(positionals)) {
+    io.out(COMMAND_USAGE.help);
+    return { exit: 0 };
+  }
+  if (positionals.length === 0) {
+    io.out(renderHelp(FLAGS, host));
+    return { exit: 0 };
+  }
+  const asked = positionals.join(' ');
+  const spec = COMMANDS.find((c) => c.name === asked);
+  if (!spec) {
+    io.err(`reagent help: no command ${JSON.stringify(asked)}; commands: ${COMMANDS.filter((c) => !('hidden' in c)).map((c) => c.name).join(', ')}`);
+    return { exit: 2 };
+  }
+  io.out(COMMAND_USAGE[spec.name]);
+  return { exit: 0 };
+}
+
+function isOwnOptions(command: CommandName): boolean {
+  const spec = COMMANDS.find((c) => c.name === command);
+  return spec !== undefined && 'ownOptions' in spec && spec.ownOptions;
 }
 
 function nonEmptyFile(path: string): boolean {

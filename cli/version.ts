@@ -1,20 +1,90 @@
 // The agent's version and architecture, as `-version` and `-arch` print them.
-import { existsSync, readFileSync } from 'node:fs';
+// A single executable carries a stamp written by `npm run package`; from a
+// checkout the version comes from package.json and the commit from git.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** What `npm run package` stamps into the bundle (esbuild `define`, scripts/package/bundle.ts). */
+export interface BuildStamp {
+  version: string;
+  commit: string;
+  /** ISO 8601, when the executable was packaged. */
+  date: string;
+}
+
+declare const REAGENT_BUILD_STAMP: BuildStamp | undefined;
+
+/** The packaging stamp, or null outside a packaged executable. */
+export function buildStamp(): BuildStamp | null {
+  return typeof REAGENT_BUILD_STAMP === 'undefined' ? null : REAGENT_BUILD_STAMP;
+}
+
+export interface BuildInfo extends BuildStamp {
+  /** `process.version` of the runtime actually running. */
+  node: string;
+  /** `linux/amd64`: the Reagent's spellings. */
+  platform: string;
+  /** `single executable` or `node` (running from dist/ or the sources). */
+  packaging: 'single executable' | 'node';
+}
+
+export function buildInfo(from: string = import.meta.url): BuildInfo {
+  const stamp = buildStamp();
+  const runtime = { node: process.version, platform: `${process.platform}/${agentArch()}` };
+  if (stamp) return { ...stamp, ...runtime, packaging: 'single executable' };
+  const root = packageRoot(from);
+  return {
+    version: agentVersion(from),
+    // Only our own checkout: installed under another project, git would name that project's commit.
+    commit: root && existsSync(join(root, '.git')) ? gitCommit(root) : 'unknown',
+    // The time this code was compiled (tsc wrote the file), or edited when run from the sources.
+    date: statSync(fileURLToPath(from)).mtime.toISOString(),
+    ...runtime,
+    packaging: 'node',
+  };
+}
+
+export function renderVersion(info: BuildInfo): string {
+  // The first line alone is what the Reagent prints: scripts reading it keep working.
+  return [
+    info.version,
+    `commit   ${info.commit}`,
+    `built    ${info.date}`,
+    `node     ${info.node} (${info.platform}, ${info.packaging})`,
+  ].join('\n');
+}
+
 /** Reads the version from our package.json, found by walking up (works from dist/ and from sources). */
 export function agentVersion(from: string = import.meta.url): string {
+  const stamp = buildStamp();
+  if (stamp) return stamp.version;
+  const root = packageRoot(from);
+  if (!root) return 'unknown';
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function packageRoot(from: string): string | null {
   let dir = dirname(fileURLToPath(from));
   for (let i = 0; i < 6; i++) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'reagent' && pkg.version) return pkg.version;
+      if (pkg.name === 'reagent' && pkg.version) return dir;
     }
     dir = dirname(dir);
   }
-  return 'unknown';
+  return null;
+}
+
+/** `HEAD`'s hash (12 digits), `-dirty` with uncommitted changes; `unknown` without git or a checkout. */
+export function gitCommit(root: string): string {
+  const git = (args: string[]) => spawnSync('git', ['-C', root, ...args], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+  const head = git(['rev-parse', '--short=12', 'HEAD']);
+  if (head.status !== 0 || !head.stdout.trim()) return 'unknown';
+  const dirty = git(['status', '--porcelain', '--untracked-files=no']);
+  return `${head.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() ? '-dirty' : ''}`;
 }
 
 /** The Reagent's build-arch spelling (Go's GOARCH plus the ARM variant): amd64, arm64, armv7, 386. */

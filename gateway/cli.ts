@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { credentials } from '@grpc/grpc-js';
 import { createLogger } from '../adapters/log/logger.js';
+import { consoleRenderer } from '../adapters/log/console-render.js';
 import { Redactor } from '../adapters/log/redactor.js';
 import { parseGrpcAddress, parseLogLevel, type DsnScheme } from '../config/hoop-env.js';
 import { openSession, PortForward, runExec, SessionError, type GatewayEndpoint } from './client.js';
@@ -99,10 +100,12 @@ async function gatewayCommand(args: string[], io: GatewayCommandIo): Promise<num
     advertise = { scheme: a.scheme ?? (values['tls-cert'] ? 'grpcs' : 'grpc'), host: a.host, port: a.port };
   }
   const tls = values['tls-cert'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']!) } : null;
+  const encoding = io.env['LOG_ENCODING']?.toLowerCase() === 'console' ? 'console' : 'json';
   const logger = createLogger({
     level: parseLogLevel(io.env['LOG_LEVEL']) ?? 'info',
-    encoding: io.env['LOG_ENCODING']?.toLowerCase() === 'console' ? 'console' : 'json',
+    encoding,
     pretty: false,
+    ...(encoding === 'console' ? { render: await consoleRenderer(false) } : {}),
     redactor: new Redactor(),
     stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
   });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { InspectorSession } from './session.js';
+import { embeddedFiles, type EmbeddedFiles } from '../packaging/embedded.js';
 import type { TimelineFilter } from './timeline.js';
 
 export interface InspectorServerOptions {
@@ -23,6 +24,12 @@ export interface InspectorServerOptions {
   token?: string;
   /** Where the static files are; found next to the sources by default (see `publicDir`). */
   publicDir?: string;
+  /** The page files by URL path; by default from the single executable, else from `publicDir` and node_modules. */
+  pageFiles?: ReadonlyMap<string, PageFile>;
+}
+
+export interface PageFile {
+  read(): Buffer;
 }
 
 export interface InspectorServer {
@@ -58,6 +65,27 @@ export function elkBundlePath(): string {
   return createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js');
 }
 
+/** Asset key prefix of the page files in the single executable (scripts/package.ts embeds them). */
+export const EMBEDDED_PAGE_PREFIX = 'inspector/';
+
+/** URL path -> file: from the executable when it carries them, else from the source tree. */
+export function pageFiles(dir?: string, files: EmbeddedFiles | null = embeddedFiles()): Map<string, PageFile> {
+  const out = new Map<string, PageFile>();
+  if (files) {
+    for (const key of files.keys(EMBEDDED_PAGE_PREFIX)) out.set(`/${key.slice(EMBEDDED_PAGE_PREFIX.length)}`, { read: () => files.read(key) });
+    if (!out.has('/index.html') || !out.has('/elk.js')) throw new Error('inspector: this executable carries no page files');
+    return out;
+  }
+  const from = dir ?? publicDir();
+  for (const name of readdirSync(from)) {
+    const path = join(from, name);
+    if (TYPES[extname(name)] && statSync(path).isFile()) out.set(`/${name}`, { read: () => readFileSync(path) });
+  }
+  const elk = elkBundlePath();
+  out.set('/elk.js', { read: () => readFileSync(elk) });
+  return out;
+}
+
 export function parseAddress(address: string): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?(\d{1,5})$/.exec(address);
   if (!m || Number(m[2]) > 65535) throw new Error(`inspector: expected HOST:PORT or PORT, got ${JSON.stringify(address)}`);
@@ -68,10 +96,7 @@ export async function startInspectorServer(opts: InspectorServerOptions): Promis
   const { session } = opts;
   const { host, port: wanted } = parseAddress(opts.address);
   const token = opts.token ?? randomBytes(24).toString('base64url');
-  const dir = opts.publicDir ?? publicDir();
-  const files = new Map<string, string>();
-  for (const name of readdirSync(dir)) if (TYPES[extname(name)] && statSync(join(dir, name)).isFile()) files.set(`/${name}`, join(dir, name));
-  files.set('/elk.js', elkBundlePath());
+  const files = opts.pageFiles ?? pageFiles(opts.publicDir);
 
   let port = wanted;
   const cookieName = () => `reagent_inspect_${port}`;
@@ -102,10 +127,11 @@ export async function startInspectorServer(opts: InspectorServerOptions): Promis
       res.writeHead(303, { Location: url.pathname + (url.search || '') });
       return res.end();
     }
-    const file = files.get(url.pathname === '/' ? '/index.html' : url.pathname);
+    const name = url.pathname === '/' ? '/index.html' : url.pathname;
+    const file = files.get(name);
     if (!file) return plain(res, 404, 'not found\n');
-    const body = readFileSync(file);
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length });
+    const body = file.read();
+    res.writeHead(200, { 'Content-Type': TYPES[extname(name)] ?? 'application/octet-stream', 'Content-Length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
 

@@ -8,6 +8,7 @@ import { benchReplay } from './bench-replay.js';
 import { benchDaemon } from './bench-daemon.js';
 import { benchApps } from './bench-apps.js';
 import { benchGateway } from './bench-gateway.js';
+import { benchExecutable } from './bench-executable.js';
 import { createBenchJournal, benchReplayFile, benchBugreport } from './bench-inspect.js';
 
 const quick = process.argv.includes('--quick');
@@ -33,6 +34,22 @@ try {
   const d = await benchDaemon(quick ? 1 : 3);
   row('daemon idle RSS (-offline)', `${(d.daemon.idleRssKiB / 1024).toFixed(1)} MiB`, `bare node: ${(d.bare.idleRssKiB / 1024).toFixed(1)} MiB`, `${(d.daemon.idleRssKiB / d.bare.idleRssKiB).toFixed(2)}x (target <= 1.5x)`);
   row('daemon start-up to ready', `${d.daemon.startupMs.toFixed(0)} ms`, `bare node: ${d.bare.startupMs.toFixed(0)} ms`, `${(d.daemon.startupMs / d.bare.startupMs).toFixed(2)}x`);
+
+  const x = await benchExecutable({ rounds: quick ? 1 : 5, idleMs: quick ? 1000 : 3000 });
+  if ('skipped' in x) row('single executable', 'skipped', x.skipped, '-');
+  else {
+    const base = x.variants['node dist/cli/main.js (this Node)']!;
+    for (const [name, v] of Object.entries(x.variants)) {
+      row(`start-up to ready (-offline): ${name}`, `${v.startupMs.toFixed(0)} ms`, `node dist: ${base.startupMs.toFixed(0)} ms`, `${(v.startupMs / base.startupMs).toFixed(2)}x`);
+    }
+    for (const [name, v] of Object.entries(x.variants)) {
+      row(`idle RSS (-offline): ${name}`, `${(v.idleRssKiB / 1024).toFixed(1)} MiB`, `node dist: ${(base.idleRssKiB / 1024).toFixed(1)} MiB`, `${(v.idleRssKiB / base.idleRssKiB).toFixed(2)}x`);
+    }
+    const MiB = 1024 * 1024;
+    row('single executable size (linux/amd64)', `${(x.bytes / MiB).toFixed(1)} MiB (gzip ${(x.gzipBytes / MiB).toFixed(1)} MiB)`, `its Node binary: ${(x.nodeBytes / MiB).toFixed(1)} MiB`, `+${((x.bytes - x.nodeBytes) / MiB).toFixed(1)} MiB`);
+    if ('skipped' in x.notify) row('systemd notification', 'skipped', x.notify.skipped, '-');
+    else row('systemd notification (spawned systemd-notify)', `${x.notify.notifyMs.toFixed(1)} ms`, `spawn of true: ${x.notify.spawnMs.toFixed(1)} ms`, `${(x.notify.notifyMs / x.notify.spawnMs).toFixed(2)}x`);
+  }
 
   const a = await benchApps({ idleMs: quick ? 1000 : 3000 });
   if ('skipped' in a) row('apps (20 at once)', 'skipped', a.skipped, '-');

@@ -3,13 +3,16 @@
 #   scripts/install.sh          npm dependencies only (enough to run the daemon)
 #   scripts/install.sh --test   also the real peers the test suite starts:
 #                               Docker Engine + busybox, Debian's registry, Go (gob
-#                               reference), Chromium (inspector browser tests),
-#                               dbus + python3-dbusmock (NetworkManager mock)
+#                               reference, systemd notify socket), Chromium (inspector
+#                               browser tests), dbus + python3-dbusmock (NetworkManager
+#                               mock), systemd (systemd-analyze verify, systemd-notify),
+#                               qemu-user + arm64 libc/libstdc++ (the arm64 single executable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--test" ]]; then
-  packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 ca-certificates dbus python3-dbusmock)
+  packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 ca-certificates
+            dbus python3-dbusmock systemd qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

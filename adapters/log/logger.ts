@@ -1,13 +1,14 @@
 // Builds the agent's pino logger. Everything stays in this thread: no worker
 // transports (they need file paths at run time and break single-binary
-// packaging), so console formatting uses pino-pretty's synchronous factory.
+// packaging), so console formatting uses pino-pretty's synchronous factory,
+// loaded by the caller (console-render.ts).
 // Every line passes the Redactor twice: the arguments in `hooks.logMethod`
 // (message text, format arguments, Errors) and the merged object in
 // `formatters.log` (mixins included); child bindings are scrubbed as they are bound.
 import { format } from 'node:util';
 import { pino, type DestinationStream, type LogFn, type Logger, type StreamEntry } from 'pino';
-import { createRequire } from 'node:module';
 import type { Redactor } from './redactor.js';
+import type { RenderLine } from './console-render.js';
 import { RotatingFile } from './rotating-file.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -23,6 +24,8 @@ export interface LoggerOptions {
   encoding: LogEncoding;
   /** Colourised multi-line output for a developer's terminal (`-prettyLogging`). */
   pretty: boolean;
+  /** Required for console encoding or pretty output: `await consoleRenderer(pretty)`. */
+  render?: RenderLine;
   /** Also write JSON lines to this size-rotated file. */
   file?: string;
   fileMaxBytes?: number;
@@ -109,14 +112,8 @@ function scrubChildBindings(logger: Logger, redactor: Redactor): void {
 
 function consoleStream(stdout: Writable, options: LoggerOptions): DestinationStream {
   if (options.encoding === 'json' && !options.pretty) return { write: (line: string) => void stdout.write(line) };
-  // Loaded only for human output: pino-pretty costs ~3 MiB of resident memory
-  // that a JSON-logging device would carry for nothing.
-  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
-  const render = prettyFactory({
-    colorize: options.pretty,
-    singleLine: !options.pretty,
-    translateTime: 'SYS:standard',
-  });
+  const { render } = options;
+  if (!render) throw new Error('createLogger: console encoding and pretty output need options.render (await consoleRenderer(pretty))');
   return { write: (line: string) => void stdout.write(render(line)) };
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, FLAGS } from '../../cli/flags.js';
+import { COMMANDS, FLAGS, type CommandSpec } from '../../cli/flags.js';
 import { renderHelp } from '../../cli/help.js';
 import { HOOP_ENV_DOC } from '../../config/hoop-env.js';
 
@@ -58,7 +58,11 @@ test('says where we deliberately differ from the Reagent', () => {
 
 test('lists the commands and the gateway environment with defaults', () => {
   const [, commands = ''] = linuxHelp.split('\nCommands');
-  for (const c of COMMANDS) assert.match(commands, new RegExp(`^ {2}${[c.name, ...c.args].join(' ')} +\\S`, 'm'), c.name);
+  for (const c of COMMANDS as readonly CommandSpec[]) {
+    const line = new RegExp(`^ {2}${[c.name, ...c.args].join(' ')} +\\S`, 'm');
+    if (c.hidden) assert.doesNotMatch(commands, line, `${c.name} is hidden`);
+    else assert.match(commands, line, c.name);
+  }
   const [, environment = ''] = linuxHelp.split('\nEnvironment (gateway link):\n');
   for (const name of ['HOOP_GRPCURL', 'HOOP_TOKEN', 'HOOP_KEY', 'TLS_SERVER_NAME', 'AUTO_REGISTER', 'LOG_ENCODING', 'LOG_LEVEL', 'LOG_GRPC']) {
     assert.match(environment, new RegExp(`^ {2}${name} +.*\\(default [^)]+\\)$`, 'm'), name);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { createLogger, type LogEncoding } from '../../adapters/log/logger.js';
 import { Redactor } from '../../adapters/log/redactor.js';
+import { consoleRenderer } from '../../adapters/log/console-render.js';
 
 function capture() {
   const chunks: string[] = [];
@@ -40,23 +41,24 @@ test('an Error logs as err {type, message, stack} with its message as msg', () =
   assert.equal(second?.err.message, 'inner');
 });
 
-test('console encoding renders one readable line; pretty renders colours', () => {
+test('console encoding renders one readable line; pretty renders colours', async () => {
   const plain = capture();
-  createLogger({ level: 'info', encoding: 'console', pretty: false, stdout: plain, redactor: new Redactor() }).info({ app: 'temp' }, 'started');
+  createLogger({ level: 'info', encoding: 'console', pretty: false, render: await consoleRenderer(false), stdout: plain, redactor: new Redactor() }).info({ app: 'temp' }, 'started');
   assert.match(plain.text(), /INFO.*: started \{"app":"temp"\}\n$/);
   assert.equal(plain.text().split('\n').length, 2);
   assert.throws(() => JSON.parse(plain.text()));
   const pretty = capture();
-  createLogger({ level: 'info', encoding: 'json', pretty: true, stdout: pretty, redactor: new Redactor() }).info('started');
+  createLogger({ level: 'info', encoding: 'json', pretty: true, render: await consoleRenderer(true), stdout: pretty, redactor: new Redactor() }).info('started');
   assert.match(pretty.text(), /\u001b\[/);
+  assert.throws(() => createLogger({ level: 'info', encoding: 'console', pretty: false, stdout: capture(), redactor: new Redactor() }), /options\.render/);
 });
 
-test('a file, when asked for, gets the same lines as JSON, whatever the console encoding', () => {
+test('a file, when asked for, gets the same lines as JSON, whatever the console encoding', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'reagent-log-'));
   try {
     const out = capture();
     const file = join(dir, 'sub', 'reagent.log');
-    const log = createLogger({ level: 'info', encoding: 'console', pretty: false, stdout: out, redactor: new Redactor(), file });
+    const log = createLogger({ level: 'info', encoding: 'console', pretty: false, render: await consoleRenderer(false), stdout: out, redactor: new Redactor(), file });
     log.info({ n: 1 }, 'to both');
     const line = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     assert.equal(line.msg, 'to both');
@@ -106,14 +108,16 @@ test('a secret split across format arguments is still caught', () => {
 const secretArb = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.'), minLength: 8, maxLength: 32 });
 const encodingArb = fc.constantFrom<[LogEncoding, boolean]>(['json', false], ['console', false], ['json', true], ['console', true]);
 
-test('property: planted secrets in the message, a nested field and an Error never reach any encoding', () => {
+test('property: planted secrets in the message, a nested field and an Error never reach any encoding', async () => {
+  const renderers = { plain: await consoleRenderer(false), pretty: await consoleRenderer(true) };
   fc.assert(
     fc.property(secretArb, fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 }), fc.constantFrom('a', 'b.c', 'deep'), encodingArb, (secret, before, after, key, [encoding, pretty]) => {
       const planted = `${before}${secret}${after}`;
       const out = capture();
       const redactor = new Redactor();
       redactor.addSecret(secret);
-      const log = createLogger({ level: 'debug', encoding, pretty, stdout: out, redactor });
+      const render = pretty ? renderers.pretty : renderers.plain;
+      const log = createLogger({ level: 'debug', encoding, pretty, render, stdout: out, redactor });
       log.info(`message ${planted}`);
       log.info({ outer: { [key]: { list: [1, planted] } } }, 'nested');
       log.error(new Error(`failed with ${planted}`));

@@ -1,0 +1,3 @@
+module notifypeer
+
+go 1.19
