@@ -183,6 +183,9 @@ export class GatewayLink implements Link {
       { platform: goPlatform(), mode: c.mode, grpc_server: grpcServer, tls: c.tls },
       `platform=${goPlatform()}, mode=${c.mode}, grpc_server=${grpcServer}, tls=${c.tls} - starting agent`,
     );
+    // Credentials that become ready again (a new registration) replace the channel, never add one.
+    this.dropCall('new credentials');
+    this.transport?.close();
     this.transport = new GatewayTransport({
       address: grpcServer,
       security,
