@@ -18,11 +18,20 @@ const stopSignal = new Promise<string>((resolve) => {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve(sig));
 });
 
-const result = await runCli(process.argv.slice(2), { ...defaultIo(), untilStopped: () => stopSignal });
-if ('exit' in result) {
-  process.exitCode = result.exit;
-} else {
-  process.exitCode = await result.done;
-  // Nothing should be left, but a stuck adapter must not keep a stopped daemon alive.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+// An error that escapes is one line on stderr, never a stack trace with a
+// library's minified source (the log has the details when there is one).
+const oneLine = (err: unknown) => process.stderr.write(`reagent: ${err instanceof Error ? err.message : String(err)}\n`);
+
+try {
+  const result = await runCli(process.argv.slice(2), { ...defaultIo(), untilStopped: () => stopSignal });
+  if ('exit' in result) {
+    process.exitCode = result.exit;
+  } else {
+    process.exitCode = await result.done;
+    // Nothing should be left, but a stuck adapter must not keep a stopped daemon alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  }
+} catch (err) {
+  oneLine(err);
+  process.exitCode = 1;
 }

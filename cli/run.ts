@@ -17,6 +17,10 @@ import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop
 import { Redactor } from '../adapters/log/redactor.js';
 import { createLogger } from '../adapters/log/logger.js';
 import { InstanceLockedError } from '../adapters/store/instance-lock.js';
+import { JournalPathError } from '../adapters/store/journal-path.js';
+import { DiskFullError } from '../adapters/store/storage-problem.js';
+import { readJournalEnv } from '../config/journal-env.js';
+import { EXIT } from './exit-codes.js';
 import { startDaemon, type Daemon } from '../actors/daemon.js';
 import { SystemClock } from '../actors/clock.js';
 import { builtinMachines } from '../machines/registry.js';
@@ -95,6 +99,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     io.err(hoop.error);
     return { exit: 2 };
   }
+  const journalEnv = readJournalEnv(io.env);
+  if (!journalEnv.ok) {
+    io.err(journalEnv.error);
+    return { exit: EXIT.usage };
+  }
   const agentToml = join(io.home, '.hoop', 'agent.toml');
   const gateway = hasGatewayCredentials(hoop.value, nonEmptyFile(agentToml));
   if (!flags.config && !gateway && !flags.offline && command !== 'start agent') {
@@ -113,12 +122,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     for (const note of loaded.notes) io.err(`note: ${note}`);
   }
 
-  return startDaemonFromCli(flags, hoop.value, flock, gateway, command === 'start agent', io);
+  return startDaemonFromCli(flags, hoop.value, journalEnv.bufferBytes, flock, gateway, command === 'start agent', io);
 }
 
 async function startDaemonFromCli(
   flags: Flags,
   hoop: HoopEnv,
+  journalBufferBytes: number,
   flock: FlockConfig | undefined,
   gateway: boolean,
   gatewayOnly: boolean,
@@ -153,6 +163,7 @@ async function startDaemonFromCli(
         compactEveryMs: 60_000,
         offline: flags.offline,
         agentVersion: agentVersion(),
+        journalBufferBytes,
       },
       logger,
       clock: new SystemClock(),
@@ -161,12 +172,22 @@ async function startDaemonFromCli(
       links,
     });
   } catch (err) {
+    // One line each, and an exit code a supervisor can tell apart (README "Exit codes").
     if (err instanceof InstanceLockedError) {
       io.err(err.message);
-      return { exit: 1 };
+      return { exit: EXIT.failed };
     }
-    io.err(`reagent: cannot start: ${redactor.scrubString((err as Error).message)}`);
-    return { exit: 1 };
+    const line = `reagent: cannot start: ${redactor.scrubString((err as Error).message)}`;
+    if (err instanceof JournalPathError) {
+      io.err(`${line} (exit ${EXIT.journalPath})`);
+      return { exit: EXIT.journalPath };
+    }
+    if (err instanceof DiskFullError) {
+      io.err(`${line}; free some space, a later start will work (exit ${EXIT.diskFull})`);
+      return { exit: EXIT.diskFull };
+    }
+    io.err(line);
+    return { exit: EXIT.failed };
   }
 
   const inspector = flags.inspect ? await startInspector(flags.inspect, daemon, redactor, flock?.name, logger, io) : undefined;

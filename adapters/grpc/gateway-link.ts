@@ -139,8 +139,10 @@ export class GatewayLink implements Link {
       },
     );
     // Left registered after stop(): the STOP it sends still emits a disconnect to run (as a no-op).
-    ctx.system.handle('creds', (c) => (this.stopped ? undefined : this.onCredsCommand(c)));
-    ctx.system.handle(SOURCE, (c) => this.onCommand(c));
+    // Both run even while the journal cannot commit (disk full): they are what keeps the device
+    // reachable, and they change nothing on the device that a replay would need (README "Full disk").
+    ctx.system.handle('creds', (c) => (this.stopped ? undefined : this.onCredsCommand(c)), { beforeDurable: true });
+    ctx.system.handle(SOURCE, (c) => this.onCommand(c), { beforeDurable: true });
     const input: CredentialsInput = {
       gatewayOnly: this.opts.gatewayOnly,
       webRegister: this.opts.webRegister ?? WEB_REGISTER,
@@ -399,7 +401,31 @@ export class GatewayLink implements Link {
         system.stop(actor(sid));
       },
       rejected: (type, sid, reason) => this.reject(type, sid, scrub(reason)),
+      durable: () => this.durable(),
     };
+  }
+
+  /**
+   * Waits for the journal to commit what was recorded so far. While it
+   * cannot (disk full), it gives up after `exitDurableWaitMs` and says so:
+   * an operator freeing space through exec needs the exit code more than
+   * the journal needs it first.
+   */
+  private durable(): Promise<void> {
+    const system = this.ctx!.system;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn(
+          { waitedMs: this.limits().exitDurableWaitMs },
+          'exec exit code sent before its record was committed: the journal cannot commit (see the journal error); a crash now would lose that record',
+        );
+        resolve();
+      }, this.limits().exitDurableWaitMs);
+      void system.durable().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
 
