@@ -197,6 +197,14 @@ export class ActorSystem {
   durable(): Promise<boolean> {
     if (this.opts.replay || this.lastAppended <= this.lastCommitted) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
+    if (this.retryTimer && this.durableWaiters.length === 0) {
+      // A waiter now: the next attempt comes soon rather than after the failure backoff.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.commitNow();
+      }, 250);
+    }
     return new Promise((resolve) => this.durableWaiters.push({ seq: this.lastAppended, resolve }));
   }
 
@@ -529,13 +537,16 @@ export class ActorSystem {
     // run before its cause is durable; link commands excepted (whileFailing).
     this.lastCommitError = errorText(err);
     if (this.commitFailures++ === 0) {
-      this.opts.logger?.error({ err }, 'journal commit failed; commands wait until it succeeds, except those that keep the links up');
+      // The reason, not the stack: the journal names the cause (disk full), a stack of SQLite's wasm says nothing more.
+      this.opts.logger?.error({ reason: this.lastCommitError }, `journal commit failed; commands wait until it succeeds, except those that keep the links up: ${this.lastCommitError}`);
     }
     if (!this.retryTimer) {
+      // Someone waits for durability (an exec's exit code): try often, a failing attempt on a full disk is cheap.
+      const backoff = Math.min(MAX_RETRY_MS, 250 * 2 ** Math.min(this.commitFailures - 1, 5));
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.commitNow();
-      }, Math.min(MAX_RETRY_MS, 250 * 2 ** Math.min(this.commitFailures - 1, 5)));
+      }, this.durableWaiters.length > 0 ? 250 : backoff);
     }
     this.whileFailing();
   }

@@ -18,7 +18,7 @@ import { Redactor } from '../adapters/log/redactor.js';
 import { createLogger } from '../adapters/log/logger.js';
 import { InstanceLockedError } from '../adapters/store/instance-lock.js';
 import { JournalPathError } from '../adapters/store/journal-path.js';
-import { DiskFullError } from '../adapters/store/storage-problem.js';
+import { isDiskFullError } from '../adapters/store/storage-problem.js';
 import { readJournalEnv } from '../config/journal-env.js';
 import { EXIT } from './exit-codes.js';
 import { startDaemon, type Daemon } from '../actors/daemon.js';
@@ -182,7 +182,7 @@ async function startDaemonFromCli(
       io.err(`${line} (exit ${EXIT.journalPath})`);
       return { exit: EXIT.journalPath };
     }
-    if (err instanceof DiskFullError) {
+    if (isDiskFullError(err)) {
       io.err(`${line}; free some space, a later start will work (exit ${EXIT.diskFull})`);
       return { exit: EXIT.diskFull };
     }

@@ -297,6 +297,8 @@ type Problem = { kind: 'corrupt'; detail: string } | { kind: 'newer-schema'; det
 /** The `events` columns in `JournalRecord` order, for readers of the file (see `decodeEvent`). */
 export const EVENT_COLUMNS = 'seq, run, at, source, actor, type, payload, rand, state, ctx, cmds';
 
+const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 export class Journal implements JournalPort {
   readonly path: string;
   /** Repairs done while opening, oldest first. Empty on a clean start. */
@@ -304,7 +306,8 @@ export class Journal implements JournalPort {
   private readonly db: Database;
   private readonly logger: JournalLogger;
   private readonly maxBytes: number | undefined;
-  private readonly insert: Statement;
+  /** The prepared INSERT; null after a failed commit, until the next one prepares it again. */
+  private insert: Statement | null;
   private next: number;
   private buffer: Row[] = [];
   private readonly pendingOutcomes = new Map<number, [state: string | null, ctx: number | null, cmds: string]>();
@@ -320,7 +323,7 @@ export class Journal implements JournalPort {
     this.logger = logger;
     this.maxBytes = maxBytes;
     this.recovered = recovered;
-    this.insert = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insert = db.prepare(INSERT_EVENT);
     this.next = highestSeq(db) + 1;
   }
 
@@ -340,8 +343,8 @@ export class Journal implements JournalPort {
     if (opts.staleLockRecovery === true) {
       const movedTo = quarantineLockFile(path, new Date());
       if (movedTo !== null) {
+        // logged by whoever reads `recovered` (the daemon logs and journals each recovery)
         const detail = `${path}.lock was not SQLite's lock directory (a file); moved it to ${movedTo}`;
-        logger.error({ path, movedTo }, detail);
         recovered.push({ kind: 'quarantined', detail, path: movedTo });
       }
     }
@@ -477,21 +480,24 @@ export class Journal implements JournalPort {
       rollbackQuietly(db); // a ROLLBACK that failed last time (disk full) left the transaction open
       db.exec('BEGIN IMMEDIATE');
       if (this.pendingRun) db.run('INSERT INTO runs (run, started_at, agent_version, machines) VALUES (?, ?, ?, ?)', this.pendingRun);
-      const insert = this.insert;
+      const insert = (this.insert ??= db.prepare(INSERT_EVENT));
       for (const row of this.buffer) insert.run(row);
       if (this.pendingOutcomes.size > 0) {
         const update = db.prepare('UPDATE events SET state = ?, ctx = ?, cmds = ? WHERE seq = ?');
         try {
           for (const [seq, [state, ctx, cmds]] of this.pendingOutcomes) update.run([state, ctx, cmds, seq]);
         } finally {
-          update.finalize();
+          finalizeQuietly(update);
         }
       }
       db.exec('COMMIT');
     } catch (err) {
-      // the buffer stays, so a later commit() retries the same records
+      // the buffer stays, so a later commit() retries the same records; the statement
+      // keeps the failed step's error and would report it again, so it is made afresh
+      this.dropInsert();
       rollbackQuietly(db);
-      throw new Error(`journal ${this.path}: commit of ${this.buffer.length} records failed: ${this.describe(err)}`, {
+      const what = this.buffer.length === 0 && this.pendingRun ? 'the run record' : `${this.buffer.length} records`;
+      throw new Error(`journal ${this.path}: commit of ${what} failed: ${this.describe(err)}`, {
         cause: err,
       });
     }
@@ -520,6 +526,12 @@ export class Journal implements JournalPort {
       this.pendingRun = row;
       return this.describe(err);
     }
+  }
+
+  private dropInsert(): void {
+    const insert = this.insert;
+    this.insert = null;
+    if (insert) finalizeQuietly(insert);
   }
 
   /** A storage error in words: "disk full (…)" rather than SQLite's "disk I/O error". */
@@ -681,12 +693,7 @@ export class Journal implements JournalPort {
       failure = err;
     }
     this.closed = true;
-    try {
-      // finalize reports the statement's last error again (the failed INSERT): it is finalized all the same
-      this.insert.finalize();
-    } catch {
-      // nothing left to do for it
-    }
+    this.dropInsert();
     try {
       this.db.close();
     } catch (err) {
@@ -697,6 +704,15 @@ export class Journal implements JournalPort {
 
   private assertOpen(op: string): void {
     if (this.closed) throw new Error(`journal ${op}: ${this.path} is closed`);
+  }
+}
+
+/** finalize() repeats the statement's last error (a failed write); the statement is gone all the same. */
+function finalizeQuietly(statement: Statement): void {
+  try {
+    statement.finalize();
+  } catch {
+    // already reported by the step that failed
   }
 }
 

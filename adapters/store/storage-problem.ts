@@ -62,3 +62,13 @@ export class DiskFullError extends Error {
 export function isDiskFull(description: string): boolean {
   return description.startsWith('disk full');
 }
+
+/** A DiskFullError, or a file system error (ENOSPC, EDQUOT) anywhere in the cause chain. */
+export function isDiskFullError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DiskFullError) return true;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}

@@ -138,7 +138,8 @@ test('a failing commit (disk full, I/O error) holds the commands back and is ret
   system.send('a', 'cli', 'START');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [], 'the effect waits for its cause to be durable');
-  assert.deepEqual(errors, ['journal commit failed; commands wait until it succeeds, except those that keep the links up']);
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0]!, /^journal commit failed; commands wait until it succeeds, except those that keep the links up: SQLITE_FULL/);
   await new Promise((r) => setTimeout(r, 2000));
   assert.deepEqual(ran, [2], 'after the retries the command ran, with both events durable');
   system.close();
