@@ -630,7 +630,7 @@ export class ActorSystem {
     try {
       this.opts.journal.writeSnapshot(this.opts.run, gap.to, gap.at, gap.data);
     } catch (err) {
-      this.opts.logger?.error({ err }, 'journal: the snapshot after the gap could not be written yet; trying again at the next commit');
+      this.opts.logger?.error({ reason: errorText(err) }, `journal: the snapshot after the gap could not be written yet (${errorText(err)}); trying again at the next commit`);
       return;
     }
     this.gap = null;
