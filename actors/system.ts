@@ -190,11 +190,11 @@ export class ActorSystem {
 
   /**
    * Resolves true once every record appended so far is committed, false if
-   * they never will be (dropped at the memory bound, or the system closed).
-   * Adapters that must not tell a peer something before it is on record
-   * (an exec's exit code) wait for it.
+   * they never will be (dropped at the memory bound, or the system closed)
+   * or `waitMs` passed first. Adapters that must not tell a peer something
+   * before it is on record (an exec's exit code) wait for it.
    */
-  durable(): Promise<boolean> {
+  durable(waitMs?: number): Promise<boolean> {
     if (this.opts.replay || this.lastAppended <= this.lastCommitted) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
     if (this.retryTimer && this.durableWaiters.length === 0) {
@@ -205,7 +205,21 @@ export class ActorSystem {
         this.commitNow();
       }, 250);
     }
-    return new Promise((resolve) => this.durableWaiters.push({ seq: this.lastAppended, resolve }));
+    return new Promise((resolve) => {
+      const waiter: { seq: number; resolve: (durable: boolean) => void } = { seq: this.lastAppended, resolve };
+      this.durableWaiters.push(waiter);
+      if (waitMs === undefined) return;
+      const timer = setTimeout(() => {
+        // Given up: no longer a reason to retry often.
+        const i = this.durableWaiters.indexOf(waiter);
+        if (i >= 0) this.durableWaiters.splice(i, 1);
+        resolve(false);
+      }, waitMs);
+      waiter.resolve = (durable: boolean) => {
+        clearTimeout(timer);
+        resolve(durable);
+      };
+    });
   }
 
   subscribe(listener: (t: Transition) => void): () => void {

@@ -411,21 +411,10 @@ export class GatewayLink implements Link {
    * an operator freeing space through exec needs the exit code more than
    * the journal needs it first.
    */
-  private durable(): Promise<void> {
-    const system = this.ctx!.system;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn(
-          { waitedMs: this.limits().exitDurableWaitMs },
-          'exec exit code sent before its record was committed: the journal cannot commit (see the journal error); a crash now would lose that record',
-        );
-        resolve();
-      }, this.limits().exitDurableWaitMs);
-      void system.durable().then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  private async durable(): Promise<void> {
+    const waitMs = this.limits().exitDurableWaitMs;
+    if (await this.ctx!.system.durable(waitMs)) return;
+    this.log.warn({ waitedMs: waitMs }, 'exec exit code sent before its record was committed: the journal cannot commit (see the journal error); a crash now would lose that record');
   }
 }
 

@@ -258,3 +258,26 @@ test('the memory held for a failing commit is bounded: at the bound the records 
   assert.equal(without.verdict, 'refused');
   assert.match(without.refusal ?? '', /journal gap .* no snapshot at seq \d+ to resume from/);
 });
+
+test('durable(waitMs) gives up after waitMs, and then no longer asks for quick retries', async () => {
+  const { journal, system } = failingSystem();
+  system.spawn('a', 'connection', { link: 'net', policy });
+  journal.failing = true;
+  system.send('a', 'cli', 'START');
+  await turn();
+  let attempts = 0;
+  const commit = journal.commit.bind(journal);
+  journal.commit = () => {
+    attempts++;
+    commit();
+  };
+  assert.equal(await system.durable(600), false, 'not durable within the wait');
+  const during = attempts;
+  assert.ok(during >= 2, `quick retries while someone waited (${during})`);
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(attempts - during <= 2, `back to the failure backoff once nobody waits (${attempts - during} more)`);
+  journal.failing = false;
+  await system.flush();
+  assert.equal(await system.durable(10), true);
+  system.close();
+});
