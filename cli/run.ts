@@ -222,7 +222,11 @@ async function startInspector(address: string, daemon: Daemon, redactor: Redacto
       now: Date.now(),
       scrub: (v) => redactor.scrub(v),
       history: () => {
-        daemon.journal.commit();
+        try {
+          daemon.journal.commit();
+        } catch {
+          // a full disk: the page shows what is committed; the runtime retries and says why
+        }
         return daemon.journal.readEvents({ run: daemon.run, fromSeq: daemon.journal.nextSeq - 50_000 });
       },
     });
