@@ -13,6 +13,13 @@ import { DiskFullError, describeStorageFailure } from '../../adapters/store/stor
 import { JournalPathError } from '../../adapters/store/journal-path.js';
 import { RotatingFile } from '../../adapters/log/rotating-file.js';
 import { mountTmpfs, tmpfsOrSkip, type Tmpfs } from '../helpers/tmpfs.js';
+import { ActorSystem } from '../../actors/system.js';
+import { ManualClock } from '../../actors/clock.js';
+import { builtinMachines } from '../../machines/registry.js';
+import { appActorId, DEFAULT_APP_POLICY } from '../../machines/app.js';
+import { AppRequestsProjection } from '../../adapters/apps/projection.js';
+import { AppsJournalListener } from '../../adapters/apps/journal-listener.js';
+import type { Json } from '../../actors/types.js';
 import { tempDir } from '../helpers/cli.js';
 import { removeDirs } from '../helpers/gateway-peer.js';
 
@@ -95,6 +102,41 @@ describe('the store on a full disk', { skip: skipped ?? false }, () => {
     const lock = acquireInstanceLock(dir);
     lock.release();
     assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('an app request the disk refused reaches the apps projection after the next successful commit', async () => {
+    const journal = Journal.open({ path: join(disk.dir, 'apps', 'reagent.db'), logger: quiet });
+    const system = new ActorSystem({ journal, clock: new ManualClock(1000), registry: builtinMachines(), random: () => 0.5, run: 'r', logger: { warn() {}, error() {} } });
+    const projection = new AppRequestsProjection(journal.connection);
+    const errors: string[] = [];
+    const listener = new AppsJournalListener({
+      projection,
+      logs: { agent: () => {} },
+      identity: () => ({ appKey: '7', stage: 'PROD', appName: 'web' }),
+      context: () => undefined,
+      onForgotten: () => {},
+      logger: { debug() {}, info() {}, warn() {}, error: (_o: object, m?: string) => void errors.push(m ?? '') },
+    });
+    system.subscribe(listener.onTransition);
+    system.afterCommit(listener.retryUnsaved);
+    const id = appActorId('PROD', '7');
+    system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
+    await system.flush();
+    disk.fill();
+    try {
+      system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1' });
+      await system.flush();
+      assert.match(errors.join('\n'), /apps projection update failed; it is kept/);
+      assert.equal(projection.get('7', 'PROD'), undefined, 'the disk refused it');
+    } finally {
+      disk.release();
+    }
+    await system.flush();
+    const row = projection.get('7', 'PROD');
+    assert.equal(row?.target, 'RUNNING', 'the standing request is there once the journal writes again');
+    assert.equal(row?.state, 'STARTING', 'and the state reported meanwhile, in order');
+    system.close();
+    journal.close();
   });
 
   it('the log file holds whole lines only, also when the disk fills halfway through one', () => {
