@@ -145,7 +145,6 @@ function replace(path: string, me: Holder, aside: string | null, staleRaw: strin
   }
 }
 
-/** A complete record in a temp file; on any failure (disk full) the temp file is gone again. */
 /** The copy is for whoever investigates a crash; a disk too full for it must not stop the start. */
 function keepCopy(aside: string, raw: string): void {
   try {
@@ -155,6 +154,7 @@ function keepCopy(aside: string, raw: string): void {
   }
 }
 
+/** A complete record in a temp file; on any failure (disk full) the temp file is gone again. */
 function writeTemp(path: string, me: Holder): string {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   let fd: number;
