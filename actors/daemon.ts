@@ -175,12 +175,16 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   };
 }
 
-/** Closes the journal; what it could not write any more (disk full) is logged, not thrown. */
+/**
+ * Closes the journal; what it could not write any more (disk full) is
+ * logged, not thrown. The system's close() has already said how many events
+ * that is and why, so this line is short.
+ */
 function closeQuietly(journal: Journal, logger: Logger): void {
   try {
     journal.close();
   } catch (err) {
-    logger.error({ reason: (err as Error).message }, `journal closed without its last events: ${(err as Error).message}`);
+    logger.warn({ reason: (err as Error).message }, 'journal closed without writing its last events');
   }
 }
 
