@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { DEFAULT_JOURNAL_BUFFER_KIB, readJournalEnv } from '../../config/journal-env.js';
 import { cleanEnv, runReagent, tempDir } from '../helpers/cli.js';
@@ -16,6 +17,7 @@ test('REAGENT_JOURNAL_BUFFER_KIB: a whole number of KiB, at least 16; a bad valu
 test('the built CLI refuses a bad REAGENT_JOURNAL_BUFFER_KIB before starting (exit 2)', () => {
   const dir = tempDir();
   const r = runReagent(['-offline', '-agentDir', dir], cleanEnv(dir, { REAGENT_JOURNAL_BUFFER_KIB: 'lots' }));
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(r.code, 2, r.stdout + r.stderr);
   assert.equal(r.stderr.trim(), 'REAGENT_JOURNAL_BUFFER_KIB: expected a whole number of KiB, at least 16, got "lots"');
 });
