@@ -20,6 +20,8 @@ export interface DaemonConfig {
   compactEveryMs: number;
   offline: boolean;
   agentVersion: string;
+  /** Bound of the memory held for events while the journal cannot commit (disk full). */
+  journalBufferBytes?: number;
 }
 
 export interface DaemonDeps {
@@ -64,8 +66,27 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   }
 
   const run = randomUUID();
-  journal.appendRun(run, clock.now(), config.agentVersion, deps.registry.versions());
-  const system = new ActorSystem({ journal, clock, registry: deps.registry, random: deps.random, run, logger });
+  let deferred: string | null;
+  try {
+    deferred = journal.appendRun(run, clock.now(), config.agentVersion, deps.registry.versions());
+  } catch (err) {
+    closeQuietly(journal, logger);
+    lock.release();
+    throw err;
+  }
+  if (deferred !== null) {
+    // A full disk must not keep the device offline: the links come up, and the journal catches up when space returns.
+    logger.error({ reason: deferred }, `journal cannot write (${deferred}); starting anyway: events wait in memory (bounded) and links connect, the journal catches up when it can write again`);
+  }
+  const system = new ActorSystem({
+    journal,
+    clock,
+    registry: deps.registry,
+    random: deps.random,
+    run,
+    logger,
+    ...(config.journalBufferBytes !== undefined ? { maxPendingBytes: config.journalBufferBytes } : {}),
+  });
   for (const r of journal.recovered) {
     // Loud in the log, and on the record: a bug report must show the journal was rebuilt.
     logger.error({ kind: r.kind, path: r.path }, `journal recovery: ${r.detail}`);
@@ -74,6 +95,8 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   await system.flush();
 
   const compactor = setInterval(() => {
+    // Compaction writes; while commits fail it would only fail too.
+    if (system.journalFailing) return;
     try {
       const result = journal.compact({
         keepSnapshotData: () => ({ run, seq: journal.nextSeq - 1, at: clock.now(), data: system.persist() }),
@@ -104,7 +127,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     logger.error({ err }, 'a link failed to prepare');
     clearInterval(compactor);
     system.close();
-    journal.close();
+    closeQuietly(journal, logger);
     lock.release();
     throw err;
   }
@@ -118,7 +141,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       await stopLinks();
       clearInterval(compactor);
       system.close();
-      journal.close();
+      closeQuietly(journal, logger);
       lock.release();
       throw err;
     }
@@ -138,14 +161,31 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       if (stopped) return;
       stopped = true;
       clearInterval(compactor);
-      await stopLinks();
-      await system.flush();
-      system.close();
-      journal.close();
-      lock.release();
+      // Whatever fails on the way (a journal that cannot write), the lock is released and the process can exit cleanly.
+      try {
+        await stopLinks();
+        await system.flush();
+        system.close();
+        closeQuietly(journal, logger);
+      } finally {
+        lock.release();
+      }
       logger.info({ run }, 'reagent stopped');
     },
   };
+}
+
+/**
+ * Closes the journal; what it could not write any more (disk full) is
+ * logged, not thrown. The system's close() has already said how many events
+ * that is and why, so this line is short.
+ */
+function closeQuietly(journal: Journal, logger: Logger): void {
+  try {
+    journal.close();
+  } catch (err) {
+    logger.warn({ reason: (err as Error).message }, 'journal closed without writing its last events');
+  }
 }
 
 function journalLogger(logger: Logger) {

@@ -60,6 +60,11 @@ export interface ReplayOptions {
   actor?: string;
   /** Compaction snapshots to start runs from, by run id. */
   snapshots?: Map<string, ReplaySnapshot>;
+  /**
+   * Every snapshot of the recording: a run with a journal gap (events never
+   * written while the disk was full) resumes from the snapshot at the gap's end.
+   */
+  resumePoints?: readonly ReplaySnapshot[];
   /** Called after each replayed event (the inspector's time travel uses it). */
   onStep?: (t: Transition, system: ReplayView) => void;
   /** Called once at the end, before the actors stop: the last run's state (bug reports persist it). */
@@ -127,33 +132,53 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
     return { ...r, events, runs, elapsedMs: performance.now() - started };
   };
 
+  /** A fresh system for `runId`, from `snap` when given; a refusal when the snapshot cannot be used. */
+  const openRun = (runId: string, snap: ReplaySnapshot | undefined): string | undefined => {
+    system?.close();
+    const sys = new ActorSystem({
+      journal,
+      clock: new ReplayClock(),
+      registry: opts.registry,
+      random: () => 0,
+      run: runId,
+      replay: true,
+    });
+    journal.machineOf = (actor) => sys.machineOf(actor)?.name ?? null;
+    system = sys;
+    if (snap) {
+      const refusal = checkSnapshot(snap, opts.registry);
+      if (refusal) return refusal;
+      sys.restore(snap.data);
+      if (snap.redacted) for (const id of sys.actorIds()) redacted.add(id);
+    }
+    const onStep = opts.onStep;
+    if (onStep) sys.subscribe((t) => onStep(t, sys));
+    return undefined;
+  };
+
   for (const rec of records) {
     if (opts.until !== undefined && rec.seq > opts.until) break;
     if (rec.run !== run) {
-      system?.close();
       run = rec.run;
       runs++;
-      const sys = new ActorSystem({
-        journal,
-        clock: new ReplayClock(),
-        registry: opts.registry,
-        random: () => 0,
-        run: rec.run,
-        replay: true,
-      });
-      journal.machineOf = (actor) => sys.machineOf(actor)?.name ?? null;
-      // A compacted run lost its early events: start from the snapshot that replaced them.
-      const snap = opts.snapshots?.get(rec.run);
-      resumeAfter = snap && rec.seq >= snap.seq ? snap.seq : 0;
-      if (resumeAfter) {
-        const refusal = checkSnapshot(snap!, opts.registry);
-        if (refusal) return finish({ verdict: 'refused', refusal });
-        sys.restore(snap!.data);
-        if (snap!.redacted) for (const id of sys.actorIds()) redacted.add(id);
+      // A compacted run (or a bug report's slice) lost its early events: start from the snapshot that replaced them.
+      const snap = startingPoint(opts, rec.run, rec.seq);
+      resumeAfter = snap ? snap.seq : 0;
+      const refusal = openRun(rec.run, snap);
+      if (refusal) return finish({ verdict: 'refused', refusal });
+    }
+    if (rec.type === RUNTIME_EVENTS.journalGap && rec.seq > resumeAfter) {
+      // The events before this note were never written: the actors continue from the snapshot taken at the gap.
+      const to = (rec.payload as { to?: unknown } | null)?.to;
+      const snap = findResumePoint(opts, rec.run, typeof to === 'number' ? to : -1);
+      if (!snap) {
+        return finish({
+          verdict: 'refused',
+          refusal: `record ${rec.seq}: run ${rec.run} has a journal gap (events up to seq ${String(to)} were never written while the journal could not commit) and the recording has no snapshot at seq ${String(to)} to resume from`,
+        });
       }
-      const onStep = opts.onStep;
-      if (onStep) sys.subscribe((t) => onStep(t, sys));
-      system = sys;
+      const refusal = openRun(rec.run, snap);
+      if (refusal) return finish({ verdict: 'refused', refusal });
     }
     if (rec.seq <= resumeAfter) continue;
     if (opts.actor !== undefined && rec.actor !== opts.actor) continue;
@@ -185,6 +210,22 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
     }
   }
   return finish({ verdict: 'reproduced' });
+}
+
+/** The newest snapshot of `run` that covers everything before its first record here (seq `first`). */
+function startingPoint(opts: ReplayOptions, run: string, first: number): ReplaySnapshot | undefined {
+  let best: ReplaySnapshot | undefined;
+  const latest = opts.snapshots?.get(run);
+  for (const s of [...(latest ? [latest] : []), ...(opts.resumePoints ?? [])]) {
+    if (s.run === run && s.seq <= first && (!best || s.seq > best.seq)) best = s;
+  }
+  return best;
+}
+
+function findResumePoint(opts: ReplayOptions, run: string, seq: number): ReplaySnapshot | undefined {
+  const latest = opts.snapshots?.get(run);
+  if (latest && latest.seq === seq) return latest;
+  return opts.resumePoints?.find((s) => s.run === run && s.seq === seq);
 }
 
 /** A spawn of a machine this agent lacks, or of another version, cannot be replayed faithfully. */

@@ -8,6 +8,7 @@ import { contextHash } from './context-hash.js';
 import type { MachineDefinition, MachineRegistry } from '../machines/registry.js';
 import {
   RUNTIME_EVENTS,
+  RUNTIME_NOTES,
   type Command,
   type Json,
   type JournalPort,
@@ -16,6 +17,23 @@ import {
 } from './types.js';
 
 export type CommandHandler = (command: Command, actorId: string) => void | Promise<void>;
+
+export interface CommandOptions {
+  /**
+   * Commands that may run while their cause is not durable yet, because the
+   * journal cannot commit (disk full): those that keep the device reachable
+   * (a link's connect, disconnect, ping). Every other command waits for its
+   * cause to be committed. Each early run is journaled (`@runtime.ran-before-durable`).
+   * Normally, with commits succeeding, these commands wait like any other.
+   */
+  beforeDurable?: boolean | ((command: Command) => boolean);
+}
+
+/** Default bound of the memory held for records the journal could not commit yet. */
+export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+/** Longest pause between two commit attempts while the journal is failing. */
+const MAX_RETRY_MS = 5000;
 
 /** What subscribers (links, the inspector) learn after every dispatched event. */
 export interface Transition {
@@ -45,6 +63,13 @@ export interface ActorSystemOptions {
   logger?: SystemLogger;
   /** Replay mode: commands are recorded but never executed and timers never fire by themselves. */
   replay?: boolean;
+  /**
+   * Bound of the memory held for records not yet committed (journals that can
+   * tell, see `JournalPort.pendingBytes`). When commits keep failing and it
+   * is reached, those records are dropped, the commands they held back run,
+   * and a replay of this run resumes from a snapshot taken there. Default 8 MiB.
+   */
+  maxPendingBytes?: number;
 }
 
 interface PendingTimer {
@@ -67,6 +92,27 @@ interface Cell {
   lastState: string | null;
   lastContext: unknown;
   lastCtx: number | null;
+}
+
+interface Queued {
+  command: Command;
+  actor: string;
+  /** The record that caused it. */
+  seq: number;
+}
+
+interface Registered {
+  handler: CommandHandler;
+  beforeDurable: (command: Command) => boolean;
+}
+
+/** Records dropped at the memory bound, and the picture of the actors that replaces them. */
+interface Gap {
+  from: number;
+  to: number;
+  count: number;
+  at: number;
+  data: Json;
 }
 
 interface Inbound {
@@ -103,15 +149,22 @@ export class ReplayMismatch extends Error {}
 
 export class ActorSystem {
   private readonly cells = new Map<string, Cell>();
-  private readonly handlers = new Map<string, CommandHandler>();
+  private readonly handlers = new Map<string, Registered>();
   private readonly listeners = new Set<(t: Transition) => void>();
+  private readonly committedListeners = new Set<() => void>();
   private readonly mailbox: Inbound[] = [];
   private dispatching = false;
-  private readonly outbox: Array<{ command: Command; actor: string }> = [];
+  private outbox: Queued[] = [];
   private commitScheduled = false;
   private commitFailures = 0;
+  private lastCommitError = '';
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Seq of the newest record appended, and of the newest known to be committed. */
+  private lastAppended = 0;
+  private lastCommitted = 0;
+  private readonly durableWaiters: Array<{ seq: number; resolve: (durable: boolean) => void }> = [];
+  private gap: Gap | null = null;
 
   constructor(private readonly opts: ActorSystemOptions) {}
 
@@ -120,15 +173,69 @@ export class ActorSystem {
   }
 
   /** Routes commands whose type starts with `<prefix>.` to `handler`. */
-  handle(prefix: string, handler: CommandHandler): () => void {
+  handle(prefix: string, handler: CommandHandler, options: CommandOptions = {}): () => void {
     if (this.handlers.has(prefix)) throw new Error(`commands "${prefix}.*" already have a handler`);
-    this.handlers.set(prefix, handler);
-    return () => this.handlers.delete(prefix);
+    const early = options.beforeDurable;
+    const beforeDurable = typeof early === 'function' ? early : () => early === true;
+    const entry: Registered = { handler, beforeDurable };
+    this.handlers.set(prefix, entry);
+    return () => {
+      if (this.handlers.get(prefix) === entry) this.handlers.delete(prefix);
+    };
+  }
+
+  /** Whether the last commit attempt failed (disk full, I/O error): commands then wait, link commands excepted. */
+  get journalFailing(): boolean {
+    return this.commitFailures > 0;
+  }
+
+  /**
+   * Resolves true once every record appended so far is committed, false if
+   * they never will be (dropped at the memory bound, or the system closed)
+   * or `waitMs` passed first. Adapters that must not tell a peer something
+   * before it is on record (an exec's exit code) wait for it.
+   */
+  durable(waitMs?: number): Promise<boolean> {
+    if (this.opts.replay || this.lastAppended <= this.lastCommitted) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    if (this.retryTimer && this.durableWaiters.length === 0) {
+      // A waiter now: the next attempt comes soon rather than after the failure backoff.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.commitNow();
+      }, 250);
+    }
+    return new Promise((resolve) => {
+      const waiter: { seq: number; resolve: (durable: boolean) => void } = { seq: this.lastAppended, resolve };
+      this.durableWaiters.push(waiter);
+      if (waitMs === undefined) return;
+      const timer = setTimeout(() => {
+        // Given up: no longer a reason to retry often.
+        const i = this.durableWaiters.indexOf(waiter);
+        if (i >= 0) this.durableWaiters.splice(i, 1);
+        resolve(false);
+      }, waitMs);
+      waiter.resolve = (durable: boolean) => {
+        clearTimeout(timer);
+        resolve(durable);
+      };
+    });
   }
 
   subscribe(listener: (t: Transition) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Called after every successful commit, before the commands that waited for
+   * it run: adapters that keep their own tables in the journal file catch up
+   * on writes a full disk refused.
+   */
+  afterCommit(listener: () => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
   }
 
   has(actorId: string): boolean {
@@ -171,9 +278,9 @@ export class ActorSystem {
     this.dispatch(record);
   }
 
-  /** Commits the journal and runs the commands waiting for it. Tests and shutdown await it. */
+  /** Commits the journal (one attempt even while commits fail) and runs the commands waiting for it. Tests and shutdown await it. */
   async flush(): Promise<void> {
-    this.commitNow();
+    this.commitNow(true);
     await Promise.resolve();
   }
 
@@ -181,17 +288,24 @@ export class ActorSystem {
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     for (const cell of this.cells.values()) {
       cell.ref.stop();
       for (const t of cell.timers.values()) this.opts.clock.clearTimer(t.handle);
     }
     this.cells.clear();
     this.outbox.length = 0;
-    try {
-      this.opts.journal.commit();
-    } catch (err) {
-      this.opts.logger?.error({ err }, 'journal commit at close failed; the last events are lost');
+    if (!this.opts.replay) {
+      const pending = this.lastAppended - this.lastCommitted;
+      try {
+        this.opts.journal.commit();
+        this.lastCommitted = this.lastAppended;
+        this.writeGapSnapshot();
+      } catch (err) {
+        this.opts.logger?.error({ events: pending, reason: errorText(err) }, `journal: the last ${pending} event(s) could not be written at close and are lost: ${errorText(err)}`);
+      }
     }
+    this.settleWaiters();
   }
 
   /**
@@ -246,7 +360,7 @@ export class ActorSystem {
   private dispatch(item: Inbound): void {
     const at = item.at ?? this.opts.clock.now();
     const rand = item.rand ?? this.opts.random();
-    const seq = item.seq ?? this.opts.journal.append({
+    const seq = item.seq ?? this.appendLive({
       run: this.opts.run,
       at,
       source: item.source,
@@ -260,6 +374,7 @@ export class ActorSystem {
     });
 
     let cell = this.cells.get(item.actor);
+    const note = RUNTIME_NOTES.has(item.type);
     if (item.type === RUNTIME_EVENTS.spawn) {
       if (cell) {
         this.opts.logger?.warn({ actor: item.actor }, 'spawn of an actor that already exists; ignored');
@@ -277,6 +392,8 @@ export class ActorSystem {
         this.cells.delete(item.actor);
         cell = undefined;
       }
+    } else if (note) {
+      // The runtime's own note on the record: the actor never sees it.
     } else if (cell) {
       if (item.source === 'clock') this.fire(cell, item.type, at, rand);
       else cell.ref.send({ ...(item.payload as object), type: item.type, at, rand });
@@ -292,7 +409,7 @@ export class ActorSystem {
       cmds: emitted.length ? emitted.map((c) => c.type) : [],
     });
     // Replay never executes commands: queueing them would only hold memory until close().
-    if (!this.opts.replay) for (const command of emitted) this.outbox.push({ command, actor: item.actor });
+    if (!this.opts.replay) for (const command of emitted) this.outbox.push({ command, actor: item.actor, seq });
     if (this.listeners.size) {
       const t: Transition = {
         seq,
@@ -394,44 +511,182 @@ export class ActorSystem {
     };
   }
 
+  private appendLive(record: Parameters<JournalPort['append']>[0]): number {
+    const seq = this.opts.journal.append(record);
+    this.lastAppended = seq;
+    return seq;
+  }
+
   private scheduleCommit(): void {
     if (this.commitScheduled || this.opts.replay) return;
     this.commitScheduled = true;
     setImmediate(() => this.commitNow());
   }
 
-  /** Group commit, then the commands: an effect never runs before its cause is durable. */
-  private commitNow(): void {
+  /**
+   * Group commit, then the commands: an effect never runs before its cause
+   * is durable. While commits fail (a retry is pending), only the retry
+   * timer (or `force`) tries again; meanwhile the commands that keep the
+   * device reachable run anyway, and the memory held is bounded.
+   */
+  private commitNow(force = false): void {
     this.commitScheduled = false;
     // close() committed already, and the journal may be closed by now.
     if (this.opts.replay || this.closed) return;
+    if (this.retryTimer && !force) {
+      this.whileFailing();
+      return;
+    }
     try {
       this.opts.journal.commit();
     } catch (err) {
-      // Disk full, I/O error, a reader holding the lock too long: the journal
-      // keeps its buffer, and the commands wait, because an effect must never
-      // run before its cause is durable. Retry shortly.
-      if (this.commitFailures++ === 0) this.opts.logger?.error({ err }, 'journal commit failed; commands wait until it succeeds');
-      if (!this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.commitNow();
-        }, Math.min(30_000, 250 * 2 ** Math.min(this.commitFailures, 7)));
-      }
+      this.commitFailed(err);
       return;
     }
+    this.lastCommitted = this.lastAppended;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     if (this.commitFailures > 0) {
       this.opts.logger?.warn({ failures: this.commitFailures }, 'journal commit succeeded again');
       this.commitFailures = 0;
+    }
+    this.writeGapSnapshot();
+    this.settleWaiters();
+    for (const l of this.committedListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.opts.logger?.error({ reason: errorText(err) }, `after-commit listener failed: ${errorText(err)}`);
+      }
     }
     const ready = this.outbox.splice(0);
     for (const { command, actor } of ready) this.execute(command, actor);
   }
 
+  private commitFailed(err: unknown): void {
+    // Disk full, I/O error, a reader holding the lock too long: the journal
+    // keeps its buffer, and the commands wait, because an effect must never
+    // run before its cause is durable; link commands excepted (whileFailing).
+    this.lastCommitError = errorText(err);
+    if (this.commitFailures++ === 0) {
+      // The reason, not the stack: the journal names the cause (disk full), a stack of SQLite's wasm says nothing more.
+      this.opts.logger?.error({ reason: this.lastCommitError }, `journal commit failed; commands wait until it succeeds, except those that keep the links up: ${this.lastCommitError}`);
+    }
+    if (!this.retryTimer) {
+      // Someone waits for durability (an exec's exit code): try often, a failing attempt on a full disk is cheap.
+      const backoff = Math.min(MAX_RETRY_MS, 250 * 2 ** Math.min(this.commitFailures - 1, 5));
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.commitNow();
+      }, this.durableWaiters.length > 0 ? 250 : backoff);
+    }
+    this.whileFailing();
+  }
+
+  private whileFailing(): void {
+    this.runBeforeDurable();
+    this.enforceBound();
+  }
+
+  /** Runs the queued commands that keep the device reachable, and journals that they ran early. */
+  private runBeforeDurable(): void {
+    if (this.outbox.length === 0) return;
+    const waiting: Queued[] = [];
+    const ran: Queued[] = [];
+    for (const q of this.outbox) (this.mayRunEarly(q.command) ? ran : waiting).push(q);
+    if (ran.length === 0) return;
+    this.outbox = waiting;
+    const notes = new Map<number, { actor: string; commands: string[] }>();
+    for (const q of ran) {
+      const note = notes.get(q.seq) ?? { actor: q.actor, commands: [] };
+      note.commands.push(q.command.type);
+      notes.set(q.seq, note);
+    }
+    for (const [cause, note] of notes) {
+      this.enqueue({ actor: note.actor, source: 'runtime', type: RUNTIME_EVENTS.ranBeforeDurable, payload: { cause, commands: note.commands } });
+    }
+    for (const { command, actor } of ran) this.execute(command, actor);
+  }
+
+  private mayRunEarly(command: Command): boolean {
+    const entry = this.handlers.get(prefixOf(command.type));
+    return entry !== undefined && entry.beforeDurable(command);
+  }
+
+  /**
+   * The memory bound: when the records the journal holds for a commit that
+   * keeps failing reach it, they are dropped. Their causes will never be
+   * durable, so the commands they held back run now. A picture of every
+   * actor, taken now, is written as a snapshot once the journal commits
+   * again: a replay of this run resumes there instead of diverging at the gap.
+   */
+  private enforceBound(): void {
+    const journal = this.opts.journal;
+    const max = this.opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    if (!journal.pendingBytes || !journal.discardPending || !journal.writeSnapshot) return;
+    const bytes = journal.pendingBytes();
+    if (bytes < max) return;
+    const dropped = journal.discardPending();
+    if (!dropped) return;
+    const data = this.persist();
+    this.gap = {
+      from: this.gap?.from ?? dropped.from,
+      to: dropped.to,
+      count: (this.gap?.count ?? 0) + dropped.count,
+      at: this.opts.clock.now(),
+      data,
+    };
+    // Nothing before `to` will ever be committed now.
+    this.lastCommitted = Math.max(this.lastCommitted, dropped.to);
+    this.settleWaiters(dropped.to);
+    const held = this.outbox.splice(0);
+    this.opts.logger?.error(
+      { events: dropped.count, bytes, maxBytes: max, from: dropped.from, to: dropped.to, commands: held.length, reason: this.lastCommitError },
+      `journal: ${dropped.count} events (${Math.round(bytes / 1024)} KiB) waited in memory for a commit that keeps failing (${this.lastCommitError}) ` +
+        `and reached the bound of ${Math.round(max / 1024)} KiB: they are dropped, the ${held.length} command(s) they held back run now, ` +
+        `and a replay of this run will resume from a snapshot at seq ${dropped.to} once the journal writes again`,
+    );
+    this.enqueue({
+      actor: 'journal',
+      source: 'runtime',
+      type: RUNTIME_EVENTS.journalGap,
+      payload: { from: this.gap.from, to: dropped.to, events: this.gap.count, reason: this.lastCommitError },
+    });
+    for (const { command, actor } of held) this.execute(command, actor);
+  }
+
+  /** After a gap, the first successful commit stores the snapshot replay resumes from. */
+  private writeGapSnapshot(): void {
+    const gap = this.gap;
+    if (!gap || !this.opts.journal.writeSnapshot) return;
+    try {
+      this.opts.journal.writeSnapshot(this.opts.run, gap.to, gap.at, gap.data);
+    } catch (err) {
+      this.opts.logger?.error({ reason: errorText(err) }, `journal: the snapshot after the gap could not be written yet (${errorText(err)}); trying again at the next commit`);
+      return;
+    }
+    this.gap = null;
+    this.opts.logger?.warn(
+      { from: gap.from, to: gap.to, events: gap.count },
+      `journal writes again; ${gap.count} event(s) between seq ${gap.from} and ${gap.to} were never recorded, and a replay of this run resumes from the snapshot at seq ${gap.to}`,
+    );
+  }
+
+  /** Resolves the durable() waiters: true up to what is committed, false for what never will be (`lostUpTo`) or at close. */
+  private settleWaiters(lostUpTo = 0): void {
+    if (this.durableWaiters.length === 0) return;
+    const still: typeof this.durableWaiters = [];
+    for (const w of this.durableWaiters) {
+      if (w.seq <= lostUpTo) w.resolve(false);
+      else if (w.seq <= this.lastCommitted) w.resolve(true);
+      else if (this.closed) w.resolve(false);
+      else still.push(w);
+    }
+    this.durableWaiters.splice(0, this.durableWaiters.length, ...still);
+  }
+
   private execute(command: Command, actor: string): void {
-    const dot = command.type.indexOf('.');
-    const prefix = dot < 0 ? command.type : command.type.slice(0, dot);
-    const handler = this.handlers.get(prefix);
+    const handler = this.handlers.get(prefixOf(command.type))?.handler;
     if (!handler) {
       this.opts.logger?.warn({ actor, command: command.type }, 'no adapter handles this command; dropped');
       return;
@@ -447,4 +702,13 @@ export class ActorSystem {
       this.opts.logger?.error({ actor, command: command.type, err }, 'command failed');
     }
   }
+}
+
+function prefixOf(type: string): string {
+  const dot = type.indexOf('.');
+  return dot < 0 ? type : type.slice(0, dot);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -53,6 +53,14 @@ export interface JournalRecord {
 /** A record before the journal assigned its sequence number. */
 export type NewJournalRecord = Omit<JournalRecord, 'seq'>;
 
+/** Records a journal forgot before they were written (see `JournalPort.discardPending`). */
+export interface DiscardedRange {
+  /** First and last seq forgotten. */
+  from: number;
+  to: number;
+  count: number;
+}
+
 /** Everything the runtime needs from a journal; `adapters/store` implements it on SQLite. */
 export interface JournalPort {
   /** Buffers a record and returns its sequence number. Not durable until `commit()`. */
@@ -61,13 +69,34 @@ export interface JournalPort {
   setOutcome(seq: number, outcome: Pick<JournalRecord, 'state' | 'ctx' | 'cmds'>): void;
   /** Writes every buffered record in one transaction. */
   commit(): void;
+  /** About how many bytes of memory the records not yet committed hold. Journals without it are never bounded. */
+  pendingBytes?(): number;
+  /** Forgets every record not yet committed (the memory bound was reached while commits fail); null if there were none. */
+  discardPending?(): DiscardedRange | null;
+  /** Stores a picture of every actor after `seq`; a replay of `run` resumes there. */
+  writeSnapshot?(run: string, seq: number, at: number, data: Json): number;
 }
 
 /** Event names the runtime itself journals. */
 export const RUNTIME_EVENTS = {
   spawn: '@runtime.spawn',
   stop: '@runtime.stop',
+  /**
+   * Commands of the record `payload.cause` ran before that record was
+   * durable, because the journal could not commit and they keep the device
+   * reachable (see `CommandOptions.beforeDurable`). A note: actors never see it.
+   */
+  ranBeforeDurable: '@runtime.ran-before-durable',
+  /**
+   * Records `payload.from`..`payload.to` were never written: they filled the
+   * memory bound while the journal could not commit. A snapshot at `to`,
+   * written once the journal commits again, is where a replay resumes. A note: actors never see it.
+   */
+  journalGap: '@runtime.journal-gap',
 } as const;
+
+/** The runtime's notes on the record: journaled like events, never dispatched to an actor. */
+export const RUNTIME_NOTES: ReadonlySet<string> = new Set([RUNTIME_EVENTS.ranBeforeDurable, RUNTIME_EVENTS.journalGap]);
 
 export interface SpawnPayload {
   [key: string]: Json;

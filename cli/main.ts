@@ -13,6 +13,6 @@ if (process.env.REAGENT_WASM_TIER_UP !== '1') setFlagsFromString('--liftoff-only
 import('./process.js')
   .then(({ runProcess }) => runProcess())
   .catch((err: unknown) => {
-    process.stderr.write(`reagent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`reagent: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 70;
   });

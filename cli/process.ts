@@ -22,12 +22,19 @@ export async function runProcess(): Promise<void> {
 
   // A single executable is its own program; from a checkout it is node running main.js.
   const self = isSea() ? [process.execPath] : [process.execPath, process.argv[1] ?? ''];
-  const result = await runCli(process.argv.slice(2), { ...defaultIo(), untilStopped: () => stopSignal, supervisor, self, cwd: process.cwd() });
-  if ('exit' in result) {
-    process.exitCode = result.exit;
-  } else {
-    process.exitCode = await result.done;
-    // Nothing should be left, but a stuck adapter must not keep a stopped daemon alive.
-    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  try {
+    const result = await runCli(process.argv.slice(2), { ...defaultIo(), untilStopped: () => stopSignal, supervisor, self, cwd: process.cwd() });
+    if ('exit' in result) {
+      process.exitCode = result.exit;
+    } else {
+      process.exitCode = await result.done;
+      // Nothing should be left, but a stuck adapter must not keep a stopped daemon alive.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    }
+  } catch (err) {
+    // An error that escapes is one line on stderr, never a stack trace with a
+    // library's minified source (the log has the details when there is one).
+    process.stderr.write(`reagent: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
   }
 }

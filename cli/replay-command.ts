@@ -87,7 +87,7 @@ function prepare(args: ReplayArgs, io: ReplayOutput): Prepared {
     if (!prev || s.seq > prev.seq) snapshots.set(s.run, s);
   }
   for (const n of recording.notes) io.err(`note: ${n}`);
-  return { ok: true, recording, options: { until: args.until, actor: args.actor, snapshots } };
+  return { ok: true, recording, options: { until: args.until, actor: args.actor, snapshots, resumePoints: recording.snapshots } };
 }
 
 /** Who recorded it: agent versions that differ from ours are worth a line, machine versions decide. */

@@ -20,6 +20,10 @@ import { createLogger } from '../adapters/log/logger.js';
 import { consoleRenderer } from '../adapters/log/console-render.js';
 import { systemdNotifier, type Notifier } from '../adapters/systemd/notify.js';
 import { InstanceLockedError } from '../adapters/store/instance-lock.js';
+import { JournalPathError } from '../adapters/store/journal-path.js';
+import { isDiskFullError } from '../adapters/store/storage-problem.js';
+import { readJournalEnv } from '../config/journal-env.js';
+import { EXIT } from './exit-codes.js';
 import { startDaemon, type Daemon } from '../actors/daemon.js';
 import { SystemClock } from '../actors/clock.js';
 import { builtinMachines } from '../machines/registry.js';
@@ -131,6 +135,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     io.err(hoop.error);
     return { exit: 2 };
   }
+  const journalEnv = readJournalEnv(io.env);
+  if (!journalEnv.ok) {
+    io.err(journalEnv.error);
+    return { exit: EXIT.usage };
+  }
   const agentToml = join(io.home, '.hoop', 'agent.toml');
   const gateway = hasGatewayCredentials(hoop.value, nonEmptyFile(agentToml));
   if (!flags.config && !gateway && !flags.offline && command !== 'start agent') {
@@ -149,12 +158,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     for (const note of loaded.notes) io.err(`note: ${note}`);
   }
 
-  return startDaemonFromCli(flags, hoop.value, flock, gateway, command === 'start agent', io);
+  return startDaemonFromCli(flags, hoop.value, journalEnv.bufferBytes, flock, gateway, command === 'start agent', io);
 }
 
 async function startDaemonFromCli(
   flags: Flags,
   hoop: HoopEnv,
+  journalBufferBytes: number,
   flock: FlockConfig | undefined,
   gateway: boolean,
   gatewayOnly: boolean,
@@ -191,6 +201,7 @@ async function startDaemonFromCli(
         compactEveryMs: 60_000,
         offline: flags.offline,
         agentVersion: agentVersion(),
+        journalBufferBytes,
       },
       logger,
       clock: new SystemClock(),
@@ -199,12 +210,22 @@ async function startDaemonFromCli(
       links,
     });
   } catch (err) {
+    // One line each, and an exit code a supervisor can tell apart (README "Exit codes").
     if (err instanceof InstanceLockedError) {
       io.err(err.message);
-      return { exit: 1 };
+      return { exit: EXIT.failed };
     }
-    io.err(`reagent: cannot start: ${redactor.scrubString((err as Error).message)}`);
-    return { exit: 1 };
+    const line = `reagent: cannot start: ${redactor.scrubString((err as Error).message)}`;
+    if (err instanceof JournalPathError) {
+      io.err(`${line} (exit ${EXIT.journalPath})`);
+      return { exit: EXIT.journalPath };
+    }
+    if (isDiskFullError(err)) {
+      io.err(`${line}; free some space, a later start will work (exit ${EXIT.diskFull})`);
+      return { exit: EXIT.diskFull };
+    }
+    io.err(line);
+    return { exit: EXIT.failed };
   }
 
   const inspector = flags.inspect ? await startInspector(flags.inspect, daemon, redactor, flock?.name, logger, io) : undefined;
@@ -259,7 +280,11 @@ async function startInspector(address: string, daemon: Daemon, redactor: Redacto
       now: Date.now(),
       scrub: (v) => redactor.scrub(v),
       history: () => {
-        daemon.journal.commit();
+        try {
+          daemon.journal.commit();
+        } catch {
+          // a full disk: the page shows what is committed; the runtime retries and says why
+        }
         return daemon.journal.readEvents({ run: daemon.run, fromSeq: daemon.journal.nextSeq - 50_000 });
       },
     });

@@ -35,6 +35,8 @@ interface AgentConn {
   /** Clients whose stream buffer is full: the agent's stream is paused while any is. */
   slowClients: Set<string>;
   closed: boolean;
+  /** Counts the stream closed in the agent's stream count. */
+  closeStream: () => void;
 }
 
 interface ClientConn {
@@ -58,6 +60,16 @@ export interface AgentStatus {
   connectedAt: string | null;
   metadata: Record<string, string>;
   sessions: number;
+  /** Connect streams of this agent open right now, a refused second one included while it is being refused. */
+  streams: number;
+  /** The most streams of this agent ever open at once since the gateway started (1 for a well-behaved agent). */
+  peakStreams: number;
+}
+
+/** Open Connect streams of one agent: an agent must never hold more than one. */
+interface StreamCount {
+  open: number;
+  peak: number;
 }
 
 function b(text: string): Buffer {
@@ -72,6 +84,7 @@ export class Router {
   private readonly online = new Map<string, AgentConn>();
   private readonly arrivals = new EventEmitter();
   private readonly clients = new Set<Call>();
+  private readonly agentStreams = new Map<string, StreamCount>();
 
   constructor(private readonly opts: RouterOptions) {
     this.arrivals.setMaxListeners(0);
@@ -79,7 +92,33 @@ export class Router {
 
   status(name: string): AgentStatus {
     const a = this.online.get(name);
-    return { name, connected: !!a, connectedAt: a?.connectedAt ?? null, metadata: a?.metadata ?? {}, sessions: a?.sessions.size ?? 0 };
+    const streams = this.agentStreams.get(name);
+    return {
+      name,
+      connected: !!a,
+      connectedAt: a?.connectedAt ?? null,
+      metadata: a?.metadata ?? {},
+      sessions: a?.sessions.size ?? 0,
+      streams: streams?.open ?? 0,
+      peakStreams: streams?.peak ?? 0,
+    };
+  }
+
+  /** Counts a stream of `name` as open; the returned function counts it closed (once). */
+  private countStream(name: string): { count: StreamCount; close: () => void } {
+    let count = this.agentStreams.get(name);
+    if (!count) this.agentStreams.set(name, (count = { open: 0, peak: 0 }));
+    count.open++;
+    count.peak = Math.max(count.peak, count.open);
+    let open = true;
+    const c = count;
+    return {
+      count,
+      close: () => {
+        if (open) c.open--;
+        open = false;
+      },
+    };
   }
 
   /** The Connect handler. */
@@ -100,18 +139,21 @@ export class Router {
   }
 
   private acceptAgent(call: Call, agent: AgentRecord): void {
+    const stream = this.countStream(agent.name);
     if (this.online.has(agent.name)) {
-      this.opts.logger.warn({ agent: agent.name }, 'refused a second stream for a connected agent');
-      return end(call, status.FAILED_PRECONDITION, 'agent already connected');
+      this.opts.logger.warn({ agent: agent.name, streams: stream.count.open, peakStreams: stream.count.peak }, 'refused a second stream for a connected agent');
+      end(call, status.FAILED_PRECONDITION, 'agent already connected');
+      stream.close();
+      return;
     }
     const metadata: Record<string, string> = {};
     for (const key of METADATA_KEYS) {
       const v = call.metadata.get(key)[0];
       if (v !== undefined) metadata[key] = String(v);
     }
-    const conn: AgentConn = { agent, call, metadata, sessions: new Map(), connectedAt: new Date().toISOString(), slowClients: new Set(), closed: false };
+    const conn: AgentConn = { agent, call, metadata, sessions: new Map(), connectedAt: new Date().toISOString(), slowClients: new Set(), closed: false, closeStream: stream.close };
     this.online.set(agent.name, conn);
-    this.opts.logger.info({ agent: agent.name, kind: agent.kind, ...metadata }, 'agent connected');
+    this.opts.logger.info({ agent: agent.name, kind: agent.kind, ...metadata, streams: stream.count.open, peakStreams: stream.count.peak }, 'agent connected');
     call.write(packet(AgentPacket.GatewayConnectOK));
     call.write(packet(GatewayPacket.FeatureFlagUpdate, [[SpecKey.FeatureFlags, b(JSON.stringify(this.opts.featureFlags ?? {}))]]));
     this.arrivals.emit(agent.name);
@@ -154,6 +196,7 @@ export class Router {
   private dropAgent(conn: AgentConn, why: string, tell: boolean): void {
     if (conn.closed) return;
     conn.closed = true;
+    conn.closeStream();
     if (this.online.get(conn.agent.name) === conn) this.online.delete(conn.agent.name);
     this.opts.logger.info({ agent: conn.agent.name, reason: why }, 'agent disconnected');
     for (const client of [...conn.sessions.values()]) {

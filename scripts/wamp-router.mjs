@@ -10,6 +10,7 @@
 // A user with `salt` gets the PBKDF2-salted WAMP-CRA variant.
 //
 // When listening it prints one line on stdout:  ROUTER port=<port> pid=<pid>
+// and, as sessions join and leave: SESSIONS authid=<authid> open=<n> peak=<m>
 //
 // What is added to fox-wamp (each is a documented Crossbar behaviour):
 // - WAMP-CRA: fox-wamp has no CRA crypto; the auth handler below signs
@@ -159,6 +160,24 @@ ActorReg.prototype.callWorker = function (taskD) {
 // ---- router, subscription meta API ------------------------------------------
 
 const router = new FoxRouter();
+
+// Joined sessions per authid, printed as they change: a device must never hold
+// two at once (tests read the peak from these lines).
+//   SESSIONS authid=<authid> open=<n> peak=<m>
+const sessionsByAuthid = new Map();
+router.on(MSG.REALM_CREATED, (realm) => {
+  const authidOf = (session) => (session.secureDetails && session.secureDetails.authid) || 'anonymous';
+  const count = (session, delta) => {
+    const authid = authidOf(session);
+    const c = sessionsByAuthid.get(authid) ?? { open: 0, peak: 0 };
+    c.open += delta;
+    c.peak = Math.max(c.peak, c.open);
+    sessionsByAuthid.set(authid, c);
+    process.stdout.write(`SESSIONS authid=${authid} open=${c.open} peak=${c.peak}\n`);
+  };
+  realm.on(MSG.SESSION_JOIN, (session) => count(session, 1));
+  realm.on(MSG.SESSION_LEAVE, (session) => count(session, -1));
+});
 
 router.on(MSG.REALM_CREATED, (realm) => {
   if (!args.meta) return;

@@ -151,6 +151,7 @@ export class AppsRuntime implements AppsService {
     this.offs.push(system.handle('docker', this.commands.handle));
     this.offs.push(system.handle('apps', this.listener.handle));
     this.offs.push(system.subscribe(this.listener.onTransition));
+    this.offs.push(system.afterCommit(this.listener.retryUnsaved));
     this.persistTimer = setInterval(() => this.history.persistAll(), HISTORY_PERSIST_MS);
     this.persistTimer.unref();
     this.monitor.start();

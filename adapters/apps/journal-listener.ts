@@ -34,7 +34,13 @@ function seconds(ms: number): string {
   return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** Projection writes a full disk refused, kept (in order) for the next successful commit; beyond this, the oldest go. */
+const MAX_UNSAVED = 1000;
+
 export class AppsJournalListener {
+  /** Projection writes the disk refused, oldest first. */
+  private readonly unsaved: Array<() => void> = [];
+
   constructor(private readonly deps: JournalListenerDeps) {}
 
   /** For `system.subscribe`: runs in the dispatch of every event. */
@@ -43,14 +49,54 @@ export class AppsJournalListener {
     const id = parseAppActorId(t.actor);
     if (!id) return;
     try {
-      if (t.type === 'REQUEST' && typeof t.payload === 'object' && t.payload !== null && !Array.isArray(t.payload)) {
-        this.deps.projection.upsertRequest(id.appKey, id.stage, t.payload, t.seq);
+      const payload = t.payload;
+      if (t.type === 'REQUEST' && typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
+        this.save(t, () => this.deps.projection.upsertRequest(id.appKey, id.stage, payload, t.seq));
       }
       for (const c of t.commands) if (c.type === 'studio.report') this.onReport(t, id, c);
     } catch (err) {
       this.deps.logger.error({ actor: t.actor, seq: t.seq, err: (err as Error).message }, 'apps projection update failed');
     }
   };
+
+  /**
+   * For `system.afterCommit`: the journal writes again, so the projection
+   * catches up on what the disk refused. A standing request missing from it
+   * would make the next boot remove that app's container as an orphan.
+   */
+  readonly retryUnsaved = (): void => {
+    if (this.unsaved.length === 0) return;
+    const before = this.unsaved.length;
+    while (this.unsaved.length > 0) {
+      try {
+        this.unsaved[0]!();
+      } catch {
+        return; // still refused: the next commit tries again
+      }
+      this.unsaved.shift();
+    }
+    this.deps.logger.warn({ writes: before }, `apps projection caught up: ${before} write(s) the disk had refused are saved`);
+  };
+
+  /** A projection write now, or, while the disk refuses it (and after what it refused before), later. */
+  private save(t: Transition, write: () => void): void {
+    if (this.unsaved.length === 0) {
+      try {
+        write();
+        return;
+      } catch (err) {
+        this.deps.logger.error(
+          { actor: t.actor, seq: t.seq, err: (err as Error).message },
+          'apps projection update failed; it is kept and written again after the next successful journal commit',
+        );
+      }
+    }
+    this.unsaved.push(write);
+    if (this.unsaved.length > MAX_UNSAVED) {
+      this.unsaved.shift();
+      this.deps.logger.error({ max: MAX_UNSAVED }, 'apps projection: too many writes waiting for the disk; the oldest is dropped');
+    }
+  }
 
   /** For `system.handle('apps', …)`. */
   readonly handle = (c: Command, actorId: string): void => {
@@ -84,7 +130,7 @@ export class AppsJournalListener {
     const state = c['state'];
     if (!isAppState(state)) return;
     const version = typeof c['version'] === 'string' ? c['version'] : null;
-    this.deps.projection.noteState(id.appKey, id.stage, state, version);
+    this.save(t, () => this.deps.projection.noteState(id.appKey, id.stage, state, version));
     const app = this.deps.identity(t.actor);
     if (!app) return;
     const container = containerName(app.stage, app.appKey, app.appName);

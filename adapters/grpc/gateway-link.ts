@@ -139,8 +139,10 @@ export class GatewayLink implements Link {
       },
     );
     // Left registered after stop(): the STOP it sends still emits a disconnect to run (as a no-op).
-    ctx.system.handle('creds', (c) => (this.stopped ? undefined : this.onCredsCommand(c)));
-    ctx.system.handle(SOURCE, (c) => this.onCommand(c));
+    // Both run even while the journal cannot commit (disk full): they are what keeps the device
+    // reachable, and they change nothing on the device that a replay would need (README "Full disk").
+    ctx.system.handle('creds', (c) => (this.stopped ? undefined : this.onCredsCommand(c)), { beforeDurable: true });
+    ctx.system.handle(SOURCE, (c) => this.onCommand(c), { beforeDurable: true });
     const input: CredentialsInput = {
       gatewayOnly: this.opts.gatewayOnly,
       webRegister: this.opts.webRegister ?? WEB_REGISTER,
@@ -183,6 +185,9 @@ export class GatewayLink implements Link {
       { platform: goPlatform(), mode: c.mode, grpc_server: grpcServer, tls: c.tls },
       `platform=${goPlatform()}, mode=${c.mode}, grpc_server=${grpcServer}, tls=${c.tls} - starting agent`,
     );
+    // Credentials that become ready again (a new registration) replace the channel, never add one.
+    this.dropCall('new credentials');
+    this.transport?.close();
     this.transport = new GatewayTransport({
       address: grpcServer,
       security,
@@ -396,7 +401,20 @@ export class GatewayLink implements Link {
         system.stop(actor(sid));
       },
       rejected: (type, sid, reason) => this.reject(type, sid, scrub(reason)),
+      durable: () => this.durable(),
     };
+  }
+
+  /**
+   * Waits for the journal to commit what was recorded so far. While it
+   * cannot (disk full), it gives up after `exitDurableWaitMs` and says so:
+   * an operator freeing space through exec needs the exit code more than
+   * the journal needs it first.
+   */
+  private async durable(): Promise<void> {
+    const waitMs = this.limits().exitDurableWaitMs;
+    if (await this.ctx!.system.durable(waitMs)) return;
+    this.log.warn({ waitedMs: waitMs }, 'exec exit code sent before its record was committed: the journal cannot commit (see the journal error); a crash now would lose that record');
   }
 }
 

@@ -50,23 +50,40 @@ function tidy(details: string): string {
   return details.replace(/\.? Resolution note: ?$/, '');
 }
 
+/**
+ * One Connect stream of the link. Its gRPC stream is created by the
+ * transport a turn of the event loop after `open()` (see GatewayTransport),
+ * so a call cancelled before that never reaches the gateway at all.
+ */
 export class GatewayCall {
+  private stream: ClientDuplexStream<Packet, Packet> | null = null;
   private done = false;
+  private paused = false;
   private drainWaiters: Array<() => void> = [];
   private blocked = false;
 
   constructor(
-    private readonly stream: ClientDuplexStream<Packet, Packet>,
-    handlers: CallHandlers,
-  ) {
+    private readonly handlers: CallHandlers,
+    private readonly retire: (stream: ClientDuplexStream<Packet, Packet>) => void,
+  ) {}
+
+  /** Whether the call is over (ended by the gateway, or cancelled by us). */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Called once by the transport when the call's turn comes. */
+  attach(stream: ClientDuplexStream<Packet, Packet>): void {
+    this.stream = stream;
+    if (this.paused) stream.pause();
     stream.on('data', (p: Packet) => {
-      if (!this.done) handlers.packet(p);
+      if (!this.done) this.handlers.packet(p);
     });
     const finish = (e: CallEnd) => {
       if (this.done) return;
       this.done = true;
       this.releaseWaiters();
-      handlers.end(e);
+      this.handlers.end(e);
     };
     stream.on('error', (err: ServiceError) => finish({ code: statusName(err.code), details: tidy(err.details || err.message) }));
     // A stream that ends with status OK is the gateway hanging up (hoop's EOF).
@@ -80,12 +97,12 @@ export class GatewayCall {
   }
 
   get writable(): boolean {
-    return !this.blocked && !this.done;
+    return this.stream !== null && !this.blocked && !this.done;
   }
 
-  /** Queues a packet; false when grpc-js' buffer is over its high-water mark. */
+  /** Queues a packet; false when grpc-js' buffer is over its high-water mark (or the stream is not there). */
   write(p: Packet): boolean {
-    if (this.done) return false;
+    if (this.done || !this.stream) return false;
     const ok = this.stream.write(p);
     if (!ok) this.blocked = true;
     return ok;
@@ -97,11 +114,13 @@ export class GatewayCall {
   }
 
   pause(): void {
-    this.stream.pause();
+    this.paused = true;
+    this.stream?.pause();
   }
 
   resume(): void {
-    this.stream.resume();
+    this.paused = false;
+    this.stream?.resume();
   }
 
   /** Ends the call from our side; its handlers hear nothing more. */
@@ -109,8 +128,10 @@ export class GatewayCall {
     if (this.done) return;
     this.done = true;
     this.releaseWaiters();
-    this.stream.on('error', () => {});
-    this.stream.cancel();
+    const stream = this.stream;
+    if (!stream) return; // never started: nothing reached the gateway
+    stream.on('error', () => {});
+    this.retire(stream);
   }
 
   private releaseWaiters(): void {
@@ -120,6 +141,11 @@ export class GatewayCall {
 
 export class GatewayTransport {
   private readonly client: Client;
+  private current: GatewayCall | null = null;
+  private starting: { call: GatewayCall; metadata: Metadata } | null = null;
+  private readonly retiring: Array<ClientDuplexStream<Packet, Packet>> = [];
+  private turn: NodeJS.Immediate | null = null;
+  private closed = false;
 
   constructor(readonly options: TransportOptions) {
     const channelOptions: ChannelOptions = {
@@ -146,12 +172,60 @@ export class GatewayTransport {
     this.client = new Client(options.address, options.security.credentials, channelOptions);
   }
 
+  /**
+   * A new Connect stream, replacing the current one: at most one stream of
+   * this transport exists at the gateway at any time, however many dials
+   * pile up (only the last of several opened in one turn is ever started).
+   */
   open(metadata: Metadata, handlers: CallHandlers): GatewayCall {
-    const stream = this.client.makeBidiStreamRequest<Packet, Packet>(TransportMethod.Connect, encodePacket, decodePacket, metadata, {});
-    return new GatewayCall(stream, handlers);
+    if (this.closed) throw new Error('gateway transport is closed');
+    this.current?.cancel();
+    const call = new GatewayCall(handlers, (stream) => this.retireStream(stream));
+    this.current = call;
+    this.starting = { call, metadata };
+    this.scheduleTurn();
+    return call;
   }
 
+  /** Cancels the current stream and closes the channel once its cancel went out. */
   close(): void {
-    this.client.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.cancel();
+    this.current = null;
+    this.starting = null;
+    this.scheduleTurn();
+  }
+
+  private retireStream(stream: ClientDuplexStream<Packet, Packet>): void {
+    this.retiring.push(stream);
+    this.scheduleTurn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turn) return;
+    this.turn = setImmediate(() => this.takeTurn());
+  }
+
+  /**
+   * Stream starts and cancels happen here, a macrotask after they were asked
+   * for. Two reasons. grpc-js 1.14 starts a stream on the wire even when it
+   * is cancelled in the same tick it was created (its ResolvingCall creates
+   * the child call in a promise callback without looking whether the call
+   * ended meanwhile), and the gateway then keeps that stream registered
+   * forever: every later attempt gets "agent already connected". A turn later
+   * the stream has started, and its cancel sends RST_STREAM. And cancels run
+   * before the next start, so on the one HTTP/2 connection the gateway reads
+   * the old stream's reset before the new stream's headers.
+   */
+  private takeTurn(): void {
+    this.turn = null;
+    for (const stream of this.retiring.splice(0)) stream.cancel();
+    const start = this.starting;
+    this.starting = null;
+    if (start && !start.call.finished) {
+      start.call.attach(this.client.makeBidiStreamRequest<Packet, Packet>(TransportMethod.Connect, encodePacket, decodePacket, start.metadata, {}));
+    }
+    if (this.closed) this.client.close();
   }
 }

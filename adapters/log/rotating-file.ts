@@ -2,7 +2,7 @@
 // agent must not lose its last lines when it exits or crashes, and because a
 // device logs little; rotation mirrors the Reagent's lumberjack setup
 // (100 MiB, 2 backups) so the same disk budget holds.
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024;
@@ -26,6 +26,8 @@ export class RotatingFile {
   #fd: number | null = null;
   #size = 0;
   #failing = false;
+  /** Where the file must be cut back to at the next open: a line was torn and the cut failed then. */
+  #cutAt: number | null = null;
 
   constructor(options: RotatingFileOptions) {
     this.path = options.path;
@@ -78,14 +80,35 @@ export class RotatingFile {
 
   #open(): void {
     mkdirSync(dirname(this.path), { recursive: true });
+    if (this.#cutAt !== null) {
+      truncateIfLonger(this.path, this.#cutAt);
+      this.#cutAt = null;
+    }
     this.#fd = openSync(this.path, 'a', 0o600);
     this.#size = fstatSync(this.#fd).size;
   }
 
+  /**
+   * A line goes in whole or not at all: when the disk fills up halfway
+   * through it, the part written is cut off again, so the file never holds a
+   * torn JSON line (and the next line does not start in the middle of one).
+   */
   #writeAll(data: Buffer): void {
     if (this.#fd === null) return;
+    const fd = this.#fd;
     let offset = 0;
-    while (offset < data.length) offset += writeSync(this.#fd, data, offset, data.length - offset);
+    try {
+      while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+    } catch (err) {
+      if (offset > 0) {
+        try {
+          ftruncateSync(fd, this.#size);
+        } catch {
+          this.#cutAt = this.#size;
+        }
+      }
+      throw err;
+    }
     this.#size += data.length;
   }
 
@@ -121,6 +144,15 @@ export class RotatingFile {
 function renameIfExists(from: string, to: string): void {
   try {
     renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+function truncateIfLonger(path: string, size: number): void {
+  try {
+    // truncate(2) would lengthen a shorter file (rotated meanwhile) with zeros
+    if (statSync(path).size > size) truncateSync(path, size);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -165,7 +165,9 @@ function startingSnapshots(reader: JournalReader, first: First, runs: ExportRun[
   const all = reader.snapshots();
   const out: ExportSnapshot[] = [];
   for (const s of all) {
-    if (s.run !== first.run && runIds.has(s.run)) out.push(redactSnapshot({ run: s.run, seq: s.seq, at: s.at, data: s.data }, opts.redactor));
+    // Other runs' snapshots, and those inside the slice (where a journal gap resumes).
+    const inSlice = s.run === first.run && s.seq >= first.seq;
+    if ((s.run !== first.run && runIds.has(s.run)) || inSlice) out.push(redactSnapshot({ run: s.run, seq: s.seq, at: s.at, data: s.data }, opts.redactor));
   }
 
   const earlier = reader.firstEvent({ run: first.run, toSeq: first.seq - 1 });
@@ -188,6 +190,7 @@ function startingSnapshots(reader: JournalReader, first: First, runs: ExportRun[
   const report = replayRecords(prefix, {
     registry: opts.registry,
     snapshots,
+    resumePoints: all,
     atEnd: (system, r) => {
       if (r.verdict === 'reproduced') persisted = { run: first.run, seq: first.seq - 1, at: lastAt, data: system.persist() };
     },

@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { describeStorageFailure, DiskFullError } from './storage-problem.js';
 
 export const PID_FILE = 'reagent.pid';
 
@@ -121,7 +122,7 @@ function tryLink(path: string, me: Holder): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new Error(`instance lock: cannot create ${path}: ${(err as Error).message}`, { cause: err });
+    throw writeError(path, err);
   } finally {
     unlinkSync(tmp);
   }
@@ -134,7 +135,7 @@ function tryLink(path: string, me: Holder): boolean {
  * stale record at `aside` for whoever investigates the crash.
  */
 function replace(path: string, me: Holder, aside: string | null, staleRaw: string): void {
-  if (aside !== null) writeFileSync(aside, staleRaw);
+  if (aside !== null) keepCopy(aside, staleRaw);
   const tmp = writeTemp(path, me);
   try {
     renameSync(tmp, path);
@@ -144,16 +145,44 @@ function replace(path: string, me: Holder, aside: string | null, staleRaw: strin
   }
 }
 
+/** The copy is for whoever investigates a crash; a disk too full for it must not stop the start. */
+function keepCopy(aside: string, raw: string): void {
+  try {
+    writeFileSync(aside, raw);
+  } catch {
+    rmSync(aside, { force: true });
+  }
+}
+
+/** A complete record in a temp file; on any failure (disk full) the temp file is gone again. */
 function writeTemp(path: string, me: Holder): string {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o644);
+  let fd: number;
   try {
-    writeSync(fd, JSON.stringify(me));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    fd = openSync(tmp, 'wx', 0o644);
+  } catch (err) {
+    throw writeError(tmp, err);
   }
+  try {
+    const data = Buffer.from(JSON.stringify(me));
+    // writeSync may write part of it when the disk fills up; a short record would look stale to the next starter.
+    if (writeSync(fd, data) !== data.length) throw Object.assign(new Error(`short write to ${tmp}: no space left on device`), { code: 'ENOSPC' });
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw writeError(tmp, err);
+  }
+  closeSync(fd);
   return tmp;
+}
+
+function writeError(file: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new DiskFullError(`cannot write the instance lock ${file}: ${describeStorageFailure(file, 'ENOSPC')}`, { cause: err });
+  }
+  return new Error(`instance lock: cannot write ${file}: ${(err as Error).message}`, { cause: err });
 }
 
 function releaseIfOurs(path: string, me: Holder): void {

@@ -17,8 +17,10 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, 
 import { dirname, resolve } from 'node:path';
 import sqlite3 from 'node-sqlite3-wasm';
 import type { Database, SQLiteValue, Statement } from 'node-sqlite3-wasm';
-import type { Json, JournalPort, JournalRecord, NewJournalRecord } from '../../actors/types.js';
+import type { DiscardedRange, Json, JournalPort, JournalRecord, NewJournalRecord } from '../../actors/types.js';
 import { MIGRATIONS, applyMigrations, checkMigrationList, latestVersion, readUserVersion, type Migration } from './migrations.js';
+import { describeStorageFailure, DiskFullError, isDiskFull, isStorageFailure } from './storage-problem.js';
+import { checkJournalPath, quarantineLockFile } from './journal-path.js';
 
 /** pino-compatible (and console-compatible): a context object, then the message. */
 export interface JournalLogger {
@@ -29,7 +31,7 @@ export interface JournalLogger {
 
 /** Something `Journal.open` had to repair; the daemon journals or prints these. */
 export interface Recovery {
-  kind: 'corrupt' | 'newer-schema' | 'stale-lock';
+  kind: 'corrupt' | 'newer-schema' | 'stale-lock' | 'quarantined';
   detail: string;
   /** Where the old file went (corrupt, newer-schema) or the lock dir removed (stale-lock). */
   path?: string;
@@ -295,6 +297,8 @@ type Problem = { kind: 'corrupt'; detail: string } | { kind: 'newer-schema'; det
 /** The `events` columns in `JournalRecord` order, for readers of the file (see `decodeEvent`). */
 export const EVENT_COLUMNS = 'seq, run, at, source, actor, type, payload, rand, state, ctx, cmds';
 
+const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 export class Journal implements JournalPort {
   readonly path: string;
   /** Repairs done while opening, oldest first. Empty on a clean start. */
@@ -302,10 +306,15 @@ export class Journal implements JournalPort {
   private readonly db: Database;
   private readonly logger: JournalLogger;
   private readonly maxBytes: number | undefined;
-  private readonly insert: Statement;
+  /** The prepared INSERT; null after a failed commit, until the next one prepares it again. */
+  private insert: Statement | null;
   private next: number;
   private buffer: Row[] = [];
   private readonly pendingOutcomes = new Map<number, [state: string | null, ctx: number | null, cmds: string]>();
+  /** A run row whose write failed (disk full at start): it goes with the next commit. */
+  private pendingRun: [run: string, startedAt: number, agentVersion: string, machines: string] | null = null;
+  /** About how much memory the buffer and pending outcomes hold. */
+  private pendingSize = 0;
   private closed = false;
 
   private constructor(path: string, db: Database, logger: JournalLogger, maxBytes: number | undefined, recovered: Recovery[]) {
@@ -314,7 +323,7 @@ export class Journal implements JournalPort {
     this.logger = logger;
     this.maxBytes = maxBytes;
     this.recovered = recovered;
-    this.insert = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insert = db.prepare(INSERT_EVENT);
     this.next = highestSeq(db) + 1;
   }
 
@@ -327,8 +336,18 @@ export class Journal implements JournalPort {
       throw new RangeError(`Journal.open: maxBytes must be a positive number of bytes, got ${opts.maxBytes}`);
     }
     mkdirSync(dirname(path), { recursive: true });
+    // A directory or a dangling symlink at the path: JournalPathError, one line, before SQLite says something vaguer.
+    checkJournalPath(path);
 
     const recovered: Recovery[] = [];
+    if (opts.staleLockRecovery === true) {
+      const movedTo = quarantineLockFile(path, new Date());
+      if (movedTo !== null) {
+        // logged by whoever reads `recovered` (the daemon logs and journals each recovery)
+        const detail = `${path}.lock was not SQLite's lock directory (a file); moved it to ${movedTo}`;
+        recovered.push({ kind: 'quarantined', detail, path: movedTo });
+      }
+    }
     const staleLock = opts.staleLockRecovery === true && recoverStaleSqliteLock(path, logger);
     const rollback = rollbackHotJournal(path, logger);
     if (staleLock || rollback !== null) {
@@ -339,12 +358,25 @@ export class Journal implements JournalPort {
       recovered.push({ kind: 'stale-lock', detail: done.join('; '), path: `${path}.lock` });
     }
 
-    const db = openChecked(path, opts.busyTimeoutMs ?? 5000, latestVersion(migrations), logger, recovered);
     try {
-      prepareSchema(db, migrations, logger, path);
-      return new Journal(path, db, logger, opts.maxBytes, recovered);
+      const db = openChecked(path, opts.busyTimeoutMs ?? 5000, latestVersion(migrations), logger, recovered);
+      try {
+        prepareSchema(db, migrations, logger, path);
+        return new Journal(path, db, logger, opts.maxBytes, recovered);
+      } catch (err) {
+        try {
+          db.close();
+        } catch {
+          // closed all the same; the first error is the one to report
+        }
+        throw err;
+      }
     } catch (err) {
-      db.close();
+      // Creating or migrating the file on a full disk: say so, not "disk I/O error".
+      const message = (err as Error).message;
+      if (!isStorageFailure(message)) throw err;
+      const cause = describeStorageFailure(path, message);
+      if (isDiskFull(cause)) throw new DiskFullError(`the journal ${path} cannot be written: ${cause}`, { cause: err });
       throw err;
     }
   }
@@ -357,6 +389,26 @@ export class Journal implements JournalPort {
   /** Records appended but not yet committed. */
   get pending(): number {
     return this.buffer.length;
+  }
+
+  /** About how many bytes of memory the records and outcomes not yet committed hold. */
+  pendingBytes(): number {
+    return this.pendingSize;
+  }
+
+  /**
+   * Forgets every record and outcome not yet committed: the runtime's memory
+   * bound was reached while commits fail. A pending run row is kept.
+   */
+  discardPending(): DiscardedRange | null {
+    this.assertOpen('discardPending');
+    if (this.buffer.length === 0 && this.pendingOutcomes.size === 0) return null;
+    const first = this.buffer[0];
+    const range: DiscardedRange = { from: first ? first[0] : this.next - 1, to: this.next - 1, count: this.buffer.length };
+    this.buffer = [];
+    this.pendingOutcomes.clear();
+    this.pendingSize = 0;
+    return range;
   }
 
   /**
@@ -379,6 +431,8 @@ export class Journal implements JournalPort {
     assertNoNul('append', record.type, 'type', record.type);
     assertNoNul('append', record.type, 'state', record.state);
     const seq = this.next++;
+    // Strings are UTF-16 in memory; the row array and numbers cost about 120 bytes more.
+    this.pendingSize += 2 * (payload.length + record.run.length + record.source.length + record.actor.length + record.type.length + (record.state?.length ?? 0)) + 120;
     this.buffer.push([
       seq,
       record.run,
@@ -414,48 +468,75 @@ export class Journal implements JournalPort {
     if (this.db.get('SELECT 1 AS x FROM events WHERE seq = ?', seq) === null) {
       throw new RangeError(`journal setOutcome: seq ${seq} is no longer in ${this.path} (compacted away?)`);
     }
+    this.pendingSize += 2 * (cmds.length + (outcome.state?.length ?? 0)) + 80;
     this.pendingOutcomes.set(seq, [outcome.state, outcome.ctx, cmds]);
   }
 
   commit(): void {
     this.assertOpen('commit');
-    if (this.buffer.length === 0 && this.pendingOutcomes.size === 0) return;
+    if (this.buffer.length === 0 && this.pendingOutcomes.size === 0 && this.pendingRun === null) return;
     const db = this.db;
-    db.exec('BEGIN IMMEDIATE');
     try {
-      const insert = this.insert;
+      rollbackQuietly(db); // a ROLLBACK that failed last time (disk full) left the transaction open
+      db.exec('BEGIN IMMEDIATE');
+      if (this.pendingRun) db.run('INSERT INTO runs (run, started_at, agent_version, machines) VALUES (?, ?, ?, ?)', this.pendingRun);
+      const insert = (this.insert ??= db.prepare(INSERT_EVENT));
       for (const row of this.buffer) insert.run(row);
       if (this.pendingOutcomes.size > 0) {
         const update = db.prepare('UPDATE events SET state = ?, ctx = ?, cmds = ? WHERE seq = ?');
         try {
           for (const [seq, [state, ctx, cmds]] of this.pendingOutcomes) update.run([state, ctx, cmds, seq]);
         } finally {
-          update.finalize();
+          finalizeQuietly(update);
         }
       }
       db.exec('COMMIT');
     } catch (err) {
-      // the buffer stays, so a later commit() retries the same records
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw new Error(`journal ${this.path}: commit of ${this.buffer.length} records failed: ${(err as Error).message}`, {
+      // the buffer stays, so a later commit() retries the same records; the statement
+      // keeps the failed step's error and would report it again, so it is made afresh
+      this.dropInsert();
+      rollbackQuietly(db);
+      const what = this.buffer.length === 0 && this.pendingRun ? 'the run record' : `${this.buffer.length} records`;
+      throw new Error(`journal ${this.path}: commit of ${what} failed: ${this.describe(err)}`, {
         cause: err,
       });
     }
     this.buffer = [];
     this.pendingOutcomes.clear();
+    this.pendingRun = null;
+    this.pendingSize = 0;
   }
 
-  /** Records a daemon start. Written at once (not buffered): events of the run refer to it. */
-  appendRun(run: string, startedAt: number, agentVersion: string, machines: Json): void {
+  /**
+   * Records a daemon start, at once: events of the run refer to it. When the
+   * disk cannot take it (full, failing), the row waits for the next commit
+   * instead of stopping the start, and the reason is returned; null when written.
+   */
+  appendRun(run: string, startedAt: number, agentVersion: string, machines: Json): string | null {
     this.assertOpen('appendRun');
     assertNoNul('appendRun', run, 'run', run);
     assertNoNul('appendRun', run, 'agentVersion', agentVersion);
-    this.db.run('INSERT INTO runs (run, started_at, agent_version, machines) VALUES (?, ?, ?, ?)', [
-      run,
-      startedAt,
-      agentVersion,
-      JSON.stringify(machines),
-    ]);
+    const row: [string, number, string, string] = [run, startedAt, agentVersion, JSON.stringify(machines)];
+    try {
+      this.db.run('INSERT INTO runs (run, started_at, agent_version, machines) VALUES (?, ?, ?, ?)', row);
+      return null;
+    } catch (err) {
+      if (!isStorageFailure((err as Error).message)) throw err;
+      rollbackQuietly(this.db);
+      this.pendingRun = row;
+      return this.describe(err);
+    }
+  }
+
+  private dropInsert(): void {
+    const insert = this.insert;
+    this.insert = null;
+    if (insert) finalizeQuietly(insert);
+  }
+
+  /** A storage error in words: "disk full (…)" rather than SQLite's "disk I/O error". */
+  private describe(err: unknown): string {
+    return describeStorageFailure(this.path, err instanceof Error ? err.message : String(err));
   }
 
   runs(): RunInfo[] {
@@ -598,20 +679,49 @@ export class Journal implements JournalPort {
     return { bytesBefore, bytesAfter, snapshotSeq: snap.seq, deletedEvents, deletedSnapshots };
   }
 
-  /** Commits what is buffered, then closes. Closing twice is a no-op. */
+  /**
+   * Commits what is buffered, then closes, always: a commit that fails (disk
+   * full) is thrown after the file is closed, so the caller can say what was
+   * lost. Closing twice is a no-op.
+   */
   close(): void {
     if (this.closed) return;
+    let failure: unknown = null;
     try {
       this.commit();
-    } finally {
-      this.closed = true;
-      this.insert.finalize();
-      this.db.close();
+    } catch (err) {
+      failure = err;
     }
+    this.closed = true;
+    this.dropInsert();
+    try {
+      this.db.close();
+    } catch (err) {
+      failure ??= err;
+    }
+    if (failure !== null) throw failure;
   }
 
   private assertOpen(op: string): void {
     if (this.closed) throw new Error(`journal ${op}: ${this.path} is closed`);
+  }
+}
+
+/** finalize() repeats the statement's last error (a failed write); the statement is gone all the same. */
+function finalizeQuietly(statement: Statement): void {
+  try {
+    statement.finalize();
+  } catch {
+    // already reported by the step that failed
+  }
+}
+
+/** Ends a failed transaction; if even that fails, the connection ends it when it is closed or the next write begins. */
+function rollbackQuietly(db: Database): void {
+  try {
+    if (db.inTransaction) db.exec('ROLLBACK');
+  } catch {
+    // still in a transaction: the next commit() tries again, and a restart rolls the hot journal back (rollbackHotJournal)
   }
 }
 

@@ -124,7 +124,9 @@ export class StudioLink implements Link {
     this.logger = ctx.logger;
     this.stopping = false;
     this.outbox = new StudioOutbox({ db: ctx.journal.connection, clock: ctx.clock, logger: ctx.logger, random: Math.random });
-    this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor)));
+    // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
+    // the device reachable; an app report waits for its cause to be durable (README "Full disk").
+    this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor), { beforeDurable: (c) => c.type !== 'studio.report' }));
   }
 
   async start(ctx: LinkContext): Promise<void> {
@@ -182,7 +184,7 @@ export class StudioLink implements Link {
       [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps), ...networkProcedures(deps)],
     );
 
-    this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command)));
+    this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command), { beforeDurable: true }));
     const policy: ConnectionPolicy = {
       connectTimeoutMs: this.opts.connTimeoutMs,
       pingIntervalMs: this.opts.ppTimeoutMs,

@@ -7,6 +7,8 @@ import { ManualClock, SystemClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Command, Json } from '../../actors/types.js';
 import { MemoryJournal } from '../helpers/memory-journal.js';
+import { FailingJournal } from '../helpers/failing-journal.js';
+import { replayRecords } from '../../actors/replay.js';
 import { studioPolicy } from '../helpers/connection-policy.js';
 
 const policy = studioPolicy as unknown as Json;
@@ -136,8 +138,146 @@ test('a failing commit (disk full, I/O error) holds the commands back and is ret
   system.send('a', 'cli', 'START');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [], 'the effect waits for its cause to be durable');
-  assert.deepEqual(errors, ['journal commit failed; commands wait until it succeeds']);
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0]!, /^journal commit failed; commands wait until it succeeds, except those that keep the links up: SQLITE_FULL/);
   await new Promise((r) => setTimeout(r, 2000));
   assert.deepEqual(ran, [2], 'after the retries the command ran, with both events durable');
+  system.close();
+});
+
+// ---- a journal that cannot commit (full disk) -------------------------------------
+
+function failingSystem(opts: { maxPendingBytes?: number } = {}) {
+  const journal = new FailingJournal();
+  const errors: string[] = [];
+  const logger = { warn: () => {}, error: (_o: object, m?: string) => errors.push(m ?? '') };
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger, ...opts });
+  return { journal, system, errors };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+test('link commands run while the journal cannot commit, journaled as run before durable; other commands wait', async () => {
+  const { journal, system } = failingSystem();
+  const ran: string[] = [];
+  system.handle('net', (c) => void ran.push(c.type), { beforeDurable: true });
+  system.handle('app', (c) => void ran.push(c.type));
+  system.spawn('link', 'connection', { link: 'net', policy });
+  system.spawn('other', 'connection', { link: 'app', policy });
+  await system.flush();
+  journal.failing = true;
+  system.send('link', 'cli', 'START');
+  system.send('other', 'cli', 'START');
+  await turn();
+  assert.deepEqual(ran, ['net.connect'], 'the link dials; the other command waits for its cause');
+  system.send('link', 'net', 'CONNECTED');
+  await turn();
+  assert.deepEqual(ran, ['net.connect', 'net.online']);
+  journal.failing = false;
+  await system.flush();
+  assert.deepEqual(ran, ['net.connect', 'net.online', 'app.connect'], 'the waiting command ran once its cause was durable');
+  const notes = journal.committed.filter((r) => r.type === '@runtime.ran-before-durable');
+  const start = journal.committed.find((r) => r.actor === 'link' && r.type === 'START')!;
+  const connected = journal.committed.find((r) => r.actor === 'link' && r.type === 'CONNECTED')!;
+  assert.deepEqual(
+    notes.map((n) => [n.actor, n.payload]),
+    [
+      ['link', { cause: start.seq, commands: ['net.connect'] }],
+      ['link', { cause: connected.seq, commands: ['net.online'] }],
+    ],
+  );
+  assert.ok(notes.every((n) => n.state === '{"connected":"alive"}' || n.state === '"connecting"'), 'a note leaves the actor as it was');
+  system.close();
+});
+
+test('with commits succeeding, link commands wait for their cause like any other', async () => {
+  const journal = new MemoryJournal();
+  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const ran: number[] = [];
+  system.handle('net', () => void ran.push(journal.committed), { beforeDurable: true });
+  system.spawn('a', 'connection', { link: 'net', policy });
+  system.send('a', 'cli', 'START');
+  assert.deepEqual(ran, []);
+  await turn();
+  assert.deepEqual(ran, [2]);
+  assert.equal(journal.records.filter((r) => r.type.startsWith('@runtime.ran')).length, 0, 'nothing ran early, nothing to note');
+  system.close();
+});
+
+test('durable() resolves once what was recorded is committed', async () => {
+  const { journal, system } = failingSystem();
+  system.spawn('a', 'connection', { link: 'net', policy });
+  assert.equal(await system.durable(), true);
+  journal.failing = true;
+  system.send('a', 'cli', 'START');
+  let settled: boolean | null = null;
+  void system.durable().then((d) => (settled = d));
+  await turn();
+  await turn();
+  assert.equal(settled, null, 'not while the commit fails');
+  journal.failing = false;
+  await system.flush();
+  await turn();
+  assert.equal(settled, true);
+  system.close();
+});
+
+test('the memory held for a failing commit is bounded: at the bound the records are dropped, held commands run, and replay resumes from a snapshot', async () => {
+  const { journal, system, errors } = failingSystem({ maxPendingBytes: 4096 });
+  const ran: string[] = [];
+  system.handle('app', (c) => void ran.push(c.type));
+  system.spawn('a', 'connection', { link: 'app', policy });
+  await system.flush();
+  journal.failing = true;
+  let lost: boolean | null = null;
+  system.send('a', 'cli', 'START');
+  void system.durable().then((d) => (lost = d));
+  await turn();
+  assert.deepEqual(ran, [], 'held back while the commit fails');
+  for (let i = 0; i < 40 && journal.pending > 0 && ran.length === 0; i++) {
+    system.send('a', 'test', 'NOISE', { filler: 'x'.repeat(100) });
+    await turn();
+  }
+  assert.deepEqual(ran, ['app.connect'], 'the held command ran when its cause was dropped');
+  assert.equal(lost, false, 'durable() says the dropped records never will be');
+  assert.match(errors.find((e) => /reached the bound/.test(e)) ?? '', /events \(\d+ KiB\) waited in memory .*disk full.* bound of 4 KiB/);
+  assert.ok(journal.pendingBytes() < 4096);
+
+  journal.failing = false;
+  system.send('a', 'app', 'CONNECTED');
+  await system.flush();
+  const gap = journal.committed.find((r) => r.type === '@runtime.journal-gap')!;
+  assert.ok(gap, 'the gap is on record');
+  const { to } = gap.payload as { from: number; to: number };
+  assert.deepEqual(journal.snapshots.map((s) => s.seq), [to], 'a snapshot where the gap ends');
+  system.close();
+
+  const report = replayRecords(journal.committed, { registry: builtinMachines(), resumePoints: journal.snapshots });
+  assert.equal(report.verdict, 'reproduced', JSON.stringify(report.divergence));
+  const without = replayRecords(journal.committed, { registry: builtinMachines() });
+  assert.equal(without.verdict, 'refused');
+  assert.match(without.refusal ?? '', /journal gap .* no snapshot at seq \d+ to resume from/);
+});
+
+test('durable(waitMs) gives up after waitMs, and then no longer asks for quick retries', async () => {
+  const { journal, system } = failingSystem();
+  system.spawn('a', 'connection', { link: 'net', policy });
+  journal.failing = true;
+  system.send('a', 'cli', 'START');
+  await turn();
+  let attempts = 0;
+  const commit = journal.commit.bind(journal);
+  journal.commit = () => {
+    attempts++;
+    commit();
+  };
+  assert.equal(await system.durable(600), false, 'not durable within the wait');
+  const during = attempts;
+  assert.ok(during >= 2, `quick retries while someone waited (${during})`);
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(attempts - during <= 2, `back to the failure backoff once nobody waits (${attempts - during} more)`);
+  journal.failing = false;
+  await system.flush();
+  assert.equal(await system.durable(10), true);
   system.close();
 });

@@ -248,6 +248,14 @@ function normalized(p: AgentConnectionParams): AgentConnectionParams {
 }
 
 describe('gob round trips through our encoder and decoder', () => {
+  it('a string that starts with a byte order mark keeps it (found by the property below)', () => {
+    const p = { ...emptyConnectionParams(), ClientOrigin: '\ufeff', UserID: '\ufeffuser' };
+    const got = decodeConnectionParams(encodeConnectionParams(p));
+    assert.ok(got.ok, got.ok ? '' : got.error);
+    assert.equal(got.value.ClientOrigin, '\ufeff');
+    assert.equal(got.value.UserID, '\ufeffuser');
+  });
+
   it('AgentConnectionParams survive', () => {
     fc.assert(
       fc.property(params, (p) => {

@@ -198,6 +198,35 @@ export async function startGatewayProcess(opts: { home: string; listen?: string;
   return { ...proc, grpc: m[1]!, api: m[2]! };
 }
 
+/**
+ * `reagent exec AGENT --gateway G -- CMD...` through the built CLI, as an
+ * operator runs it, without blocking this process (agent and gateway keep
+ * running meanwhile). Whatever credential the gateway wants goes here.
+ */
+export function execThrough(
+  gateway: { grpc: string },
+  agent: string,
+  command: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 40_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> & { child: ChildProcess } {
+  requireBuild();
+  const child = spawn(process.execPath, [MAIN, 'exec', agent, '--gateway', gateway.grpc, '--', ...command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    // 'close', not 'exit': the output is complete only once the pipes are.
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return Object.assign(done, { child });
+}
+
 // ------------------------------------------------------------ TLS
 
 export interface TestCa {

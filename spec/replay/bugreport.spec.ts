@@ -251,3 +251,52 @@ async function waitFor(check: () => boolean, describe: () => string, timeoutMs =
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+test(
+  'a run with a journal gap (events dropped while the disk was full) replays, whole and in bug-report slices',
+  withDir(async (dir) => {
+    const db = join(dir, 'reagent.db');
+    const journal = Journal.open({ path: db, logger: { info() {}, warn() {}, error() {} } });
+    let failing = false;
+    const commit = journal.commit.bind(journal);
+    // The disk is full while `failing`: the real journal's commit fails as it does then.
+    journal.commit = () => {
+      if (failing && journal.pending > 0) throw new Error('journal: commit failed: disk full (0 KiB free on /test)');
+      commit();
+    };
+    const clock = new ManualClock(1_700_000_000_000);
+    const registry = builtinMachines();
+    journal.appendRun('run-g', clock.now(), 'test', registry.versions());
+    const system = new ActorSystem({ journal, clock, registry, random: () => 0.5, run: 'run-g', maxPendingBytes: 4096, logger: { warn() {}, error() {} } });
+    const step = async (i: number) => {
+      const id = i % 2 ? 'studio' : 'gateway';
+      system.send(id, 'net', i % 3 ? 'CONNECTED' : 'DISCONNECTED', { reason: 'x'.repeat(100) });
+      clock.advance(500);
+      await new Promise((r) => setImmediate(r));
+    };
+    for (const id of ['studio', 'gateway']) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
+    for (const id of ['studio', 'gateway']) system.send(id, 'net', 'START');
+    for (let i = 0; i < 20; i++) await step(i);
+    failing = true;
+    for (let i = 20; i < 80; i++) await step(i);
+    failing = false;
+    for (let i = 80; i < 100; i++) await step(i);
+    await system.flush();
+    system.close();
+    journal.close();
+
+    const whole = runReagent(['replay', db], cleanEnv(dir));
+    assert.equal(whole.code, 0, whole.stdout + whole.stderr);
+    const rec = openRecording(db);
+    const all = [...rec.records()];
+    rec.close();
+    const gap = all.find((r) => r.type === '@runtime.journal-gap');
+    assert.ok(gap, 'the recording has a gap');
+    for (const from of [2, gap.seq - 1, gap.seq, gap.seq + 3]) {
+      const out = join(dir, `gap-from-${from}.ndjson`);
+      writeBugreport({ dbFile: db, out, agentVersion: 'test', registry, config: {}, redactor: new Redactor(), now: 0, fromSeq: from });
+      const r = runReagent(['replay', out], cleanEnv(dir));
+      assert.equal(r.code, 0, `from ${from}: ${r.stdout}${r.stderr}`);
+    }
+  }),
+);

@@ -7,7 +7,8 @@
 import { GobDecodeError } from './errors.js';
 import { narrow, wireUintToFloat, wireUintToInt } from './wire.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+// ignoreBOM: a string that starts with U+FEFF keeps it, as Go's does (TextDecoder drops it by default).
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 export class GobReader {
   private pos = 0;

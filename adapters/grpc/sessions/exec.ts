@@ -113,6 +113,11 @@ export class ExecSession {
     });
   }
 
+  /**
+   * The exit is recorded and committed before the peer hears of it: after a
+   * crash, an exit code the client saw is in the journal (see
+   * SessionRecorder.durable for the one exception, a journal that cannot commit).
+   */
   private report(exitCode: number, message: string): void {
     if (this.ended) return;
     this.ended = true;
@@ -122,6 +127,13 @@ export class ExecSession {
       stdoutBytes: this.stdoutBytes,
       stderrBytes: this.stderrBytes,
     });
+    this.deps.recorder.closed(this.sid, exitCode === 0 ? 'exited' : `exited with ${exitCode}`, exitCode);
+    const durable = this.deps.recorder.durable?.();
+    if (durable) void durable.then(() => this.sendExit(exitCode, message));
+    else this.sendExit(exitCode, message);
+  }
+
+  private sendExit(exitCode: number, message: string): void {
     this.deps.sink.send(
       packet(
         ClientPacket.SessionClose,
@@ -132,7 +144,6 @@ export class ExecSession {
         message ? Buffer.from(message) : undefined,
       ),
     );
-    this.deps.recorder.closed(this.sid, exitCode === 0 ? 'exited' : `exited with ${exitCode}`, exitCode);
     this.deps.onEnd();
   }
 }

@@ -33,6 +33,12 @@ export interface SessionRecorder {
   opening(sid: string, input: { connectionType: string; connectionName: string; verb: string; userEmail: string }): void;
   record(sid: string, type: string, payload: { [key: string]: Json }): void;
   closed(sid: string, reason: string, exitCode: number | null): void;
+  /**
+   * Resolves once everything recorded so far is durable (or the link gave up
+   * waiting: see `SessionLimits.exitDurableWaitMs`). An exec waits for it
+   * before it sends the exit code, so what the peer saw is on record.
+   */
+  durable?(): Promise<void>;
   /** A packet that could not be handled (no session, malformed, unsupported). */
   rejected(type: string, sid: string | null, reason: string): void;
 }
@@ -56,6 +62,12 @@ export interface SessionLimits {
   maxEarlyPackets: number;
   /** Grace between SIGTERM and SIGKILL for an exec that is closed. */
   killGraceMs: number;
+  /**
+   * How long an exec's exit code waits for its record to be committed while
+   * the journal cannot commit (disk full) before it is sent anyway: exec is
+   * how an operator frees the space.
+   */
+  exitDurableWaitMs: number;
 }
 
 export const DEFAULT_LIMITS: SessionLimits = {
@@ -67,4 +79,5 @@ export const DEFAULT_LIMITS: SessionLimits = {
   stallMs: 30_000,
   maxEarlyPackets: 1024,
   killGraceMs: 5_000,
+  exitDurableWaitMs: 5_000,
 };

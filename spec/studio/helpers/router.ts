@@ -26,6 +26,7 @@ export interface RouterPeer {
   crash(signal?: NodeJS.Signals): Promise<void>;
   /** Starts a new router process on the same port with the same users. */
   restart(): Promise<void>;
+  /** Everything the router processes printed, across restarts. */
   output(): string;
 }
 
@@ -35,6 +36,8 @@ export async function startRouter(users: Record<string, RouterUser>, port = 0, o
   writeFileSync(usersFile, JSON.stringify(users));
   let child: ChildProcess;
   let out = '';
+  /** Output of the processes before a restart(). */
+  let earlier = '';
   let current = port;
 
   const launch = (p: number) =>
@@ -88,10 +91,11 @@ export async function startRouter(users: Record<string, RouterUser>, port = 0, o
     },
     async restart() {
       await stopChild();
+      earlier += out;
       out = '';
       current = await launch(current);
     },
-    output: () => out,
+    output: () => earlier + out,
   };
   return peer;
 }
