@@ -43,7 +43,9 @@ export async function bundle(root: string, outfile: string, stamp: BuildStamp): 
     },
     // ssh2 and cpu-features (dockerode's ssh:// transport, which DOCKER_HOST never
     // selects here) try their optional native bindings and fall back to JS.
-    external: ['*.node'],
+    // x11 is dbus-next's way to find a *session* bus from an X display; we only
+    // ever use the system bus, and the package is not installed.
+    external: ['*.node', 'x11'],
     plugins: [sqliteWasmFromAsset(root), ptyBindingFromLoader(root)],
   });
   checkBundle(result.metafile);
