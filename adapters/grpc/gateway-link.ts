@@ -425,7 +425,10 @@ export class GatewayLink implements Link {
       return;
     }
     this.lastRefusal = verdict.line;
-    this.log.error({ grpc_server: this.transport?.options.address, ...(verdict.kind === 'foreign' ? { owner_uid: verdict.uid } : {}) }, verdict.line);
+    this.log.error(
+      { grpc_server: this.transport?.options.address, ...(verdict.kind === 'foreign' ? { owner_uid: verdict.uid } : {}) },
+      `${verdict.line} (retrying with backoff; said once)`,
+    );
   }
 
   /**

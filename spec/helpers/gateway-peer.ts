@@ -165,7 +165,12 @@ export interface Proc {
 
 export function startProcess(args: string[], env: NodeJS.ProcessEnv, stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
   requireBuild();
-  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: [stdin, 'pipe', 'pipe'] });
+  return startCommand(process.execPath, [MAIN, ...args], env, stdin);
+}
+
+/** `command` is the process itself (it must exec what it wraps, as setpriv and nsenter do), so `pid` stops it. */
+export function startCommand(command: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
+  const child = spawn(command, args, { env, stdio: [stdin, 'pipe', 'pipe'] });
   let out = '';
   const waiters: Array<() => void> = [];
   const onData = (d: Buffer) => {
