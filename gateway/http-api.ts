@@ -71,14 +71,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpApiOp
   if (origin !== undefined && !(hosts.has(origin.replace(/^http:\/\//, '').toLowerCase()) && origin.startsWith('http://'))) {
     return send(res, 403, { message: 'Origin: requests from pages of other sites are refused' });
   }
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return send(res, 403, { message: 'Sec-Fetch-Site: requests from pages of other sites are refused' });
-
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
+  const page = /^\/agents\/new\/([^/]+)$/.exec(path);
+  // A link to the registration page may be followed from anywhere (it only shows a form); nothing else may be reached from another site.
+  const site = req.headers['sec-fetch-site'];
+  const crossSite = site !== undefined && site !== 'same-origin' && site !== 'none';
+  if (crossSite && !(page && req.method === 'GET')) return send(res, 403, { message: 'Sec-Fetch-Site: requests from pages of other sites are refused' });
 
   if (req.method === 'GET' && path === '/api/healthz') return send(res, 200, { status: 'OK' });
-  const page = /^\/agents\/new\/([^/]+)$/.exec(path);
   if (page) return registration(req, res, opts, csrfKey, decodeURIComponent(page[1]!));
   if (!path.startsWith('/api/')) return send(res, 404, { message: 'not found' });
 
@@ -166,10 +167,12 @@ function html(res: ServerResponse, code: number, body: string): void {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
-    // No scripts, no framing (clickjacking), the form posts only here, and the token in the URL is never sent on as a Referer.
+    // No scripts, no framing (clickjacking), the form posts only here, and the token in the URL never goes to
+    // another site as a Referer. Not no-referrer: with it, Chromium sends `Origin: null` with the form, which the
+    // Origin check (rightly) refuses.
     'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
+    'referrer-policy': 'same-origin',
   });
   res.end(body);
 }
