@@ -49,6 +49,21 @@ describe('the TLS rule', () => {
     assert.ok('refused' in refused && /use grpcs:\/\/ .*HOOP_GRPC_INSECURE=true/.test(refused.refused));
   });
 
+  it('property: plaintext only ever goes to loopback, or to another machine with HOOP_GRPC_INSECURE=true and a plaintext scheme', () => {
+    const host = fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain(), fc.constantFrom('localhost', '127.0.0.1', '::1', '0.0.0.0', '::'));
+    const scheme = fc.constantFrom(null, 'grpc', 'grpcs', 'http', 'https', 'ws', 'wss', 'GRPC', 'Grpcs');
+    fc.assert(
+      fc.property(host, scheme, fc.option(fc.domain(), { nil: null }), fc.boolean(), (h, sch, name, insecure) => {
+        const d = decideTransport({ host: h, scheme: sch, tlsServerName: name, insecure });
+        if (name !== null || ['grpcs', 'https', 'wss'].includes(sch?.toLowerCase() ?? '')) return 'tls' in d && d.tls === true;
+        if (isLoopbackHost(h)) return 'tls' in d && d.tls === false && d.loopback;
+        if (sch === null) return 'tls' in d && d.tls === true;
+        return insecure ? 'tls' in d && d.tls === false && !d.loopback : 'refused' in d;
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('loopback is 127.0.0.0/8, ::1 in any spelling, mapped 127.x and localhost; nothing else', () => {
     for (const h of ['127.0.0.1', '127.255.255.254', '::1', '0:0:0:0:0:0:0:1', '[::1]', '::ffff:127.0.0.2', 'localhost', 'localhost.']) assert.ok(isLoopbackHost(h), h);
     for (const h of ['128.0.0.1', '0.0.0.0', '::', '::2', '::ffff:10.0.0.1', 'localhost.localdomain', '127.0.0.1.nip.io', 'gw', '1::1', '127.1']) assert.ok(!isLoopbackHost(h), h);
