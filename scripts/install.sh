@@ -3,12 +3,14 @@
 #   scripts/install.sh          npm dependencies only (enough to run the daemon)
 #   scripts/install.sh --test   also the real peers the test suite starts:
 #                               Docker Engine + busybox, Debian's registry, Go (gob
-#                               reference), Chromium (inspector browser tests)
+#                               reference), Chromium (inspector browser tests),
+#                               util-linux (setpriv, unshare, nsenter: tests as
+#                               another user, private network namespaces)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--test" ]]; then
-  packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 ca-certificates)
+  packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 util-linux ca-certificates)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
