@@ -85,6 +85,7 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
     redactor.addSecret(hoop.value.token);
     redactor.addSecret(hoop.value.key?.secret);
     redactor.addSecret(hoop.value.key?.raw);
+    redactor.addSecret(hoop.value.gatewayAdminToken);
     config.hoop = hoop.value;
   } else {
     notes.push(`hoop environment: ${hoop.error}`);

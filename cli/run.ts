@@ -15,6 +15,7 @@ import { inspectReplay, parseReplayArgs, runReplay } from './replay-command.js';
 import { parseBugreportArgs, runBugreport } from './bugreport-command.js';
 import { loadFlockConfig, type FlockConfig } from '../config/flock.js';
 import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop-env.js';
+import { loadTlsCa } from '../config/tls-ca.js';
 import { Redactor } from '../adapters/log/redactor.js';
 import { createLogger } from '../adapters/log/logger.js';
 import { consoleRenderer } from '../adapters/log/console-render.js';
@@ -140,6 +141,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     io.err(journalEnv.error);
     return { exit: EXIT.usage };
   }
+  // Checked before anything starts: a bad CA is one line and exit 2, not a link failing after "ready".
+  if (hoop.value.tlsCa) {
+    const ca = loadTlsCa(hoop.value.tlsCa);
+    if (!ca.ok) {
+      io.err(ca.error);
+      return { exit: EXIT.usage };
+    }
+  }
   const agentToml = join(io.home, '.hoop', 'agent.toml');
   const gateway = hasGatewayCredentials(hoop.value, nonEmptyFile(agentToml));
   if (!flags.config && !gateway && !flags.offline && command !== 'start agent') {
@@ -173,7 +182,11 @@ async function startDaemonFromCli(
   const redactor = new Redactor();
   if (flock) redactor.addSecret(flock.secret);
   if (hoop.token) redactor.addSecret(hoop.token);
-  if (hoop.key) redactor.addSecret(hoop.key.secret);
+  if (hoop.key) {
+    redactor.addSecret(hoop.key.secret);
+    redactor.addSecret(hoop.key.raw);
+  }
+  if (hoop.gatewayAdminToken) redactor.addSecret(hoop.gatewayAdminToken);
   const human = hoop.logEncoding === 'console' || flags.prettyLogging;
   const logger = createLogger({
     level: flags.debug ? 'debug' : hoop.logLevel,

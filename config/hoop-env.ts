@@ -3,6 +3,7 @@
 // instead of as an opaque gRPC error minutes later. Values that are
 // credentials (tokens, DSN secrets) never appear in an error message.
 import type { LogEncoding, LogLevel } from '../adapters/log/logger.js';
+import { decideTransport, TLS_SCHEMES } from './transport-rule.js';
 
 export type GrpcScheme = 'grpc' | 'grpcs' | 'http' | 'https';
 export type DsnScheme = GrpcScheme | 'ws' | 'wss';
@@ -42,7 +43,11 @@ export interface HoopEnv {
   tlsServerName: string | null;
   tlsCa: TlsCaSource | null;
   tlsSkipVerify: boolean;
+  /** HOOP_GRPC_INSECURE=true: plaintext (grpc://) to a gateway that is not this machine is allowed, with a warning. */
+  grpcInsecure: boolean;
   autoRegister: string | null;
+  /** REAGENT_GATEWAY_TOKEN: the development gateway's admin token, for AUTO_REGISTER. A secret. */
+  gatewayAdminToken: string | null;
   logEncoding: LogEncoding;
   logLevel: LogLevel;
   logGrpc: 0 | 1 | 2;
@@ -64,11 +69,13 @@ export const HOOP_ENV_DOC: readonly EnvDoc[] = [
   { name: 'TLS_SERVER_NAME', default: '""', meaning: 'server name checked on the gateway certificate; setting it forces TLS (HOOP_TLSSERVERNAME is read too)' },
   { name: 'HOOP_TLSCA', default: '""', meaning: 'CA for the gateway: inline PEM, base64://DATA or file://PATH (system roots when unset)' },
   { name: 'HOOP_TLS_SKIP_VERIFY', default: 'false', meaning: 'true skips gateway certificate verification (tests only)' },
+  { name: 'HOOP_GRPC_INSECURE', default: 'false', meaning: 'true allows grpc:// (plaintext) to a gateway that is not this machine; every connect then logs a warning' },
   { name: 'AUTO_REGISTER', default: '""', meaning: 'organization name to auto-register the agent with a gateway on 127.0.0.1:8010' },
   { name: 'LOG_ENCODING', default: 'json', meaning: 'stdout log encoding: json or console (human and verbose are read as console)' },
   { name: 'LOG_LEVEL', default: 'INFO', meaning: 'DEBUG (or TRACE), INFO, WARN or ERROR; DEBUG also turns on -debug' },
   { name: 'LOG_GRPC', default: '0', meaning: '1 or 2 logs gRPC transport internals, like -debug-grpc' },
   { name: 'API_URL', default: '""', meaning: 'web address of the gateway for the registration link and auto-registration (https://app.hoop.dev for the SaaS gateway)' },
+  { name: 'REAGENT_GATEWAY_TOKEN', default: '""', meaning: 'admin token of the development gateway (reagent gateway), for AUTO_REGISTER, admin, connect and exec; else read from ~/.reagent/gateway/admin.token' },
   { name: 'REAGENT_LOCAL_GATEWAY', default: '127.0.0.1:8010', meaning: 'loopback HOST:PORT where local mode and AUTO_REGISTER look for a gateway' },
   { name: 'REAGENT_GRPC_KEEPALIVE_MS', default: '310000', meaning: 'HTTP/2 ping interval towards the gateway (0 = none); hoop gateways refuse pings more often than every 5 min' },
 ];
@@ -117,9 +124,24 @@ export function readHoopEnv(env: NodeJS.ProcessEnv): HoopEnvResult {
   const keyVariable = get('HOOP_KEY') !== null ? 'HOOP_KEY' : get('HOOP_DSN') !== null ? 'HOOP_DSN' : null;
   if (keyVariable !== null) {
     const raw = get(keyVariable) ?? '';
-    const parsed = parseDsn(raw);
-    if (parsed.ok) key = { ...parsed.value, raw, variable: keyVariable };
-    else errors.push(`${keyVariable}: ${parsed.error}`);
+    // The whole DSN is the bearer token: checked as one before it is parsed.
+    const problem = bearerProblem(raw);
+    const parsed = problem ? null : parseDsn(raw);
+    if (problem) errors.push(`${keyVariable}: ${problem}`);
+    else if (parsed?.ok) key = { ...parsed.value, raw, variable: keyVariable };
+    else if (parsed) errors.push(`${keyVariable}: ${parsed.error}`);
+  }
+
+  const tokenVariable = get('HOOP_TOKEN') !== null ? 'HOOP_TOKEN' : get('TOKEN') !== null ? 'TOKEN' : null;
+  const token = tokenVariable === null ? null : get(tokenVariable);
+  if (tokenVariable !== null) {
+    const problem = bearerProblem(token ?? '');
+    if (problem) errors.push(`${tokenVariable}: ${problem}`);
+  }
+  const gatewayAdminToken = get('REAGENT_GATEWAY_TOKEN');
+  if (gatewayAdminToken !== null) {
+    const problem = bearerProblem(gatewayAdminToken);
+    if (problem) errors.push(`REAGENT_GATEWAY_TOKEN: ${problem}`);
   }
 
   let tlsCa: TlsCaSource | null = null;
@@ -135,6 +157,29 @@ export function readHoopEnv(env: NodeJS.ProcessEnv): HoopEnvResult {
     const lower = rawSkip.toLowerCase();
     if (lower === 'true' || lower === 'false') tlsSkipVerify = lower === 'true';
     else errors.push(`HOOP_TLS_SKIP_VERIFY: expected true or false${echo(rawSkip)}`);
+  }
+
+  let grpcInsecure = false;
+  const rawInsecure = get('HOOP_GRPC_INSECURE');
+  if (rawInsecure !== null) {
+    const lower = rawInsecure.toLowerCase();
+    if (lower === 'true' || lower === 'false') grpcInsecure = lower === 'true';
+    else errors.push(`HOOP_GRPC_INSECURE: expected true or false${echo(rawInsecure)}`);
+  }
+
+  // Plaintext to another machine is refused here, before anything starts (config/transport-rule.ts).
+  const tlsServerName = get('TLS_SERVER_NAME') ?? get('HOOP_TLSSERVERNAME');
+  const refusal = (host: string, scheme: string | null) => {
+    const d = decideTransport({ host, scheme, tlsServerName, insecure: grpcInsecure });
+    return 'refused' in d ? d.refused : null;
+  };
+  if (key) {
+    const why = refusal(key.host, key.scheme);
+    if (why) errors.push(`${key.variable}: ${why}`);
+  }
+  if (grpcUrl) {
+    const why = refusal(grpcUrl.host, grpcUrl.scheme);
+    if (why) errors.push(`HOOP_GRPCURL: ${why}`);
   }
 
   let logEncoding: LogEncoding = 'json';
@@ -155,17 +200,20 @@ export function readHoopEnv(env: NodeJS.ProcessEnv): HoopEnvResult {
   const logGrpc = parseLogGrpc(rawGrpc ?? undefined);
   if (logGrpc === null) errors.push(`LOG_GRPC: expected 0, 1 or 2${echo(rawGrpc ?? '')}`);
 
-  if (errors.length > 0 || logLevel === null || logGrpc === null) return { ok: false, error: errors.join('; ') };
+  // One line per problem, each naming its variable.
+  if (errors.length > 0 || logLevel === null || logGrpc === null) return { ok: false, error: errors.join('\n') };
   return {
     ok: true,
     value: {
       grpcUrl,
-      token: get('HOOP_TOKEN') ?? get('TOKEN'),
+      token,
       key,
-      tlsServerName: get('TLS_SERVER_NAME') ?? get('HOOP_TLSSERVERNAME'),
+      tlsServerName,
       tlsCa,
       tlsSkipVerify,
+      grpcInsecure,
       autoRegister: get('AUTO_REGISTER'),
+      gatewayAdminToken,
       logEncoding,
       logLevel,
       logGrpc,
@@ -180,7 +228,24 @@ export function hasGatewayCredentials(hoopEnv: HoopEnv, agentTomlExists: boolean
 
 const GRPC_SCHEMES: readonly string[] = ['grpc', 'grpcs', 'http', 'https'];
 const DSN_SCHEMES: readonly string[] = [...GRPC_SCHEMES, 'ws', 'wss'];
-const TLS_SCHEMES: readonly string[] = ['grpcs', 'https', 'wss'];
+
+/**
+ * A bearer token (HOOP_TOKEN, the whole HOOP_KEY DSN) travels as an HTTP/2
+ * header value in the Connect call's metadata: printable ASCII without
+ * spaces (grpc-js throws on anything else, quoting the value), and small.
+ * hoop's tokens and DSNs are under 200 bytes; 8 KiB is far beyond them and
+ * within what gRPC servers and proxies accept for all headers together.
+ */
+export const MAX_BEARER_BYTES = 8 * 1024;
+const BEARER_SHAPE = /^[\x21-\x7e]+$/;
+
+/** What is wrong with a bearer value, without quoting any of it; null when it can be sent. */
+export function bearerProblem(value: string): string | null {
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_BEARER_BYTES) return `${bytes} bytes is too long to send as gRPC metadata (at most ${MAX_BEARER_BYTES})`;
+  if (!BEARER_SHAPE.test(value)) return 'contains characters that cannot be sent as gRPC metadata (expected printable ASCII without spaces or control characters)';
+  return null;
+}
 const MODES: readonly string[] = ['standard', 'embedded', 'multi-connection'];
 
 export function parseGrpcAddress(raw: string): GrpcAddress | null {

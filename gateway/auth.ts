@@ -2,11 +2,15 @@
 // (gateway/transport/interceptors/auth): `origin` is required; an agent's
 // bearer token is either a legacy `x-agt-…` token or a DSN whose secret's
 // sha256 is known and whose user part names that same agent; anything else
-// is Unauthenticated "invalid authentication". Clients (our own protocol)
-// and token-less agents (local mode) are only accepted from this machine.
+// is Unauthenticated "invalid authentication". Clients (`reagent connect`,
+// `reagent exec`: our own protocol, and they run commands through agents)
+// need the admin token and must come from this machine: loopback is where,
+// not who. Token-less agents (hoop's local mode) are refused unless the
+// gateway was started with --allow-local-agent.
 import { status, type Metadata } from '@grpc/grpc-js';
 import { parseDsn } from '../config/hoop-env.js';
 import { ConnectMetadata, ConnectionOrigin } from '../adapters/grpc/wire-names.js';
+import { sameSecret } from './admin-token.js';
 import { sha256Hex, type AgentRecord, type AgentStore } from './agents.js';
 
 export type CallerIdentity = { kind: 'agent'; agent: AgentRecord } | { kind: 'client' };
@@ -15,7 +19,9 @@ export type AuthResult = { ok: true; caller: CallerIdentity } | { ok: false; cod
 
 export interface AuthOptions {
   store: AgentStore;
-  /** Accept agents without a token from loopback peers as agent "local" (hoop's local mode). */
+  /** What clients must present as `authorization: Bearer …`. */
+  adminToken: string;
+  /** --allow-local-agent: accept agents without a token from loopback peers as agent "local" (hoop's local mode). */
   anonymousLocal: boolean;
 }
 
@@ -33,14 +39,16 @@ function first(md: Metadata, key: string): string | null {
 export function authenticate(md: Metadata, peer: string, opts: AuthOptions): AuthResult {
   const origin = first(md, ConnectMetadata.Origin);
   if (!origin) return { ok: false, code: status.INVALID_ARGUMENT, message: 'missing client origin' };
-  if (origin === ConnectionOrigin.Client) {
-    if (!isLoopbackPeer(peer)) return { ok: false, code: status.PERMISSION_DENIED, message: 'clients of the development gateway must connect from this machine' };
-    return { ok: true, caller: { kind: 'client' } };
-  }
-  if (origin !== ConnectionOrigin.Agent) return { ok: false, code: status.INVALID_ARGUMENT, message: `unsupported origin "${origin.slice(0, 32)}"` };
-
   const invalid: AuthResult = { ok: false, code: status.UNAUTHENTICATED, message: 'invalid authentication' };
   const authorization = first(md, ConnectMetadata.Authorization);
+  if (origin === ConnectionOrigin.Client) {
+    if (!isLoopbackPeer(peer)) return { ok: false, code: status.PERMISSION_DENIED, message: 'clients of the development gateway must connect from this machine' };
+    const bearer = authorization === null ? null : /^Bearer (\S+)$/.exec(authorization)?.[1];
+    if (!bearer || !sameSecret(bearer, opts.adminToken)) return invalid;
+    return { ok: true, caller: { kind: 'client' } };
+  }
+  if (origin !== ConnectionOrigin.Agent) return { ok: false, code: status.INVALID_ARGUMENT, message: `unsupported origin "${origin.slice(0, 32).replace(/[^\x20-\x7e]/g, '?')}"` };
+
   if (authorization === null) {
     if (opts.anonymousLocal && isLoopbackPeer(peer)) return { ok: true, caller: { kind: 'agent', agent: opts.store.local() } };
     return invalid;

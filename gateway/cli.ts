@@ -1,9 +1,12 @@
 // The development gateway's commands:
 //   reagent gateway [--listen H:P] [--api-listen H:P] [--data-dir DIR] [--tls-cert F --tls-key F]
-//                   [--advertise grpc(s)://H:P] [--require-token] [--offline-wait MS]
-//   reagent admin create agent NAME [--api URL] [--mode standard|embedded|multi-connection] [--legacy-token]
-//   reagent connect AGENT --tcp H:P [--listen H:P] [--gateway H:P] [--tls-ca F] [--tls-server-name N]
-//   reagent exec AGENT [--gateway H:P] [--tls-ca F] [--tls-server-name N] -- CMD [ARGS...]
+//                   [--advertise grpc(s)://H:P] [--allow-local-agent] [--offline-wait MS]
+//   reagent admin create agent NAME [--api URL] [--data-dir DIR] [--mode standard|embedded|multi-connection] [--legacy-token]
+//   reagent connect AGENT --tcp H:P [--listen H:P] [--gateway H:P] [--data-dir DIR] [--tls-ca F] [--tls-server-name N]
+//   reagent exec AGENT [--gateway H:P] [--data-dir DIR] [--tls-ca F] [--tls-server-name N] -- CMD [ARGS...]
+// `gateway` writes its admin token to <data-dir>/admin.token on first start;
+// the others read it from there (or REAGENT_GATEWAY_TOKEN) and send it only
+// over TLS or to a loopback socket of root or their own user.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,7 +16,12 @@ import { credentials } from '@grpc/grpc-js';
 import { createLogger } from '../adapters/log/logger.js';
 import { consoleRenderer } from '../adapters/log/console-render.js';
 import { Redactor } from '../adapters/log/redactor.js';
+import { RefusedPeerError, sendWithCredential } from '../adapters/grpc/loopback-http.js';
+import { OwnerCheckedCredentials } from '../adapters/grpc/owner-checked-credentials.js';
+import { checkListener, ownUid, readSocketTable } from '../adapters/grpc/socket-owner.js';
 import { parseGrpcAddress, parseLogLevel, type DsnScheme } from '../config/hoop-env.js';
+import { isLoopbackHost } from '../config/loopback.js';
+import { AdminTokenError, defaultGatewayDataDir, ensureAdminToken, findAdminToken } from './admin-token.js';
 import { openSession, PortForward, runExec, SessionError, type GatewayEndpoint } from './client.js';
 import { DevGateway, type HostPort } from './server.js';
 
@@ -21,6 +29,8 @@ export interface GatewayCommandIo {
   out(text: string): void;
   err(text: string): void;
   env: NodeJS.ProcessEnv;
+  /** For the default data dir, ~/.reagent/gateway. */
+  home: string;
   untilStopped: () => Promise<string>;
   stdin: Readable & { isTTY?: boolean };
   stdout: Writable;
@@ -32,6 +42,8 @@ export const DEFAULT_API_LISTEN = '127.0.0.1:8009';
 export const DEFAULT_API_URL = 'http://127.0.0.1:8009';
 
 class UsageError extends Error {}
+/** No credential, or a peer the credential must not go to: exit 1 with the reason. */
+class CredentialError extends Error {}
 
 export async function runGatewayCommand(command: string, args: string[], io: GatewayCommandIo): Promise<number> {
   try {
@@ -55,6 +67,10 @@ export async function runGatewayCommand(command: string, args: string[], io: Gat
     if (err instanceof SessionError) {
       io.err(`reagent ${command}: ${err.message}`);
       return err.exitCode;
+    }
+    if (err instanceof CredentialError || err instanceof AdminTokenError || err instanceof RefusedPeerError) {
+      io.err(`reagent ${command}: ${err.message}`);
+      return 1;
     }
     io.err(`reagent ${command}: ${(err as Error).message}`);
     return 1;
@@ -85,6 +101,8 @@ async function gatewayCommand(args: string[], io: GatewayCommandIo): Promise<num
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       advertise: { type: 'string' },
+      'allow-local-agent': { type: 'boolean', default: false },
+      // The default now; kept so existing scripts still start.
       'require-token': { type: 'boolean', default: false },
       'offline-wait': { type: 'string', default: '15000' },
     },
@@ -101,26 +119,42 @@ async function gatewayCommand(args: string[], io: GatewayCommandIo): Promise<num
   }
   const tls = values['tls-cert'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']!) } : null;
   const encoding = io.env['LOG_ENCODING']?.toLowerCase() === 'console' ? 'console' : 'json';
+  const dataDir = resolve(values['data-dir'] ?? defaultGatewayDataDir(io.home));
+  const admin = ensureAdminToken(dataDir);
+  const redactor = new Redactor();
+  redactor.addSecret(admin.token);
   const logger = createLogger({
     level: parseLogLevel(io.env['LOG_LEVEL']) ?? 'info',
     encoding,
     pretty: false,
     ...(encoding === 'console' ? { render: await consoleRenderer(false) } : {}),
-    redactor: new Redactor(),
+    redactor,
     stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
   });
+  if (values['require-token']) logger.info('--require-token is the default now and does nothing');
+  const allowLocal = values['allow-local-agent'] === true;
+  if (allowLocal) {
+    const warning =
+      'WARNING: --allow-local-agent: agents without a token are accepted from this machine as agent "local". Any local user can start one and receive the commands and data of every session opened to "local".';
+    io.err(warning);
+    logger.warn({ allow_local_agent: true }, warning);
+  }
   const gateway = new DevGateway({
     grpcListen: listenAddress(values.listen!, '--listen'),
     apiListen: listenAddress(values['api-listen']!, '--api-listen'),
-    dataDir: values['data-dir'] ? resolve(values['data-dir']) : null,
+    dataDir,
     tls,
     advertise,
-    anonymousLocal: !values['require-token'],
+    adminToken: admin.token,
+    anonymousLocal: allowLocal,
     offlineWaitMs: offlineWait,
     logger,
   });
   const addresses = await gateway.start();
-  logger.info({ grpc: addresses.grpc, api: addresses.api, tls: tls !== null, pid: process.pid }, 'development gateway ready');
+  logger.info(
+    { grpc: addresses.grpc, api: addresses.api, tls: tls !== null, pid: process.pid, data_dir: dataDir, allow_local_agent: allowLocal },
+    `development gateway ready (admin token ${admin.created ? 'written to' : 'in'} ${admin.path})`,
+  );
   const signal = await io.untilStopped();
   logger.info({ signal }, 'development gateway stopping');
   await gateway.stop();
@@ -133,26 +167,35 @@ async function adminCommand(args: string[], io: GatewayCommandIo): Promise<numbe
     allowPositionals: true,
     options: {
       api: { type: 'string', default: DEFAULT_API_URL },
+      'data-dir': { type: 'string' },
       mode: { type: 'string', default: 'standard' },
       'legacy-token': { type: 'boolean', default: false },
     },
   });
   if (positionals[0] !== 'create' || positionals[1] !== 'agent' || positionals.length !== 3) {
-    throw new UsageError('usage: reagent admin create agent NAME [--api URL] [--mode standard|embedded|multi-connection] [--legacy-token]');
+    throw new UsageError('usage: reagent admin create agent NAME [--api URL] [--data-dir DIR] [--mode standard|embedded|multi-connection] [--legacy-token]');
   }
+  const token = adminToken(values, io);
   const name = positionals[2]!;
   const legacyToken = values['legacy-token'] ? `x-agt-${randomUUID()}` : null;
   const body = legacyToken ? { name, token: legacyToken } : { name, mode: values.mode };
-  const res = await fetch(`${values.api!.replace(/\/+$/, '')}/api/agents`, {
+  const res = await sendWithCredential({
+    url: `${values.api!.replace(/\/+$/, '')}/api/agents`,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  }).catch((err: Error & { cause?: { code?: string } }) => {
-    throw new Error(`cannot reach ${values.api}: ${err.cause?.code ?? err.message}`);
+    timeoutMs: 10_000,
+  }).catch((err: Error & { code?: string }) => {
+    if (err instanceof RefusedPeerError) throw err;
+    throw new Error(`cannot reach ${values.api}: ${err.code ?? err.message}`);
   });
-  const answer = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
-  if (!res.ok) {
+  let answer: { token?: string; message?: string } = {};
+  try {
+    answer = JSON.parse(res.text) as typeof answer;
+  } catch {
+    // A non-JSON answer: the status says enough.
+  }
+  if (res.status < 200 || res.status > 299) {
     io.err(`reagent admin: ${answer.message ?? `HTTP ${res.status}`}`);
     return 1;
   }
@@ -161,21 +204,43 @@ async function adminCommand(args: string[], io: GatewayCommandIo): Promise<numbe
   return 0;
 }
 
-function endpoint(values: { gateway?: string; 'tls-ca'?: string; 'tls-server-name'?: string; insecure?: boolean }): GatewayEndpoint {
+/** REAGENT_GATEWAY_TOKEN, else admin.token in --data-dir or the default data dir. */
+function adminToken(values: { 'data-dir'?: string }, io: GatewayCommandIo): string {
+  const found = findAdminToken(io.env, resolve(values['data-dir'] ?? defaultGatewayDataDir(io.home)));
+  if (!found.ok) throw new CredentialError(found.error);
+  return found.token;
+}
+
+/**
+ * Where and how a client talks to the gateway. The admin token goes in
+ * plaintext only to this machine, and only to a socket of root or this
+ * user: checked before connecting (one clear line) and on the connection
+ * itself (OwnerCheckedCredentials).
+ */
+function endpoint(values: { gateway?: string; 'tls-ca'?: string; 'tls-server-name'?: string }, token: string): GatewayEndpoint {
   const target = hostPort(values.gateway ?? DEFAULT_GRPC_LISTEN, '--gateway');
   const address = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-  if (!values['tls-ca'] && !values['tls-server-name']) return { address, credentials: credentials.createInsecure() };
+  if (!values['tls-ca'] && !values['tls-server-name']) {
+    if (!isLoopbackHost(target.host)) {
+      throw new CredentialError(`--gateway ${address} is not this machine: the admin token would travel without TLS; pass --tls-ca and/or --tls-server-name`);
+    }
+    const verdict = checkListener(target.host, target.port, ownUid(), readSocketTable());
+    if (verdict.kind === 'foreign' || verdict.kind === 'unknown') throw new CredentialError(verdict.line);
+    return { address, credentials: new OwnerCheckedCredentials(), token };
+  }
   const ca = values['tls-ca'] ? readFileSync(values['tls-ca']) : null;
   const name = values['tls-server-name'];
   return {
     address,
     credentials: credentials.createSsl(ca),
     options: name ? { 'grpc.ssl_target_name_override': name, 'grpc.default_authority': name } : {},
+    token,
   };
 }
 
 const CLIENT_OPTIONS = {
   gateway: { type: 'string', default: DEFAULT_GRPC_LISTEN },
+  'data-dir': { type: 'string' },
   'tls-ca': { type: 'string' },
   'tls-server-name': { type: 'string' },
 } as const;
@@ -191,7 +256,7 @@ async function connectCommand(args: string[], io: GatewayCommandIo): Promise<num
   const target = hostPort(values.tcp, '--tcp');
   const listen = listenAddress(values.listen!, '--listen');
   const agent = positionals[0]!;
-  const session = await openSession(endpoint(values), agent, { type: 'tcp', host: target.host, port: target.port }, listen.port);
+  const session = await openSession(endpoint(values, adminToken(values, io)), agent, { type: 'tcp', host: target.host, port: target.port }, listen.port);
   const forward = new PortForward(session);
   const port = await forward.listen(listen.host, listen.port);
   io.out(`listening on ${listen.host}:${port}, forwarding to ${target.host}:${target.port} through agent ${agent} (session ${session.sid})`);
@@ -215,7 +280,7 @@ async function execCommand(args: string[], io: GatewayCommandIo): Promise<number
   const { values, positionals } = parseArgs({ args: args.slice(0, split), allowPositionals: true, options: CLIENT_OPTIONS });
   const command = args.slice(split + 1);
   if (positionals.length !== 1 || command.length === 0) throw new UsageError('usage: reagent exec AGENT [--gateway HOST:PORT] -- CMD [ARGS...]');
-  const session = await openSession(endpoint(values), positionals[0]!, { type: 'command-line', command });
+  const session = await openSession(endpoint(values, adminToken(values, io)), positionals[0]!, { type: 'command-line', command });
   const result = await runExec(session, { stdin: io.stdin.isTTY ? null : io.stdin, stdout: io.stdout, stderr: io.stderr });
   if (result.message) io.err(result.message);
   return result.code;

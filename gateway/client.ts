@@ -14,6 +14,8 @@ export interface GatewayEndpoint {
   address: string;
   credentials: ChannelCredentials;
   options?: ChannelOptions;
+  /** The gateway's admin token (gateway/admin-token.ts). */
+  token: string;
 }
 
 export class SessionError extends Error {
@@ -110,6 +112,7 @@ export function openSession(gw: GatewayEndpoint, agent: string, target: SessionT
   });
   const md = new Metadata();
   md.set(ConnectMetadata.Origin, ConnectionOrigin.Client);
+  md.set(ConnectMetadata.Authorization, `Bearer ${gw.token}`);
   const call = client.makeBidiStreamRequest<Packet, Packet>(TransportMethod.Connect, encodePacket, decodePacket, md, {});
   const spec: Array<[string, Buffer]> = [
     [ClientSpec.Agent, Buffer.from(agent)],

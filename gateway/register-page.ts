@@ -1,6 +1,9 @@
 // The page an agent's registration link opens (`{API_URL}/agents/new/<token>`):
-// name the agent, submit, and the agent's next connection attempt is
-// accepted. Plain HTML with a form, no script: it works in any browser.
+// name the agent, give the gateway's admin token, submit, and the agent's
+// next connection attempt is accepted. Plain HTML with a form, no script:
+// it works in any browser. The form carries a CSRF token (an HMAC of the
+// agent token under a key of this gateway run), so a page of another site
+// cannot submit it; the admin token says the person submitting may register.
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -15,13 +18,16 @@ function layout(title: string, body: string): string {
 `;
 }
 
-export function registrationPage(token: string, error?: string): string {
+export function registrationPage(token: string, csrf: string, error?: string): string {
   return layout(
     'Register agent',
     `<h1>Register an agent</h1>
 <p>An agent is waiting to be registered with this gateway, with the token <code>${escapeHtml(token)}</code>.</p>
 ${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
-<form method="post"><label>Agent name <input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9_.\\-]{0,62}" autofocus></label>
+<form method="post"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+<p><label>Agent name <input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9_.\\-]{0,62}" autofocus></label></p>
+<p><label>Admin token <input name="admin_token" type="password" required autocomplete="off"></label><br>
+<small>The gateway wrote it to <code>admin.token</code> in its data directory (<code>~/.reagent/gateway</code> unless <code>--data-dir</code> says otherwise).</small></p>
 <button type="submit">Register</button></form>`,
   );
 }

@@ -49,6 +49,7 @@ interface ClientConn {
 export interface RouterOptions {
   store: AgentStore;
   logger: Logger;
+  adminToken: string;
   anonymousLocal: boolean;
   offlineWaitMs: number;
   featureFlags?: Record<string, boolean>;
@@ -123,14 +124,37 @@ export class Router {
 
   /** The Connect handler. */
   connect = (call: Call): void => {
-    const auth = authenticate(call.metadata, call.getPeer(), { store: this.opts.store, anonymousLocal: this.opts.anonymousLocal });
-    if (!auth.ok) {
-      this.opts.logger.warn({ peer: call.getPeer(), code: status[auth.code] }, `refused a stream: ${auth.message}`);
-      return end(call, auth.code, auth.message);
-    }
-    if (auth.caller.kind === 'agent') this.acceptAgent(call, auth.caller.agent);
-    else this.acceptClient(call);
+    this.guard(call, 'a new stream', () => {
+      const auth = authenticate(call.metadata, call.getPeer(), { store: this.opts.store, adminToken: this.opts.adminToken, anonymousLocal: this.opts.anonymousLocal });
+      if (!auth.ok) {
+        this.opts.logger.warn({ peer: call.getPeer(), code: status[auth.code] }, `refused a stream: ${auth.message}`);
+        return end(call, auth.code, auth.message);
+      }
+      if (auth.caller.kind === 'agent') {
+        if (auth.caller.agent.kind === 'local') {
+          this.opts.logger.warn({ peer: call.getPeer() }, 'accepted an agent without a token as agent "local" (--allow-local-agent): any process on this machine could be it');
+        }
+        this.acceptAgent(call, auth.caller.agent);
+      } else this.acceptClient(call);
+    });
   };
+
+  /**
+   * Runs a handler of a peer's packet or stream: whatever it throws ends
+   * that stream with INTERNAL and is logged; the gateway itself goes on.
+   */
+  private guard(call: Call, what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.logger.error({ peer: call.getPeer(), err: err instanceof Error ? err.message : String(err) }, `failed handling ${what}; that stream is closed`);
+      try {
+        end(call, status.INTERNAL, 'the gateway failed handling this stream');
+      } catch {
+        // The stream is gone already.
+      }
+    }
+  }
 
   /** Ends every stream (shutdown). */
   closeAll(): void {
@@ -157,7 +181,7 @@ export class Router {
     call.write(packet(AgentPacket.GatewayConnectOK));
     call.write(packet(GatewayPacket.FeatureFlagUpdate, [[SpecKey.FeatureFlags, b(JSON.stringify(this.opts.featureFlags ?? {}))]]));
     this.arrivals.emit(agent.name);
-    call.on('data', (p: Packet) => this.fromAgent(conn, p));
+    call.on('data', (p: Packet) => this.guard(call, `a ${p.type.slice(0, 64)} packet from agent ${agent.name}`, () => this.fromAgent(conn, p)));
     const gone = (why: string) => this.dropAgent(conn, why, false);
     call.on('end', () => gone('stream ended'));
     call.on('cancelled', () => gone('stream cancelled'));
@@ -224,7 +248,8 @@ export class Router {
     call.on('cancelled', cleanup);
     call.on('error', cleanup);
     call.on('close', cleanup);
-    call.on('data', (p: Packet) => {
+    call.on('data', (p: Packet) => this.guard(call, `a ${p.type.slice(0, 64)} packet from a client`, () => onClientPacket(p)));
+    const onClientPacket = (p: Packet) => {
       if (session) return this.fromClient(session, p);
       if (opening) return;
       if (p.type !== AgentPacket.SessionOpen) return end(call, status.INVALID_ARGUMENT, 'the first packet must be AgentSessionOpen');
@@ -241,9 +266,11 @@ export class Router {
           call.end();
           return;
         }
-        session = this.openSession(conn, call, target, p.spec.get(SpecKey.ClientRequestPort));
+        this.guard(call, 'opening a session', () => {
+          session = this.openSession(conn, call, target, p.spec.get(SpecKey.ClientRequestPort));
+        });
       });
-    });
+    };
   }
 
   private waitForAgent(name: string): Promise<AgentConn | null> {

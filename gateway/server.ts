@@ -1,5 +1,6 @@
 // The development gateway: protobuf.Transport over gRPC (plaintext or TLS)
-// plus its HTTP API, both loopback by default. It exists to run and test
+// plus its HTTP API, both loopback by default, both behind the admin token
+// (agents authenticate with their own tokens, as with hoop's gateway). It exists to run and test
 // the agent exactly as hoop's gateway would drive it, with no hoop install.
 import type { AddressInfo } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
@@ -27,7 +28,9 @@ export interface DevGatewayOptions {
   tls: { cert: Buffer; key: Buffer } | null;
   /** Where DSNs point agents (defaults to the gRPC listen address). */
   advertise?: { scheme: DsnScheme; host: string; port: number };
-  /** Token-less agents from this machine become agent "local" (hoop's local mode). */
+  /** What clients (`connect`, `exec`) and the HTTP API must present (gateway/admin-token.ts). */
+  adminToken: string;
+  /** --allow-local-agent: token-less agents from this machine become agent "local" (hoop's local mode). */
   anonymousLocal: boolean;
   /** How long a client waits for an offline agent (hoop: 15 s). */
   offlineWaitMs: number;
@@ -50,7 +53,7 @@ export class DevGateway {
 
   constructor(private readonly opts: DevGatewayOptions) {
     this.store = new AgentStore(opts.dataDir);
-    this.router = new Router({ store: this.store, logger: opts.logger, anonymousLocal: opts.anonymousLocal, offlineWaitMs: opts.offlineWaitMs });
+    this.router = new Router({ store: this.store, logger: opts.logger, adminToken: opts.adminToken, anonymousLocal: opts.anonymousLocal, offlineWaitMs: opts.offlineWaitMs });
   }
 
   async start(): Promise<DevGatewayAddresses> {
@@ -79,6 +82,7 @@ export class DevGateway {
       store: this.store,
       router: this.router,
       logger: this.opts.logger,
+      adminToken: this.opts.adminToken,
       grpcUrl: () => this.opts.advertise ?? { scheme: this.opts.tls ? 'grpcs' : 'grpc', host, port: this.grpcPort },
     });
     await new Promise<void>((resolve, reject) => {

@@ -213,8 +213,14 @@ export async function benchGateway(opts: { quick?: boolean } = {}): Promise<Gate
 
     const gw = start(['gateway', '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'], env);
     procs.push(gw);
-    const [, grpcAddr, api] = await gw.waitFor(/"grpc":"([^"]+)","api":"([^"]+)"/);
-    const res = await fetch(`${api}/api/agents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) });
+    const [, grpcAddr, api, dataDir] = await gw.waitFor(/"grpc":"([^"]+)","api":"([^"]+)".*"data_dir":"([^"]+)"/);
+    // The gateway's admin token, as `reagent connect` under the same HOME reads it too.
+    const adminToken = readFileSync(join(dataDir!, 'admin.token'), 'utf8').trim();
+    const res = await fetch(`${api}/api/agents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ name: 'bench' }),
+    });
     const dsn = ((await res.json()) as { token: string }).token;
     const agent = start(['start', 'agent', '-agentDir', agentDir], { ...env, HOOP_KEY: dsn });
     procs.push(agent);

@@ -6,12 +6,14 @@
 #                               reference, systemd notify socket), Chromium (inspector
 #                               browser tests), dbus + python3-dbusmock (NetworkManager
 #                               mock), systemd (systemd-analyze verify, systemd-notify),
-#                               qemu-user + arm64 libc/libstdc++ (the arm64 single executable)
+#                               qemu-user + arm64 libc/libstdc++ (the arm64 single executable),
+#                               util-linux (setpriv, unshare, nsenter: tests as
+#                               another user, private network namespaces)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--test" ]]; then
-  packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 ca-certificates
+  packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 util-linux ca-certificates
             dbus python3-dbusmock systemd qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
   missing=()
   for p in "${packages[@]}"; do

@@ -6,13 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { Logger } from 'pino';
+import { decideTransport } from '../../config/transport-rule.js';
+import { defaultGatewayDataDir, findAdminToken } from '../../gateway/admin-token.js';
 import type { ActorSystem } from '../../actors/system.js';
 import type { Command, Json } from '../../actors/types.js';
 import type { GrpcAddress, HoopEnv } from '../../config/hoop-env.js';
 import type { CredentialMode, GatewayTarget } from '../../machines/credentials.js';
 import type { Redactor } from '../log/redactor.js';
 import { agentTomlPath, readAgentToml, writeAgentToml } from './agent-toml.js';
-import { LOCAL_GATEWAY, usesTls } from './tls.js';
+import { RefusedPeerError, sendWithCredential } from './loopback-http.js';
+import { listenersFor, readSocketTable, type SocketTable } from './socket-owner.js';
+import { LOCAL_GATEWAY } from './tls.js';
 
 export const SAAS_GRPC_URL = 'app.hoop.dev:8443';
 export const SAAS_API_URL = 'https://app.hoop.dev';
@@ -46,7 +50,8 @@ export interface CredentialsAdapterOptions {
   redactor: Redactor;
   /** Raw output for the registration banner: the log would (rightly) redact its token. */
   out: (text: string) => void;
-  fetch?: typeof fetch;
+  /** For tests: the kernel's socket table (socket-owner.ts). */
+  socketTable?: () => SocketTable;
 }
 
 export interface CredentialsListener {
@@ -115,9 +120,18 @@ export class CredentialsAdapter {
     this.opts.system.send(this.opts.actor, SOURCE, type, payload);
   }
 
-  private target(mode: CredentialMode, host: string, port: number, dsnTls?: boolean): GatewayTarget {
-    const tls = usesTls({ mode, host, port, tlsServerName: this.opts.hoop.tlsServerName, dsnTls });
-    return { grpcServer: `${formatHost(host)}:${port}`, tls };
+  /** Where to connect and with TLS or not (config/transport-rule.ts); a string when plaintext is refused. */
+  private target(host: string, port: number, scheme: string | null): GatewayTarget | string {
+    const d = decideTransport({ host, scheme, tlsServerName: this.opts.hoop.tlsServerName, insecure: this.opts.hoop.grpcInsecure });
+    if ('refused' in d) return d.refused;
+    return { grpcServer: `${formatHost(host)}:${port}`, tls: d.tls };
+  }
+
+  /** For addresses readHoopEnv already judged: a refusal cannot happen there. */
+  private checkedTarget(host: string, port: number, scheme: string | null): GatewayTarget {
+    const t = this.target(host, port, scheme);
+    if (typeof t === 'string') throw new Error(`unexpected refusal of a validated address: ${t}`);
+    return t;
   }
 
   private readEnv(): void {
@@ -125,11 +139,11 @@ export class CredentialsAdapter {
     let dsn: GatewayTarget | null = null;
     let envPair: GatewayTarget | null = null;
     if (h.key) {
-      dsn = this.target('dsn', h.key.host, h.key.port, h.key.tls);
+      dsn = this.checkedTarget(h.key.host, h.key.port, h.key.scheme);
       this.tokens.set('dsn', { token: h.key.raw, host: h.key.host, port: h.key.port, grpcUrl: dsn.grpcServer });
     }
     if (h.grpcUrl && h.token) {
-      envPair = this.target('env', h.grpcUrl.host, h.grpcUrl.port);
+      envPair = this.checkedTarget(h.grpcUrl.host, h.grpcUrl.port, h.grpcUrl.scheme);
       this.tokens.set('env', { token: h.token, host: h.grpcUrl.host, port: h.grpcUrl.port, grpcUrl: h.grpcUrl.raw });
     }
     this.send('ENV_READ', {
@@ -139,32 +153,46 @@ export class CredentialsAdapter {
     });
   }
 
-  /** AUTO_REGISTER=<org>: registers a fresh token as agent "default" with the gateway on localhost. */
+  /**
+   * AUTO_REGISTER=<org>: registers a fresh token as agent "default" with the
+   * development gateway on this machine. Its API wants the admin token
+   * (REAGENT_GATEWAY_TOKEN, else the gateway's default admin.token under this
+   * HOME), and gets it only over a socket owned by root or this user.
+   */
   private async register(): Promise<void> {
     const apiUrl = (this.opts.env['API_URL']?.trim() || LOCAL_API_URL).replace(/\/+$/, '');
     const token = `x-agt-${randomUUID()}`;
     this.opts.redactor.addSecret(token);
-    const doFetch = this.opts.fetch ?? fetch;
+    const admin = this.opts.hoop.gatewayAdminToken
+      ? { ok: true as const, token: this.opts.hoop.gatewayAdminToken }
+      : findAdminToken({}, defaultGatewayDataDir(this.opts.home));
+    if (!admin.ok) return this.registerFailed(apiUrl, admin.error);
+    this.opts.redactor.addSecret(admin.token);
     try {
-      const res = await doFetch(`${apiUrl}/api/agents/default`, {
+      const res = await sendWithCredential({
+        url: `${apiUrl}/api/agents/default`,
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` },
         body: JSON.stringify({ token, org: this.opts.hoop.autoRegister }),
-        signal: AbortSignal.timeout(this.opts.probeTimeoutMs ?? 5000),
+        timeoutMs: this.opts.probeTimeoutMs ?? 5000,
+        ...(this.opts.socketTable ? { table: this.opts.socketTable } : {}),
       });
-      if (!res.ok) {
-        const text = (await res.text()).slice(0, 200);
+      if (res.status < 200 || res.status > 299) {
+        const text = res.text.slice(0, 200);
         throw new Error(`HTTP ${res.status}${text ? `: ${text}` : ''}`);
       }
     } catch (err) {
-      const reason = this.opts.redactor.scrubString(`auto-register with ${apiUrl} failed: ${causeOf(err)}`);
-      this.opts.logger.warn({ api: apiUrl }, `${reason}; retrying`);
-      this.send('REGISTER_FAILED', { reason });
-      return;
+      return this.registerFailed(apiUrl, err instanceof RefusedPeerError ? err.message : causeOf(err));
     }
-    const target = this.target('auto-register', this.local.host, this.local.port);
+    const target = this.checkedTarget(this.local.host, this.local.port, null);
     this.tokens.set('auto-register', { token, host: this.local.host, port: this.local.port, grpcUrl: target.grpcServer });
     this.send('REGISTERED', { target: target as unknown as Json });
+  }
+
+  private registerFailed(apiUrl: string, cause: string): void {
+    const reason = this.opts.redactor.scrubString(`auto-register with ${apiUrl} failed: ${cause}`);
+    this.opts.logger.warn({ api: apiUrl }, `${reason}; retrying`);
+    this.send('REGISTER_FAILED', { reason });
   }
 
   private readFile(): void {
@@ -181,20 +209,31 @@ export class CredentialsAdapter {
     if (read.exposed) this.opts.logger.warn({ file: path }, 'agent.toml can be read by other users: chmod 600 it');
     const { token, grpcUrl } = read.value;
     this.opts.redactor.addSecret(token);
-    const target = this.target('file', grpcUrl.host, grpcUrl.port);
+    const target = this.target(grpcUrl.host, grpcUrl.port, grpcUrl.scheme);
+    if (typeof target === 'string') {
+      this.send('FILE_INVALID', { reason: `${path}: field "grpc_url": ${target}` });
+      return;
+    }
     this.tokens.set('file', { token, host: grpcUrl.host, port: grpcUrl.port, grpcUrl: grpcUrl.raw });
     this.send('FILE_READ', { target: target as unknown as Json });
   }
 
+  /**
+   * Local mode: is something listening on the local gateway's address? The
+   * kernel's table answers without connecting (nothing reaches a listener
+   * that turns out not to be trusted); hoop's TCP dial where it cannot.
+   * Local mode sends no token at all: HOOP_TOKEN is for HOOP_GRPCURL.
+   */
   private async probeLocal(): Promise<void> {
     const { host, port } = this.local;
-    const open = await probeTcp(host, port, this.opts.probeTimeoutMs ?? 5000);
+    const table = (this.opts.socketTable ?? readSocketTable)();
+    const open = table.ok ? listenersFor(host, port, table.rows).length > 0 : await probeTcp(host, port, this.opts.probeTimeoutMs ?? 5000);
     if (!open) {
       this.send('LOCAL_PROBED', { target: null });
       return;
     }
-    const target = this.target('local', host, port);
-    this.tokens.set('local', { token: this.opts.hoop.token, host, port, grpcUrl: target.grpcServer });
+    const target = this.checkedTarget(host, port, null);
+    this.tokens.set('local', { token: null, host, port, grpcUrl: target.grpcServer });
     this.send('LOCAL_PROBED', { target: target as unknown as Json });
   }
 
@@ -204,7 +243,7 @@ export class CredentialsAdapter {
     const port = url?.port ?? 8443;
     const token = `x-agt-${randomUUID()}`;
     this.opts.redactor.addSecret(token);
-    const target = this.target('web-register', host, port);
+    const target = this.checkedTarget(host, port, url?.scheme ?? null);
     this.minted = { token, registerUrl: `${webApiUrl(this.opts.env, url)}/agents/new/${token}`, grpcUrl: url?.raw ?? SAAS_GRPC_URL };
     this.tokens.set('web-register', { token, host, port, grpcUrl: this.minted.grpcUrl });
     this.send('MINTED', { target: target as unknown as Json });

@@ -5,7 +5,9 @@
 // their commands, turns stream outcomes into their events, and hands the
 // packets of a connected stream to the sessions.
 import { spawn as spawnChild } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
+import { isLoopbackHost } from '../../config/loopback.js';
 import type { Link, LinkContext } from '../../actors/link.js';
 import type { ActorSystem } from '../../actors/system.js';
 import type { Command, Json } from '../../actors/types.js';
@@ -21,6 +23,8 @@ import { packet, type Packet } from './packet-codec.js';
 import { classifyPacket } from './packet-validation.js';
 import { SessionManager } from './sessions/manager.js';
 import { dialTcp } from './sessions/dial.js';
+import { envFileDir, prepareEnvFileDir } from './sessions/env.js';
+import { checkListener, ownUid, readSocketTable, type OwnerVerdict, type SocketTable } from './socket-owner.js';
 import { StreamGate } from './sessions/stream-gate.js';
 import { DEFAULT_LIMITS, type Dialer, type PacketSink, type SessionLimits, type SessionRecorder, type Spawner } from './sessions/types.js';
 import { channelSecurity, TlsConfigError } from './tls.js';
@@ -84,7 +88,11 @@ export interface GatewayLinkOptions {
   dial?: Dialer;
   spawn?: Spawner;
   facts?: HostFacts;
-  fetch?: typeof fetch;
+  /** For tests: the kernel's socket table and whose sockets count as trusted (socket-owner.ts). */
+  socketTable?: () => SocketTable;
+  uid?: number;
+  /** Where `filesystem:` session files go (a private directory is made in it); the OS temp dir by default. */
+  tmpdir?: string;
 }
 
 export class GatewayLink implements Link {
@@ -104,6 +112,9 @@ export class GatewayLink implements Link {
   private facts: HostFacts | null = null;
   private swapPolicy = false;
   private stopped = false;
+  /** The last owner refusal logged, so a squatter on the port is one line, not one per retry. */
+  private lastRefusal: string | null = null;
+  private envDir: string | null = null;
 
   constructor(private readonly opts: GatewayLinkOptions) {
     this.finished = new Promise((resolve) => (this.finish = resolve));
@@ -114,6 +125,7 @@ export class GatewayLink implements Link {
     this.log = ctx.logger;
     routeGrpcLogs(this.log, this.opts.debugGrpc);
     this.facts = this.opts.facts ?? hostFacts(this.opts.version);
+    this.prepareEnvFiles(ctx.agentDir);
     this.creds = new CredentialsAdapter(
       {
         system: ctx.system,
@@ -126,7 +138,7 @@ export class GatewayLink implements Link {
         logger: this.log,
         redactor: this.opts.redactor,
         out: this.opts.out,
-        fetch: this.opts.fetch,
+        ...(this.opts.socketTable ? { socketTable: this.opts.socketTable } : {}),
       },
       {
         ready: (c, retryMs) => this.onReady(c, retryMs),
@@ -174,8 +186,10 @@ export class GatewayLink implements Link {
     this.resolved = c;
     const grpcServer = `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
     let security;
+    const settings = { serverName: this.opts.hoop.tlsServerName, ca: this.opts.hoop.tlsCa, skipVerify: this.opts.hoop.tlsSkipVerify };
+    const check = { uid: this.uid(), table: this.table(), refused: (v: Exclude<OwnerVerdict, { kind: 'trusted' }>) => this.noteRefusal(v) };
     try {
-      security = channelSecurity(c.tls, { serverName: this.opts.hoop.tlsServerName, ca: this.opts.hoop.tlsCa, skipVerify: this.opts.hoop.tlsSkipVerify });
+      security = channelSecurity(c.tls, settings, isLoopbackHost(c.host) ? { kind: 'owner-checked', check } : { kind: 'unchecked' });
     } catch (err) {
       this.fail(err instanceof TlsConfigError ? err.message : `TLS: ${(err as Error).message}`);
       return;
@@ -229,9 +243,28 @@ export class GatewayLink implements Link {
   private openCall(attempt: number): void {
     if (!this.transport || !this.resolved) return;
     this.dropCall('new attempt');
-    if (this.resolved.mode === 'web-register') this.log.info(`webregister - connecting, attempt=${attempt}`);
+    const c = this.resolved;
+    if (!c.tls) {
+      if (isLoopbackHost(c.host)) {
+        // Plaintext to this machine: only to a socket of root or our own user (the credential goes in clear).
+        const verdict = checkListener(c.host, c.port, this.uid(), this.table()());
+        if (verdict.kind !== 'trusted') return this.refuseAttempt(verdict);
+      } else {
+        this.log.warn(
+          { grpc_server: this.transport.options.address },
+          `HOOP_GRPC_INSECURE=true: connecting to ${this.transport.options.address} without TLS; the credential and every session travel in clear`,
+        );
+      }
+    }
+    if (c.mode === 'web-register') this.log.info(`webregister - connecting, attempt=${attempt}`);
     else this.log.debug({ attempt }, 'connecting to the gateway');
-    const md = connectMetadata({ token: this.resolved.token, facts: this.facts! });
+    let md;
+    try {
+      md = connectMetadata({ token: c.token, facts: this.facts! });
+    } catch (err) {
+      // readHoopEnv and agent.toml checks catch this before start; a credential from elsewhere must not crash either.
+      return this.fail(errorText(err));
+    }
     const call: GatewayCall = this.transport.open(md, {
       packet: (p) => this.onPacket(call, p),
       end: (e) => this.onEnd(call, e),
@@ -240,7 +273,29 @@ export class GatewayLink implements Link {
     this.connected = false;
   }
 
+  /**
+   * Every packet from the gateway comes through here. Whatever goes wrong
+   * while handling one refuses that packet (its session, if it has one, is
+   * closed with exit code 254) and is logged; it never reaches the event
+   * loop as an uncaught exception, so a bad packet cannot stop the daemon.
+   */
   private onPacket(call: GatewayCall, p: Packet): void {
+    try {
+      this.handlePacket(call, p);
+    } catch (err) {
+      const sid = p.spec.get(SpecKey.GatewaySessionID)?.toString('latin1') ?? null;
+      const reason = `internal error while handling ${p.type.slice(0, 64)}: ${this.opts.redactor.scrubString(errorText(err))}`;
+      this.log.error({ type: p.type.slice(0, 64), sid, err: errorText(err) }, `refused a packet from the gateway: ${reason}`);
+      try {
+        if (sid !== null && this.sessions && call === this.call) this.sessions.abort(sid, reason);
+        else this.reject(p.type.slice(0, 64), sid, reason);
+      } catch (inner) {
+        this.log.error({ err: errorText(inner) }, 'could not report a refused packet');
+      }
+    }
+  }
+
+  private handlePacket(call: GatewayCall, p: Packet): void {
     if (call !== this.call) return;
     const msg = classifyPacket(p);
     if (this.log.isLevelEnabled('debug')) {
@@ -273,6 +328,7 @@ export class GatewayLink implements Link {
       spawn: this.opts.spawn ?? spawnChild,
       limits: this.limits(),
       agentEnv: this.opts.env,
+      envDir: this.envDir,
     });
     // hoop's legacy agent starts its keep-alive on AgentGatewayConnectOK; the gateway ignores them.
     const every = this.opts.keepAlivePacketMs ?? KEEPALIVE_PACKET_MS;
@@ -342,6 +398,59 @@ export class GatewayLink implements Link {
     this.call = null;
     this.connected = false;
     call?.cancel();
+  }
+
+  private uid(): number {
+    return this.opts.uid ?? ownUid();
+  }
+
+  private table(): () => SocketTable {
+    return this.opts.socketTable ?? readSocketTable;
+  }
+
+  /** An attempt refused before connecting: a failed attempt for the statechart, with its reason. */
+  private refuseAttempt(verdict: Exclude<OwnerVerdict, { kind: 'trusted' }>): void {
+    const security = verdict.kind !== 'absent';
+    if (security) this.noteRefusal(verdict);
+    // Not from inside the command being run: the statechart hears it as any other outcome.
+    setImmediate(() => {
+      if (this.stopped || !this.ctx || this.call !== null) return;
+      const system = this.ctx.system;
+      const code = security ? 'PERMISSION_DENIED' : 'UNAVAILABLE';
+      system.send(CONNECTION_ACTOR, SOURCE, 'CONNECT_FAILED', { reason: verdict.line, code });
+      if (this.resolved?.mode === 'web-register' && system.has(CREDENTIALS_ACTOR)) system.send(CREDENTIALS_ACTOR, SOURCE, 'ATTEMPT_FAILED', { code, reason: verdict.line });
+      if (!security) this.explain({ code, details: verdict.line }, verdict.line, false);
+    });
+  }
+
+  private noteRefusal(verdict: Exclude<OwnerVerdict, { kind: 'trusted' }>): void {
+    if (verdict.kind === 'absent') return;
+    if (verdict.line === this.lastRefusal) {
+      this.log.debug({ grpc_server: this.transport?.options.address }, verdict.line);
+      return;
+    }
+    this.lastRefusal = verdict.line;
+    this.log.error(
+      { grpc_server: this.transport?.options.address, ...(verdict.kind === 'foreign' ? { owner_uid: verdict.uid } : {}) },
+      `${verdict.line} (retrying with backoff; said once)`,
+    );
+  }
+
+  /**
+   * `filesystem:` values become files in a directory of this agent's own
+   * (per agent dir, since the instance lock is); what a killed agent left
+   * there is removed now, before any session can write new ones.
+   */
+  private prepareEnvFiles(agentDir: string): void {
+    const dir = envFileDir(this.opts.tmpdir ?? tmpdir(), agentDir);
+    try {
+      const removed = prepareEnvFileDir(dir);
+      this.envDir = dir;
+      if (removed > 0) this.log.info({ dir, removed }, `removed ${removed} session file(s) left by an earlier run`);
+    } catch (err) {
+      // Sessions with filesystem: values are refused then; everything else works.
+      this.log.error({ dir, err: errorText(err) }, `cannot prepare the directory for session files: ${errorText(err)}`);
+    }
   }
 
   private fail(reason: string): void {
@@ -418,6 +527,10 @@ export class GatewayLink implements Link {
   }
 }
 
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** A certificate problem gets the knobs that fix it. */
 function tlsHint(details: string): string {
   if (/certificate|self[- ]signed|altnames|verify/i.test(details)) return ' (HOOP_TLSCA sets the CA to trust, TLS_SERVER_NAME the name to check)';
@@ -434,7 +547,7 @@ function credentialHint(mode: string | undefined): string {
     case 'file':
       return 'check the token in $HOME/.hoop/agent.toml';
     case 'local':
-      return 'the local gateway wants a token: set HOOP_TOKEN';
+      return 'the local gateway does not take agents without a token: give this agent a DSN (HOOP_KEY), or start the development gateway with --allow-local-agent';
     case 'auto-register':
       return 'the auto-registered token was not accepted';
     default:

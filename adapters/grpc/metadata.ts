@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Metadata } from '@grpc/grpc-js';
+import { bearerProblem } from '../../config/hoop-env.js';
 import { ConnectMetadata, ConnectionOrigin } from './wire-names.js';
 
 export interface HostFacts {
@@ -63,9 +64,18 @@ export interface ConnectMetadataInput {
   connectionName?: string;
 }
 
+export class CredentialShapeError extends Error {
+  override readonly name = 'CredentialShapeError';
+}
+
 export function connectMetadata(input: ConnectMetadataInput): Metadata {
   const md = new Metadata();
-  if (input.token !== null) md.set(ConnectMetadata.Authorization, `Bearer ${input.token}`);
+  if (input.token !== null) {
+    // grpc-js would throw with the whole value in its message: say what is wrong without it.
+    const problem = bearerProblem(input.token);
+    if (problem) throw new CredentialShapeError(`the gateway credential ${problem}`);
+    md.set(ConnectMetadata.Authorization, `Bearer ${input.token}`);
+  }
   md.set(ConnectMetadata.Origin, input.origin ?? ConnectionOrigin.Agent);
   md.set(ConnectMetadata.Version, headerSafe(input.facts.version));
   md.set(ConnectMetadata.Platform, headerSafe(input.facts.platform));

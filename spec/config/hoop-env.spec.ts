@@ -24,7 +24,9 @@ test('an empty environment gives hoop defaults and no credentials', () => {
     tlsServerName: null,
     tlsCa: null,
     tlsSkipVerify: false,
+    grpcInsecure: false,
     autoRegister: null,
+    gatewayAdminToken: null,
     logEncoding: 'json',
     logLevel: 'info',
     logGrpc: 0,
@@ -64,7 +66,7 @@ test('HOOP_KEY (or HOOP_DSN) is parsed as a DSN; TLS only for grpcs, https and w
   assert.equal(legacy?.variable, 'HOOP_DSN');
   assert.equal(legacy?.tls, false);
   assert.equal(legacy?.mode, 'embedded');
-  assert.equal(ok(readHoopEnv({ HOOP_KEY: 'http://a:bcde@h:80' })).key?.mode, 'standard');
+  assert.equal(ok(readHoopEnv({ HOOP_KEY: 'http://a:bcde@h:80', HOOP_GRPC_INSECURE: 'true' })).key?.mode, 'standard');
   assert.equal(ok(readHoopEnv({ HOOP_KEY: 'wss://a:bcde@h:443?mode=multi-connection' })).key?.tls, true);
 });
 
@@ -117,7 +119,50 @@ test('log variables: encoding, level and gRPC logging', () => {
 
 test('every problem is reported at once', () => {
   const message = err(readHoopEnv({ LOG_GRPC: '9', LOG_LEVEL: 'x', HOOP_GRPCURL: 'nope' }));
-  assert.match(message, /HOOP_GRPCURL: .*; LOG_LEVEL: .*; LOG_GRPC: /);
+  assert.match(message, /^HOOP_GRPCURL: .*\nLOG_LEVEL: .*\nLOG_GRPC: [^\n]*$/, 'one line per problem');
+});
+
+test('plaintext to another machine is refused up front: grpc://, http:// or ws:// to a host that is not loopback', () => {
+  const remote = `grpc://dev:${SECRET}@gw.example.com:8010?mode=standard`;
+  const refused = err(readHoopEnv({ HOOP_KEY: remote }));
+  assert.equal(
+    refused,
+    'HOOP_KEY: grpc:// to gw.example.com, which is not this machine, would send the credential without TLS; use grpcs:// (or set TLS_SERVER_NAME), or set HOOP_GRPC_INSECURE=true to allow plaintext',
+  );
+  assert.ok(!refused.includes(SECRET));
+  assert.match(err(readHoopEnv({ HOOP_DSN: `ws://dev:${SECRET}@10.1.2.3:80` })), /^HOOP_DSN: ws:\/\/ to 10\.1\.2\.3, .*use wss:\/\//);
+  assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'http://gw.example.com:8010', HOOP_TOKEN: 'x-agt-1' })), /^HOOP_GRPCURL: http:\/\/ to gw\.example\.com, .*use https:\/\//);
+  // Allowed: loopback, TLS schemes, a bare host:port (TLS), TLS_SERVER_NAME, or HOOP_GRPC_INSECURE=true.
+  assert.equal(ok(readHoopEnv({ HOOP_KEY: `grpc://dev:${SECRET}@127.0.0.1:8010` })).key?.host, '127.0.0.1');
+  assert.equal(ok(readHoopEnv({ HOOP_KEY: `grpc://dev:${SECRET}@[::1]:8010` })).key?.host, '::1');
+  assert.equal(ok(readHoopEnv({ HOOP_KEY: `grpcs://dev:${SECRET}@gw.example.com:8443` })).key?.tls, true);
+  assert.equal(ok(readHoopEnv({ HOOP_GRPCURL: 'gw.example.com:8010', HOOP_TOKEN: 'x-agt-1' })).grpcUrl?.host, 'gw.example.com');
+  assert.equal(ok(readHoopEnv({ HOOP_KEY: remote, TLS_SERVER_NAME: 'gw.example.com' })).key?.host, 'gw.example.com');
+  const insecure = ok(readHoopEnv({ HOOP_KEY: remote, HOOP_GRPC_INSECURE: 'true' }));
+  assert.equal(insecure.grpcInsecure, true);
+  assert.equal(err(readHoopEnv({ HOOP_GRPC_INSECURE: 'yes' })), 'HOOP_GRPC_INSECURE: expected true or false, got "yes"');
+});
+
+test('a token or DSN that cannot travel as gRPC metadata is one line naming the variable, never a fragment of it', () => {
+  const fragments = (secret: string) => Array.from({ length: Math.max(1, secret.length - 7) }, (_, i) => secret.slice(i, i + 8));
+  const cases: Array<[NodeJS.ProcessEnv, RegExp, string]> = [
+    [{ HOOP_TOKEN: 'x-agt-ümlaut-secretpart', HOOP_GRPCURL: 'gw:1' }, /^HOOP_TOKEN: contains characters that cannot be sent as gRPC metadata/, 'x-agt-ümlaut-secretpart'],
+    [{ TOKEN: 'x-agt-with space-secretpart' }, /^TOKEN: contains characters that cannot be sent/, 'x-agt-with space-secretpart'],
+    [{ HOOP_TOKEN: 'x-agt-tab	secretpart' }, /^HOOP_TOKEN: contains characters/, 'x-agt-tab	secretpart'],
+    [{ HOOP_TOKEN: `x-agt-${'s'.repeat(40 * 1024)}` }, /^HOOP_TOKEN: 40966 bytes is too long to send as gRPC metadata \(at most 8192\)$/, `x-agt-${'s'.repeat(40 * 1024)}`],
+    [{ HOOP_KEY: `grpcs://dev:${'k'.repeat(33 * 1024)}@gw:443` }, /^HOOP_KEY: \d+ bytes is too long to send as gRPC metadata/, 'k'.repeat(33 * 1024)],
+    [{ HOOP_KEY: `grpcs://dev:sécrét-value@gw:443` }, /^HOOP_KEY: contains characters that cannot be sent/, 'sécrét-value'],
+    [{ HOOP_KEY: `grpcs://dev:bell\x07secret@gw:443` }, /^HOOP_KEY: contains characters/, 'bell\x07secret'],
+    [{ REAGENT_GATEWAY_TOKEN: 'rgw_\nsecret-admin' }, /^REAGENT_GATEWAY_TOKEN: contains characters/, 'secret-admin'],
+  ];
+  for (const [env, expected, secret] of cases) {
+    const message = err(readHoopEnv(env));
+    assert.match(message, expected);
+    assert.equal(message.split('\n').length, 1, message);
+    for (const f of fragments(secret)) assert.ok(!message.includes(f), `${message} quotes ${JSON.stringify(f)}`);
+  }
+  // A percent-encoded secret is plain ASCII on the wire: fine.
+  assert.equal(ok(readHoopEnv({ HOOP_KEY: 'grpcs://dev:s%C3%A9cret@gw:443' })).key?.secret, 'sécret');
 });
 
 test('empty variables count as unset, as with os.Getenv', () => {
@@ -149,7 +194,8 @@ test('property: DSN format then parse round-trips', () => {
       const parsed = parseDsn(formatDsn(dsn));
       if (!parsed.ok) assert.fail(`${parsed.error} for ${formatDsn(dsn)}`);
       assert.deepEqual(parsed.value, { ...dsn, tls: ['grpcs', 'https', 'wss'].includes(dsn.scheme) });
-      const env = ok(readHoopEnv({ HOOP_KEY: formatDsn(dsn) }));
+      // Any host: plaintext to another machine is allowed here, the property is about parsing.
+      const env = ok(readHoopEnv({ HOOP_KEY: formatDsn(dsn), HOOP_GRPC_INSECURE: 'true' }));
       assert.equal(env.key?.secret, dsn.secret);
     }),
     { numRuns: 500 },

@@ -36,7 +36,7 @@ describe('reagent exec through a connected agent', () => {
   before(async () => {
     gateway = await startGatewayProcess({ home, extra: ['--offline-wait', '300'] });
     procs.push(gateway);
-    const dsn = await createDsnAgent(gateway.api, 'runner');
+    const dsn = await createDsnAgent(gateway, 'runner');
     agent = startProcess(['start', 'agent', '--debug', '--debug-grpc', '-agentDir', agentDir], cleanEnv(home, { HOOP_KEY: dsn }));
     procs.push(agent);
     await agent.waitFor(/connected with success to the gateway/);

@@ -42,7 +42,7 @@ describe('the agent when its gateway fails', () => {
     dirs.push(home, data, agentDir);
     const listen = `127.0.0.1:${await closedPort()}`;
     const gw1 = track(await startGatewayProcess({ home, listen, dataDir: data }));
-    const dsn = await createDsnAgent(gw1.api, 'survivor');
+    const dsn = await createDsnAgent(gw1, 'survivor');
     const agent = track(startProcess(['start', 'agent', '-agentDir', agentDir], cleanEnv(home, { HOOP_KEY: dsn })));
     await agent.waitFor(/connected with success to the gateway/);
 
@@ -60,7 +60,7 @@ describe('the agent when its gateway fails', () => {
     assert.ok(backoffs[1]! > backoffs[0]!, `the delay grows: ${backoffs.join(', ')}`);
 
     // Sessions work again on the new stream.
-    const r = runReagent(['exec', 'survivor', '--gateway', gw2.grpc, '--', 'echo', 'back'], cleanEnv(home));
+    const r = runReagent(['exec', 'survivor', '--gateway', gw2.grpc, '--data-dir', data, '--', 'echo', 'back'], cleanEnv(home));
     assert.deepEqual([r.code, r.stdout], [0, 'back\n'], r.stderr);
     await agent.stop();
     await gw2.stop();
@@ -71,7 +71,7 @@ describe('the agent when its gateway fails', () => {
     const agentDir = tempDir();
     dirs.push(home, agentDir);
     const gw = track(await startGatewayProcess({ home }));
-    const dsn = await createDsnAgent(gw.api, 'frozen');
+    const dsn = await createDsnAgent(gw, 'frozen');
     const agent = track(startProcess(['start', 'agent', '-agentDir', agentDir], cleanEnv(home, { HOOP_KEY: dsn, REAGENT_GRPC_KEEPALIVE_MS: '1000' })));
     await agent.waitFor(/connected with success to the gateway/);
 

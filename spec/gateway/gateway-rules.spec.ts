@@ -15,7 +15,7 @@ import { decodeEmpty, decodeHealthCheckResponse, decodePacket, encodeEmpty, enco
 import { AgentPacket, ClientPacket, GatewayPacket, SpecKey, TransportMethod } from '../../adapters/grpc/wire-names.js';
 import { openSession, SessionError } from '../../gateway/client.js';
 import { AgentStore } from '../../gateway/agents.js';
-import { removeDirs, startDevGateway, tempDir, waitUntil } from '../helpers/gateway-peer.js';
+import { adminHeaders, clientEndpoint, removeDirs, startDevGateway, tempDir, waitUntil } from '../helpers/gateway-peer.js';
 
 interface RawStream {
   call: ClientDuplexStream<Packet, Packet>;
@@ -46,8 +46,8 @@ function rawAgent(port: number, md: Record<string, string>): RawStream {
   };
 }
 
-async function post(api: string, path: string, body: unknown, method = 'POST') {
-  const res = await fetch(`${api}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(gw: { api: string; adminToken: string }, path: string, body: unknown, method = 'POST') {
+  const res = await fetch(`${gw.api}${path}`, { method, headers: adminHeaders(gw), body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -63,7 +63,7 @@ describe('the development gateway, towards agents', () => {
 
   before(async () => {
     gw = await startDevGateway({ offlineWaitMs: 300 });
-    dsn = (await post(gw.api, '/api/agents', { name: 'raw' })).body['token'] as string;
+    dsn = (await post(gw, '/api/agents', { name: 'raw' })).body['token'] as string;
   });
   after(async () => {
     for (const s of streams) s.close();
@@ -86,7 +86,7 @@ describe('the development gateway, towards agents', () => {
   });
 
   it('refuses unknown tokens, malformed bearers and a DSN whose name is not its agent: Unauthenticated "invalid authentication"', async () => {
-    const other = (await post(gw.api, '/api/agents', { name: 'other' })).body['token'] as string;
+    const other = (await post(gw, '/api/agents', { name: 'other' })).body['token'] as string;
     const secretOfOther = /:(xagt-[^@]+)@/.exec(other)![1]!;
     const cases = [
       `Bearer x-agt-${randomUUID()}`,
@@ -117,10 +117,10 @@ describe('the development gateway, towards agents', () => {
 
   it('opens sessions with the gob parameters hoop sends, and drops agent packets without gateway.session_id', async () => {
     const token = `x-agt-${randomUUID()}`;
-    assert.equal((await post(gw.api, '/api/agents', { name: 'legacy', token })).status, 201);
+    assert.equal((await post(gw, '/api/agents', { name: 'legacy', token })).status, 201);
     const a = agent({ authorization: `Bearer ${token}`, origin: 'agent', version: '9.9.9' });
     await waitUntil(() => a.packets.length >= 2, 3000, 'the welcome packets');
-    const opening = openSession({ address: `127.0.0.1:${gw.port}`, credentials: credentials.createInsecure() }, 'legacy', { type: 'tcp', host: 'db.internal', port: 5432 });
+    const opening = openSession(clientEndpoint(gw), 'legacy', { type: 'tcp', host: 'db.internal', port: 5432 });
     await waitUntil(() => a.packets.some((p) => p.type === AgentPacket.SessionOpen), 3000, 'AgentSessionOpen');
     const open = a.packets.find((p) => p.type === AgentPacket.SessionOpen)!;
     const sid = open.spec.get(SpecKey.GatewaySessionID)!.toString();
@@ -158,24 +158,24 @@ describe('the development gateway, towards agents', () => {
 
   it('tells a client when the agent is offline, after waiting for it', async () => {
     await assert.rejects(
-      openSession({ address: `127.0.0.1:${gw.port}`, credentials: credentials.createInsecure() }, 'nobody', { type: 'command-line', command: ['true'] }),
+      openSession(clientEndpoint(gw), 'nobody', { type: 'command-line', command: ['true'] }),
       (e: unknown) => e instanceof SessionError && /agent nobody is offline/.test(e.message),
     );
   });
 
-  it('accepts a token-less agent from this machine as agent "local", unless tokens are required', async () => {
-    const local = agent({ origin: 'agent' });
-    await waitUntil(() => local.packets.length >= 1, 3000, 'the local agent to be accepted');
-    assert.ok(gw.gateway.router.status('local').connected);
-    local.close();
-    const strict = await startDevGateway({ anonymousLocal: false });
+  it('refuses a token-less agent by default; --allow-local-agent accepts one from this machine as agent "local", with a warning', async () => {
+    const refused = await agent({ origin: 'agent' }).error;
+    assert.deepEqual([refused?.code, refused?.details], [16, 'invalid authentication']);
+    assert.ok(!gw.gateway.router.status('local').connected);
+    const lax = await startDevGateway({ anonymousLocal: true });
     try {
-      const s = rawAgent(strict.port, { origin: 'agent' });
-      const e = await s.error;
+      const s = rawAgent(lax.port, { origin: 'agent' });
+      await waitUntil(() => s.packets.length >= 1, 3000, 'the local agent to be accepted');
+      assert.ok(lax.gateway.router.status('local').connected);
+      assert.match(lax.log.text(), /accepted an agent without a token as agent \\"local\\" \(--allow-local-agent\)/);
       s.close();
-      assert.deepEqual([e?.code, e?.details], [16, 'invalid authentication']);
     } finally {
-      await strict.stop();
+      await lax.stop();
     }
   });
 });
@@ -195,20 +195,20 @@ describe('the development gateway HTTP API', () => {
 
   it('registers legacy tokens as the webapp did, refusing duplicates and malformed tokens', async () => {
     const token = `x-agt-${randomUUID()}`;
-    assert.equal((await post(gw.api, '/api/agents', { name: 'web', token })).status, 201);
-    assert.equal((await post(gw.api, '/api/agents', { name: 'web', token: `x-agt-${randomUUID()}` })).status, 409);
-    assert.equal((await post(gw.api, '/api/agents', { name: 'web2', token })).status, 409);
-    const bad = await post(gw.api, '/api/agents', { name: 'web3', token: 'x-agt-not-a-uuid' });
+    assert.equal((await post(gw, '/api/agents', { name: 'web', token })).status, 201);
+    assert.equal((await post(gw, '/api/agents', { name: 'web', token: `x-agt-${randomUUID()}` })).status, 409);
+    assert.equal((await post(gw, '/api/agents', { name: 'web2', token })).status, 409);
+    const bad = await post(gw, '/api/agents', { name: 'web3', token: 'x-agt-not-a-uuid' });
     assert.deepEqual([bad.status, bad.body['message']], [400, 'token: expected x-agt-<uuid>']);
-    assert.equal((await post(gw.api, '/api/agents', { name: 'bad name!', token: `x-agt-${randomUUID()}` })).status, 400);
+    assert.equal((await post(gw, '/api/agents', { name: 'bad name!', token: `x-agt-${randomUUID()}` })).status, 400);
   });
 
   it('creates DSN agents pointing at the gateway, and only keeps the sha256 of their secret', async () => {
-    const created = await post(gw.api, '/api/agents', { name: 'dsn1', mode: 'embedded' });
+    const created = await post(gw, '/api/agents', { name: 'dsn1', mode: 'embedded' });
     assert.equal(created.status, 201);
     const dsn = created.body['token'] as string;
     assert.match(dsn, new RegExp(`^grpc://dsn1:xagt-[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${gw.port}\\?mode=embedded$`));
-    assert.equal((await post(gw.api, '/api/agents', { name: 'dsn2', mode: 'turbo' })).status, 400);
+    assert.equal((await post(gw, '/api/agents', { name: 'dsn2', mode: 'turbo' })).status, 400);
     const file = join(dataDir, 'agents.json');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const stored = readFileSync(file, 'utf8');
@@ -218,22 +218,28 @@ describe('the development gateway HTTP API', () => {
   });
 
   it('PUT sets or replaces a token (auto registration); GET lists agents with their status', async () => {
-    const first = await post(gw.api, '/api/agents/auto', { token: `x-agt-${randomUUID()}`, org: 'acme' }, 'PUT');
-    const again = await post(gw.api, '/api/agents/auto', { token: `x-agt-${randomUUID()}`, org: 'acme' }, 'PUT');
+    const first = await post(gw, '/api/agents/auto', { token: `x-agt-${randomUUID()}`, org: 'acme' }, 'PUT');
+    const again = await post(gw, '/api/agents/auto', { token: `x-agt-${randomUUID()}`, org: 'acme' }, 'PUT');
     assert.deepEqual([first.status, again.status, first.body['id']], [200, 200, again.body['id']]);
-    const list = (await (await fetch(`${gw.api}/api/agents`)).json()) as Array<{ name: string; connected: boolean; org: string | null }>;
+    const list = (await (await fetch(`${gw.api}/api/agents`, { headers: adminHeaders(gw) })).json()) as Array<{ name: string; connected: boolean; org: string | null }>;
     assert.deepEqual(list.find((a) => a.name === 'auto'), { ...list.find((a) => a.name === 'auto')!, connected: false, org: 'acme' });
   });
 
-  it('serves the registration page, escaped, and registers through its form', async () => {
+  it('serves the registration page, escaped, and registers through its form (CSRF token and admin token)', async () => {
     const token = `x-agt-${randomUUID()}`;
     const page = await fetch(`${gw.api}/agents/new/${token}`);
     assert.equal(page.status, 200);
     const html = await page.text();
     assert.ok(html.includes(token));
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+    assert.ok(csrf, html);
     const evil = await (await fetch(`${gw.api}/agents/new/%3Cscript%3E`)).text();
     assert.ok(!evil.includes('<script>') && evil.includes('&lt;script&gt;'));
-    const form = await fetch(`${gw.api}/agents/new/${token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=from-form' });
+    const form = await fetch(`${gw.api}/agents/new/${token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name: 'from-form', csrf, admin_token: gw.adminToken }).toString(),
+    });
     assert.equal(form.status, 201);
     assert.ok(gw.gateway.store.byName('from-form'));
     assert.equal((await fetch(`${gw.api}/nope`)).status, 404);

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runReagent } from '../helpers/cli.js';
-import { cleanEnv, closedPort, makeTestCa, removeDirs, startGatewayProcess, startProcess, tempDir, type Proc } from '../helpers/gateway-peer.js';
+import { adminHeaders, cleanEnv, closedPort, makeTestCa, removeDirs, startGatewayProcess, startProcess, tempDir, type Proc } from '../helpers/gateway-peer.js';
 
 describe('web registration, end to end', () => {
   const dirs: string[] = [];
@@ -25,9 +25,9 @@ describe('web registration, end to end', () => {
     const agentDir = tempDir();
     dirs.push(home, caDir, agentDir);
     const ca = makeTestCa(caDir);
-    // HOOP_GRPCURL is not 127.0.0.1:8010, so hoop's rule says TLS: the gateway gets a certificate from the test CA.
+    // grpcs:// asks for TLS even on this machine: the gateway gets a certificate from the test CA.
     const gw = track(await startGatewayProcess({ home, tls: { cert: ca.ipCert, key: ca.ipKey } }));
-    const grpcUrl = gw.grpc;
+    const grpcUrl = `grpcs://${gw.grpc}`;
     const env = cleanEnv(home, {
       HOOP_GRPCURL: grpcUrl,
       HOOP_TLSCA: `file://${ca.caCert}`,
@@ -42,13 +42,13 @@ describe('web registration, end to end', () => {
     const url = banner[1]!;
     const token = new RegExp(`^${gw.api}/agents/new/(x-agt-[0-9a-f-]{36})$`).exec(url)?.[1];
     assert.ok(token, `registration URL ${url}`);
-    assert.match(agent.output(), new RegExp(`mode=web-register, grpc_server=${grpcUrl.replace(/\./g, '\\.')}, tls=true - starting agent`));
+    assert.match(agent.output(), new RegExp(`mode=web-register, grpc_server=${gw.grpc.replace(/\./g, '\\.')}, tls=true - starting agent`));
     const tomlPath = join(home, '.hoop', 'agent.toml');
     assert.throws(() => statSync(tomlPath), 'nothing is saved before the gateway accepts');
 
     // What the user does in the browser: open the page, then the webapp's POST /api/agents {name, token}.
     assert.equal((await fetch(url)).status, 200);
-    const res = await fetch(`${gw.api}/api/agents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'pi-kitchen', token }) });
+    const res = await fetch(`${gw.api}/api/agents`, { method: 'POST', headers: adminHeaders(gw), body: JSON.stringify({ name: 'pi-kitchen', token }) });
     assert.equal(res.status, 201);
 
     await agent.waitFor(/webregister - connecting, attempt=2[\s\S]*connected with success to the gateway/, 20_000);

@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { writeAgentToml } from '../../adapters/grpc/agent-toml.js';
-import { closedPort, createDsnAgent, makeTestCa, removeDirs, startDevGateway, startLink, tempDir, waitUntil, type LinkHarness, type TestCa } from '../helpers/gateway-peer.js';
+import { closedPort, createDsnAgent, makeTestCa, registerLegacyToken, type GatewayAccess, removeDirs, startDevGateway, startLink, tempDir, waitUntil, type LinkHarness, type TestCa } from '../helpers/gateway-peer.js';
 
 const START_LINE = /"msg":"platform=[a-z0-9]+\/[a-z0-9]+, mode=([a-z-]+), grpc_server=([^,]+), tls=(true|false) - starting agent"/;
 
@@ -18,10 +18,9 @@ function startLine(h: LinkHarness): { mode: string; server: string; tls: boolean
   return { mode: m[1]!, server: m[2]!, tls: m[3] === 'true' };
 }
 
-async function registerToken(api: string, name: string): Promise<string> {
+async function registerToken(gw: GatewayAccess, name: string): Promise<string> {
   const token = `x-agt-${randomUUID()}`;
-  const res = await fetch(`${api}/api/agents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, token }) });
-  assert.equal(res.status, 201, await res.text());
+  await registerLegacyToken(gw, name, token);
   return token;
 }
 
@@ -46,7 +45,8 @@ describe('credential sources, one by one', () => {
     const caDir = tempDir();
     dirs.push(caDir);
     ca = makeTestCa(caDir);
-    plain = await startDevGateway();
+    // Local mode's agent has no token: this gateway was started with --allow-local-agent.
+    plain = await startDevGateway({ anonymousLocal: true });
     tls = await startDevGateway({ tls: { cert: readFileSync(ca.ipCert), key: readFileSync(ca.ipKey) } });
   });
 
@@ -58,7 +58,7 @@ describe('credential sources, one by one', () => {
   });
 
   it('AUTO_REGISTER: registers with the local gateway and connects there in plaintext', async () => {
-    const h = await link({ AUTO_REGISTER: 'acme', API_URL: plain.api }, { home: home(), localGateway: { host: '127.0.0.1', port: plain.port } });
+    const h = await link({ AUTO_REGISTER: 'acme', API_URL: plain.api, REAGENT_GATEWAY_TOKEN: plain.adminToken }, { home: home(), localGateway: { host: '127.0.0.1', port: plain.port } });
     await h.waitConnected();
     assert.deepEqual(startLine(h), { mode: 'auto-register', server: `127.0.0.1:${plain.port}`, tls: false });
     const agent = plain.gateway.store.byName('default');
@@ -69,7 +69,7 @@ describe('credential sources, one by one', () => {
   });
 
   it('HOOP_KEY: a grpc:// DSN connects in plaintext, a name that does not match its secret is refused', async () => {
-    const dsn = await createDsnAgent(plain.api, 'dsn-agent');
+    const dsn = await createDsnAgent(plain, 'dsn-agent');
     const h = await link({ HOOP_KEY: dsn }, { home: home() });
     await h.waitConnected();
     assert.deepEqual(startLine(h), { mode: 'dsn', server: `127.0.0.1:${plain.port}`, tls: false });
@@ -84,9 +84,9 @@ describe('credential sources, one by one', () => {
     await bad.stop();
   });
 
-  it('HOOP_GRPCURL + HOOP_TOKEN: TLS (the URL is not 127.0.0.1:8010), verified with HOOP_TLSCA', async () => {
-    const token = await registerToken(tls.api, 'env-agent');
-    const h = await link({ HOOP_GRPCURL: `127.0.0.1:${tls.port}`, HOOP_TOKEN: token, HOOP_TLSCA: `file://${ca.caCert}` }, { home: home() });
+  it('HOOP_GRPCURL + HOOP_TOKEN: grpcs:// is TLS even to this machine, verified with HOOP_TLSCA', async () => {
+    const token = await registerToken(tls, 'env-agent');
+    const h = await link({ HOOP_GRPCURL: `grpcs://127.0.0.1:${tls.port}`, HOOP_TOKEN: token, HOOP_TLSCA: `file://${ca.caCert}` }, { home: home() });
     await h.waitConnected();
     assert.deepEqual(startLine(h), { mode: 'env', server: `127.0.0.1:${tls.port}`, tls: true });
     assert.ok(tls.gateway.router.status('env-agent').connected);
@@ -95,9 +95,9 @@ describe('credential sources, one by one', () => {
   });
 
   it('$HOME/.hoop/agent.toml: token and grpc_url', async () => {
-    const token = await registerToken(tls.api, 'file-agent');
+    const token = await registerToken(tls, 'file-agent');
     const dir = home();
-    writeAgentToml(join(dir, '.hoop', 'agent.toml'), { token, grpcUrl: `127.0.0.1:${tls.port}` });
+    writeAgentToml(join(dir, '.hoop', 'agent.toml'), { token, grpcUrl: `grpcs://127.0.0.1:${tls.port}` });
     const h = await link({ HOOP_TLSCA: `file://${ca.caCert}` }, { home: dir });
     await h.waitConnected();
     assert.deepEqual(startLine(h), { mode: 'file', server: `127.0.0.1:${tls.port}`, tls: true });
@@ -126,7 +126,7 @@ describe('credential sources, one by one', () => {
   it('web registration: banner and link once, registered through the page, token saved 0600 in a 0700 dir', async () => {
     const dir = home();
     const h = await link(
-      { HOOP_GRPCURL: `127.0.0.1:${tls.port}`, HOOP_TLSCA: `file://${ca.caCert}`, API_URL: tls.api },
+      { HOOP_GRPCURL: `grpcs://127.0.0.1:${tls.port}`, HOOP_TLSCA: `file://${ca.caCert}`, API_URL: tls.api },
       { home: dir, gatewayOnly: true, localGateway: { host: '127.0.0.1', port: await closedPort() }, webRegister: { intervalMs: 150, maxAttempts: 200 } },
     );
     await waitUntil(() => h.out.length > 0, 5000, 'the registration banner');
@@ -143,12 +143,12 @@ describe('credential sources, one by one', () => {
     const page = await fetch(`${tls.api}/agents/new/${url[1]}`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<form method="post">/);
-    await registerTokenFor(tls.api, 'web-agent', url[1]!);
+    await registerLegacyToken(tls, 'web-agent', url[1]!);
     await h.waitConnected();
     await waitUntil(() => h.journal.records.some((r) => r.type === 'PERSISTED'), 5000, 'the token to be saved');
     assert.equal(statSync(join(dir, '.hoop')).mode & 0o777, 0o700);
     assert.equal(statSync(tomlPath).mode & 0o777, 0o600);
-    assert.equal(readFileSync(tomlPath, 'utf8'), `token = "${url[1]}"\ngrpc_url = "127.0.0.1:${tls.port}"\n`);
+    assert.equal(readFileSync(tomlPath, 'utf8'), `token = "${url[1]}"\ngrpc_url = "grpcs://127.0.0.1:${tls.port}"\n`);
     assert.equal(h.out.length, 1, 'the banner was printed once');
     assert.ok(!h.log.text().includes(url[1]!), 'the log never shows the token');
     assert.ok(!JSON.stringify(h.journal.records).includes(url[1]!), 'nor does the journal');
@@ -157,7 +157,7 @@ describe('credential sources, one by one', () => {
 
   it('web registration gives up after its attempts, and says so', async () => {
     const h = await link(
-      { HOOP_GRPCURL: `127.0.0.1:${tls.port}`, HOOP_TLSCA: `file://${ca.caCert}`, API_URL: tls.api },
+      { HOOP_GRPCURL: `grpcs://127.0.0.1:${tls.port}`, HOOP_TLSCA: `file://${ca.caCert}`, API_URL: tls.api },
       { home: home(), gatewayOnly: true, localGateway: { host: '127.0.0.1', port: await closedPort() }, webRegister: { intervalMs: 50, maxAttempts: 4 } },
     );
     const end = await h.link.finished;
@@ -193,9 +193,9 @@ describe('credential precedence', () => {
   }
 
   it('AUTO_REGISTER > HOOP_KEY > HOOP_GRPCURL+HOOP_TOKEN > agent.toml > local > web registration', async () => {
-    const dsn = await createDsnAgent(gw.api, 'prec');
+    const dsn = await createDsnAgent(gw, 'prec');
     const pair = { HOOP_GRPCURL: `127.0.0.1:${gw.port}`, HOOP_TOKEN: 'x-agt-from-env' };
-    assert.equal(await modeWith({ AUTO_REGISTER: 'o', API_URL: gw.api, HOOP_KEY: dsn, ...pair }, true), 'auto-register');
+    assert.equal(await modeWith({ AUTO_REGISTER: 'o', API_URL: gw.api, REAGENT_GATEWAY_TOKEN: gw.adminToken, HOOP_KEY: dsn, ...pair }, true), 'auto-register');
     assert.equal(await modeWith({ HOOP_KEY: dsn, ...pair }, true), 'dsn');
     assert.equal(await modeWith(pair, true), 'env');
     assert.equal(await modeWith({ HOOP_GRPCURL: `127.0.0.1:${gw.port}` }, true, true), 'file', 'HOOP_GRPCURL alone is not the env pair');
@@ -205,8 +205,3 @@ describe('credential precedence', () => {
 
 /** A fast backoff for tests that only need the link to keep trying. */
 const fastPolicy = { connectTimeoutMs: 5000, pingIntervalMs: 0, resetAfterMs: 60_000, backoff: { initialMs: 100, maxMs: 400, multiplier: 2, jitter: 0.2 } };
-
-async function registerTokenFor(api: string, name: string, token: string): Promise<void> {
-  const res = await fetch(`${api}/api/agents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, token }) });
-  assert.equal(res.status, 201, await res.text());
-}

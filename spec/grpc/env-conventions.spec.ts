@@ -15,7 +15,7 @@ test('envvar: values become variables, filesystem: values become 0600 files', ()
   try {
     const parsed = parseEnvVars({ 'envvar:HOST': b64('db.internal'), 'envvar:PASS': b64('s3cr3t'), 'filesystem:KEY_FILE': b64('-----BEGIN KEY-----\n') });
     assert.deepEqual(parsed.problems, []);
-    const env = materializeEnv(parsed, { tmpdir: dir, agentEnv: {} });
+    const env = materializeEnv(parsed, { dir, agentEnv: {} });
     assert.deepEqual(env.problems, []);
     assert.equal(env.vars['HOST'], 'db.internal');
     // PASS is mirrored for the database clients that read their own variable.
@@ -55,7 +55,7 @@ test('secret-store references are refused; system.agent.envs reads the agent env
   try {
     const env = materializeEnv(
       parseEnvVars({ 'envvar:A': b64('_aws:prod/db:password'), 'envvar:REGION': b64(SYSTEM_AGENT_ENVS), 'envvar:HOOP_KEY': b64(SYSTEM_AGENT_ENVS), 'envvar:MISSING': b64(SYSTEM_AGENT_ENVS) }),
-      { tmpdir: dir, agentEnv: { REGION: 'eu-1', HOOP_KEY: 'grpc://a:b@c:1' } },
+      { dir, agentEnv: { REGION: 'eu-1', HOOP_KEY: 'grpc://a:b@c:1' } },
     );
     assert.equal(env.vars['REGION'], 'eu-1');
     assert.equal(env.vars['HOOP_KEY'], undefined);

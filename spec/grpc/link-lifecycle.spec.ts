@@ -176,7 +176,7 @@ describe('the link against the development gateway', () => {
   };
 
   it('Unauthenticated is said clearly and retried with growing delays, never given up', async () => {
-    const good = await createDsnAgent(gw.api, 'unauth');
+    const good = await createDsnAgent(gw, 'unauth');
     const h = await link({ HOOP_KEY: good.replace(/xagt-[^@]+@/, 'xagt-wrong@') });
     await waitUntil(() => h.journal.records.filter((r) => r.type === 'CONNECT_FAILED').length >= 4, 8000, 'four refusals');
     const failed = h.journal.records.filter((r) => r.type === 'CONNECT_FAILED');
@@ -189,7 +189,7 @@ describe('the link against the development gateway', () => {
   });
 
   it('"agent already connected" is explained and retried until the other stream goes away', async () => {
-    const dsn = await createDsnAgent(gw.api, 'twice');
+    const dsn = await createDsnAgent(gw, 'twice');
     const first = await link({ HOOP_KEY: dsn });
     await first.waitConnected();
     const second = await link({ HOOP_KEY: dsn });
@@ -201,7 +201,7 @@ describe('the link against the development gateway', () => {
   });
 
   it('HTTP/2 keepalive notices a link that silently stops carrying bytes', async () => {
-    const dsn = await createDsnAgent(gw.api, 'blackholed');
+    const dsn = await createDsnAgent(gw, 'blackholed');
     const proxy = await blackholeProxy(gw.port);
     const h = await link({ HOOP_KEY: dsn.replace(`:${gw.port}?`, `:${proxy.port}?`) }, { keepalive: { timeMs: 300, timeoutMs: 300 } });
     await h.waitConnected();

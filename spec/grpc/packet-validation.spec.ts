@@ -41,7 +41,7 @@ function manager(tmp: string) {
     },
     limits: { ...DEFAULT_LIMITS, maxEarlyPackets: 4 },
     agentEnv: { PATH: '/usr/bin', HOOP_KEY: 'grpc://n:Zq9-agent-credential@h:1' },
-    tmpdir: tmp,
+    envDir: tmp,
   });
   return { m, sent, recorded, handle: (p: Packet) => m.handle(classifyPacket(p)) };
 }

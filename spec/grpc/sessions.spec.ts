@@ -6,9 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect, createServer, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { openSession, PortForward, runExec } from '../../gateway/client.js';
-import { credentials } from '@grpc/grpc-js';
 import { SESSION_ACTOR_PREFIX } from '../../adapters/grpc/gateway-link.js';
-import { createDsnAgent, removeDirs, startDevGateway, startEchoServer, startLink, tempDir, waitUntil, type LinkHarness } from '../helpers/gateway-peer.js';
+import { clientEndpoint, createDsnAgent, removeDirs, startDevGateway, startEchoServer, startLink, tempDir, waitUntil, type LinkHarness } from '../helpers/gateway-peer.js';
 
 function roundTrip(port: number, data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -33,14 +32,14 @@ describe('sessions through the gateway link', () => {
   let echo: Awaited<ReturnType<typeof startEchoServer>>;
   let h: LinkHarness;
   const dirs: string[] = [];
-  const endpoint = () => ({ address: `127.0.0.1:${gw.port}`, credentials: credentials.createInsecure() });
+  const endpoint = () => clientEndpoint(gw);
 
   before(async () => {
     gw = await startDevGateway();
     echo = await startEchoServer();
     const home = tempDir();
     dirs.push(home);
-    h = await startLink({ HOOP_KEY: await createDsnAgent(gw.api, 'relay') }, { home, limits: { highWaterBytes: 64 * 1024, stallMs: 400 } });
+    h = await startLink({ HOOP_KEY: await createDsnAgent(gw, 'relay') }, { home, limits: { highWaterBytes: 64 * 1024, stallMs: 400 } });
     await h.waitConnected();
   });
 

@@ -4,27 +4,83 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { usesTls, loadCa } from '../../adapters/grpc/tls.js';
+import fc from 'fast-check';
+import { decideTransport, loadCa } from '../../adapters/grpc/tls.js';
+import { ipv6Words, isLoopbackHost } from '../../config/loopback.js';
 import { createDsnAgent, makeTestCa, removeDirs, startDevGateway, startLink, tempDir, waitUntil, type LinkHarness, type TestCa } from '../helpers/gateway-peer.js';
 
 describe('the TLS rule', () => {
-  it('follows hoop: TLS_SERVER_NAME forces TLS; DSN scheme decides; local and auto-register are plaintext; so is exactly 127.0.0.1:8010', () => {
-    const rule = (mode: Parameters<typeof usesTls>[0]['mode'], host: string, port: number, tlsServerName: string | null = null, dsnTls?: boolean) =>
-      usesTls({ mode, host, port, tlsServerName, dsnTls });
-    assert.equal(rule('env', 'gw.example.com', 8443), true);
-    assert.equal(rule('env', '127.0.0.1', 8010), false);
-    assert.equal(rule('file', '127.0.0.1', 8010), false);
-    assert.equal(rule('web-register', '127.0.0.1', 8010), false);
-    assert.equal(rule('env', '127.0.0.1', 8011), true, 'only exactly 127.0.0.1:8010');
-    assert.equal(rule('env', 'localhost', 8010), true, 'only exactly 127.0.0.1:8010');
-    assert.equal(rule('local', '127.0.0.1', 8010), false);
-    assert.equal(rule('local', '127.0.0.1', 9999), false);
-    assert.equal(rule('auto-register', '127.0.0.1', 8010), false);
-    assert.equal(rule('dsn', 'gw', 443, null, true), true);
-    assert.equal(rule('dsn', 'gw', 443, null, false), false);
-    for (const mode of ['env', 'file', 'local', 'auto-register', 'dsn', 'web-register'] as const) {
-      assert.equal(rule(mode, '127.0.0.1', 8010, 'gw.test', false), true, `TLS_SERVER_NAME forces TLS in ${mode} mode`);
+  it("follows hoop's documentation: plaintext only to this machine, unless TLS_SERVER_NAME or a TLS scheme asks for TLS", () => {
+    const rule = (host: string, scheme: string | null, tlsServerName: string | null = null, insecure = false) => {
+      const d = decideTransport({ host, scheme, tlsServerName, insecure });
+      return 'refused' in d ? 'refused' : d.tls ? 'tls' : d.loopback ? 'plain-loopback' : 'plain-remote';
+    };
+    // host, scheme, TLS_SERVER_NAME, HOOP_GRPC_INSECURE -> decision
+    const table: Array<[string, string | null, string | null, boolean, string]> = [
+      ['127.0.0.1', null, null, false, 'plain-loopback'],
+      ['127.0.0.1', 'grpc', null, false, 'plain-loopback'],
+      ['127.8.9.10', null, null, false, 'plain-loopback'],
+      ['::1', 'http', null, false, 'plain-loopback'],
+      ['localhost', null, null, false, 'plain-loopback'],
+      ['LOCALHOST', 'ws', null, false, 'plain-loopback'],
+      ['::ffff:127.0.0.1', null, null, false, 'plain-loopback'],
+      ['127.0.0.1', 'grpcs', null, false, 'tls'],
+      ['localhost', 'https', null, false, 'tls'],
+      ['::1', 'wss', null, false, 'tls'],
+      ['127.0.0.1', null, 'gw.test', false, 'tls'],
+      ['127.0.0.1', 'grpc', 'gw.test', false, 'tls'],
+      ['gw.example.com', null, null, false, 'tls'],
+      ['gw.example.com', null, null, true, 'tls'],
+      ['10.0.0.5', 'grpcs', null, false, 'tls'],
+      ['gw.example.com', 'grpc', null, false, 'refused'],
+      ['10.0.0.5', 'http', null, false, 'refused'],
+      ['localhost.evil.example', 'ws', null, false, 'refused'],
+      ['128.0.0.1', 'grpc', null, false, 'refused'],
+      ['0.0.0.0', 'grpc', null, false, 'refused'],
+      ['::2', 'grpc', null, false, 'refused'],
+      ['gw.example.com', 'grpc', null, true, 'plain-remote'],
+      ['10.0.0.5', 'ws', null, true, 'plain-remote'],
+      ['gw.example.com', 'grpc', 'gw.example.com', false, 'tls'],
+    ];
+    for (const [host, scheme, name, insecure, expected] of table) {
+      assert.equal(rule(host, scheme, name, insecure), expected, `${scheme ?? '(none)'}://${host} TLS_SERVER_NAME=${name} HOOP_GRPC_INSECURE=${insecure}`);
     }
+    const refused = decideTransport({ host: 'gw.example.com', scheme: 'grpc', tlsServerName: null, insecure: false });
+    assert.ok('refused' in refused && /use grpcs:\/\/ .*HOOP_GRPC_INSECURE=true/.test(refused.refused));
+  });
+
+  it('property: plaintext only ever goes to loopback, or to another machine with HOOP_GRPC_INSECURE=true and a plaintext scheme', () => {
+    const host = fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain(), fc.constantFrom('localhost', '127.0.0.1', '::1', '0.0.0.0', '::'));
+    const scheme = fc.constantFrom(null, 'grpc', 'grpcs', 'http', 'https', 'ws', 'wss', 'GRPC', 'Grpcs');
+    fc.assert(
+      fc.property(host, scheme, fc.option(fc.domain(), { nil: null }), fc.boolean(), (h, sch, name, insecure) => {
+        const d = decideTransport({ host: h, scheme: sch, tlsServerName: name, insecure });
+        if (name !== null || ['grpcs', 'https', 'wss'].includes(sch?.toLowerCase() ?? '')) return 'tls' in d && d.tls === true;
+        if (isLoopbackHost(h)) return 'tls' in d && d.tls === false && d.loopback;
+        if (sch === null) return 'tls' in d && d.tls === true;
+        return insecure ? 'tls' in d && d.tls === false && !d.loopback : 'refused' in d;
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('loopback is 127.0.0.0/8, ::1 in any spelling, mapped 127.x and localhost; nothing else', () => {
+    for (const h of ['127.0.0.1', '127.255.255.254', '::1', '0:0:0:0:0:0:0:1', '[::1]', '::ffff:127.0.0.2', 'localhost', 'localhost.']) assert.ok(isLoopbackHost(h), h);
+    for (const h of ['128.0.0.1', '0.0.0.0', '::', '::2', '::ffff:10.0.0.1', 'localhost.localdomain', '127.0.0.1.nip.io', 'gw', '1::1', '127.1']) assert.ok(!isLoopbackHost(h), h);
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => isLoopbackHost(ip) === ip.startsWith('127.')),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.ipV6(), (ip) => {
+        const words = ipv6Words(ip);
+        assert.ok(words, ip);
+        const isOne = words.slice(0, 7).every((w) => w === 0) && words[7] === 1;
+        const mapped127 = words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff && words[6]! >> 8 === 127;
+        return isLoopbackHost(ip) === (isOne || mapped127);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('reads HOOP_TLSCA inline, base64:// and file://, and names the variable when it is wrong', () => {
@@ -35,8 +91,13 @@ describe('the TLS rule', () => {
       assert.equal(loadCa({ kind: 'pem', pem }).toString(), pem);
       assert.equal(loadCa({ kind: 'base64', data: Buffer.from(pem).toString('base64') }).toString(), pem);
       assert.equal(loadCa({ kind: 'file', path: ca.caCert }).toString(), pem);
-      assert.throws(() => loadCa({ kind: 'file', path: `${dir}/missing.pem` }), /HOOP_TLSCA: cannot read .*missing\.pem: ENOENT/);
-      assert.throws(() => loadCa({ kind: 'base64', data: Buffer.from('hello').toString('base64') }), /HOOP_TLSCA \(base64\): expected PEM certificates/);
+      assert.throws(() => loadCa({ kind: 'file', path: `${dir}/missing.pem` }), /^TlsConfigError: HOOP_TLSCA: file:\/\/.*missing\.pem does not exist$/);
+      assert.throws(() => loadCa({ kind: 'file', path: dir }), /HOOP_TLSCA: file:\/\/.* is a directory; expected a PEM file/);
+      assert.throws(() => loadCa({ kind: 'base64', data: Buffer.from('hello').toString('base64') }), /HOOP_TLSCA \(base64\): expected PEM CA certificates .*found no PEM block/);
+      const key = readFileSync(ca.ipKey, 'utf8');
+      assert.throws(() => loadCa({ kind: 'pem', pem: key }), /HOOP_TLSCA \(pem\): expected PEM CA certificates .*found only "PRIVATE KEY"/);
+      const broken = pem.replace(/(-----BEGIN CERTIFICATE-----\n)(.{10})/, '$1AAAAAAAAAA');
+      assert.throws(() => loadCa({ kind: 'pem', pem: `${pem}${broken}` }), /certificate 2 of 2 is not a valid X\.509 certificate/);
     } finally {
       removeDirs(dir);
     }
@@ -72,10 +133,11 @@ describe('TLS against a real gateway', () => {
     dirs.push(dir);
     ca = makeTestCa(dir);
     ipGw = await startDevGateway({ tls: { cert: readFileSync(ca.ipCert), key: readFileSync(ca.ipKey) } });
-    nameGw = await startDevGateway({ tls: { cert: readFileSync(ca.nameCert), key: readFileSync(ca.nameKey) } });
+    // Also plays the local gateway (token-less agent) below.
+    nameGw = await startDevGateway({ tls: { cert: readFileSync(ca.nameCert), key: readFileSync(ca.nameKey) }, anonymousLocal: true });
     plainGw = await startDevGateway();
-    ipDsn = await createDsnAgent(ipGw.api, 'tls-ip');
-    nameDsn = await createDsnAgent(nameGw.api, 'tls-name');
+    ipDsn = await createDsnAgent(ipGw, 'tls-ip');
+    nameDsn = await createDsnAgent(nameGw, 'tls-name');
   });
 
   after(async () => {
@@ -130,7 +192,7 @@ describe('TLS against a real gateway', () => {
   });
 
   it('a grpc:// DSN is plaintext: it does not talk TLS to a plaintext gateway, nor plaintext to a TLS one', async () => {
-    const plainDsn = await createDsnAgent(plainGw.api, 'plain');
+    const plainDsn = await createDsnAgent(plainGw, 'plain');
     const ok = await link({ HOOP_KEY: plainDsn });
     await ok.waitConnected();
     assert.match(ok.log.text(), /tls=false - starting agent/);
@@ -144,7 +206,7 @@ describe('TLS against a real gateway', () => {
     const h = await link({ HOOP_KEY: ipDsn.replace(/^grpcs?:/, 'grpcs:'), HOOP_TLSCA: 'file:///nonexistent/ca.pem' });
     const end = await h.link.finished;
     assert.equal(end.exitCode, 1);
-    assert.match(end.reason, /HOOP_TLSCA: cannot read \/nonexistent\/ca\.pem: ENOENT/);
+    assert.match(end.reason, /HOOP_TLSCA: file:\/\/\/nonexistent\/ca\.pem does not exist/);
     await h.stop();
   });
 });

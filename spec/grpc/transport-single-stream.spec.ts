@@ -19,7 +19,7 @@ describe('the gateway transport', () => {
   let token: string;
   before(async () => {
     gw = await startDevGateway();
-    token = await createDsnAgent(gw.api, 'single');
+    token = await createDsnAgent(gw, 'single');
   });
   after(() => gw.stop());
 

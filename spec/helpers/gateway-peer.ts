@@ -3,7 +3,7 @@
 // system, a self-signed CA made with openssl, and TCP/HTTP targets. Every
 // peer is stopped by its PID or handle; temp dirs are removed by `cleanup`.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,9 @@ import { createLogger } from '../../adapters/log/logger.js';
 import { Redactor } from '../../adapters/log/redactor.js';
 import { CONNECTION_ACTOR, GatewayLink, type GatewayLinkOptions } from '../../adapters/grpc/gateway-link.js';
 import { DevGateway, type DevGatewayOptions } from '../../gateway/server.js';
+import { newAdminToken } from '../../gateway/admin-token.js';
+import type { GatewayEndpoint } from '../../gateway/client.js';
+import { credentials } from '@grpc/grpc-js';
 import { MAIN, requireBuild } from './cli.js';
 import { MemoryJournal } from './memory-journal.js';
 
@@ -42,27 +45,52 @@ export async function waitUntil(check: () => boolean, timeoutMs: number, what: s
 
 // ------------------------------------------------------------ in-process gateway
 
+/** The development gateway in this process; token-less agents are refused unless `anonymousLocal: true`. */
 export async function startDevGateway(opts: Partial<DevGatewayOptions> = {}) {
   const log = memoryLogger();
+  const adminToken = opts.adminToken ?? newAdminToken();
   const gateway = new DevGateway({
     grpcListen: { host: '127.0.0.1', port: 0 },
     apiListen: { host: '127.0.0.1', port: 0 },
     dataDir: null,
     tls: null,
-    anonymousLocal: true,
+    anonymousLocal: false,
     offlineWaitMs: 3000,
     logger: log.logger,
     ...opts,
+    adminToken,
   });
   const addresses = await gateway.start();
   const [host, port] = [addresses.grpc.slice(0, addresses.grpc.lastIndexOf(':')), Number(addresses.grpc.slice(addresses.grpc.lastIndexOf(':') + 1))];
-  return { gateway, ...addresses, host, port, log, stop: () => gateway.stop() };
+  return { gateway, ...addresses, host, port, log, adminToken, stop: () => gateway.stop() };
 }
 
-export async function createDsnAgent(api: string, name: string): Promise<string> {
-  const res = await fetch(`${api}/api/agents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+/** What a gateway's API and clients need: where it is and its admin token. */
+export interface GatewayAccess {
+  api: string;
+  adminToken: string;
+}
+
+/** The headers of an admin API request. */
+export function adminHeaders(gw: { adminToken: string }): Record<string, string> {
+  return { 'content-type': 'application/json', authorization: `Bearer ${gw.adminToken}` };
+}
+
+export async function createDsnAgent(gw: GatewayAccess, name: string): Promise<string> {
+  const res = await fetch(`${gw.api}/api/agents`, { method: 'POST', headers: adminHeaders(gw), body: JSON.stringify({ name }) });
   if (res.status !== 201) throw new Error(`create agent: HTTP ${res.status} ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
+}
+
+/** Registers a legacy x-agt token as agent `name`. */
+export async function registerLegacyToken(gw: GatewayAccess, name: string, token: string): Promise<void> {
+  const res = await fetch(`${gw.api}/api/agents`, { method: 'POST', headers: adminHeaders(gw), body: JSON.stringify({ name, token }) });
+  if (res.status !== 201) throw new Error(`register token: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** A client endpoint (`openSession`) for an in-process plaintext gateway. */
+export function clientEndpoint(gw: { port: number; adminToken: string }): GatewayEndpoint {
+  return { address: `127.0.0.1:${gw.port}`, credentials: credentials.createInsecure(), token: gw.adminToken };
 }
 
 // ------------------------------------------------------------ in-process link
@@ -137,7 +165,12 @@ export interface Proc {
 
 export function startProcess(args: string[], env: NodeJS.ProcessEnv, stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
   requireBuild();
-  const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: [stdin, 'pipe', 'pipe'] });
+  return startCommand(process.execPath, [MAIN, ...args], env, stdin);
+}
+
+/** `command` is the process itself (it must exec what it wraps, as setpriv and nsenter do), so `pid` stops it. */
+export function startCommand(command: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'ignore' | 'pipe' = 'ignore'): Proc {
+  const child = spawn(command, args, { env, stdio: [stdin, 'pipe', 'pipe'] });
   let out = '';
   const waiters: Array<() => void> = [];
   const onData = (d: Buffer) => {
@@ -187,15 +220,24 @@ export function cleanEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   return { PATH: process.env.PATH, HOME: home, ...extra };
 }
 
-/** The built CLI's development gateway on free ports; `listen` pins the gRPC port (restarts). */
+/**
+ * The built CLI's development gateway on free ports; `listen` pins the gRPC
+ * port (restarts). Its admin token is read from the file it wrote, as
+ * `reagent exec` under the same HOME does.
+ */
 export async function startGatewayProcess(opts: { home: string; listen?: string; dataDir?: string; tls?: { cert: string; key: string }; extra?: string[] }) {
   const args = ['gateway', '--listen', opts.listen ?? '127.0.0.1:0', '--api-listen', '127.0.0.1:0'];
   if (opts.dataDir) args.push('--data-dir', opts.dataDir);
   if (opts.tls) args.push('--tls-cert', opts.tls.cert, '--tls-key', opts.tls.key);
   args.push(...(opts.extra ?? []));
   const proc = startProcess(args, cleanEnv(opts.home));
-  const m = await proc.waitFor(/"grpc":"([^"]+)","api":"([^"]+)"/);
-  return { ...proc, grpc: m[1]!, api: m[2]! };
+  // A gateway that never gets ready is stopped here: nobody else holds its PID, and it would keep the test process alive.
+  const m = await proc.waitFor(/"grpc":"([^"]+)","api":"([^"]+)".*"data_dir":"([^"]+)"/).catch(async (err: unknown) => {
+    await proc.stop();
+    throw err;
+  });
+  const adminTokenFile = join(m[3]!, 'admin.token');
+  return { ...proc, grpc: m[1]!, api: m[2]!, dataDir: m[3]!, adminTokenFile, adminToken: readFileSync(adminTokenFile, 'utf8').trim() };
 }
 
 /**
@@ -204,14 +246,15 @@ export async function startGatewayProcess(opts: { home: string; listen?: string;
  * running meanwhile). Whatever credential the gateway wants goes here.
  */
 export function execThrough(
-  gateway: { grpc: string },
+  gateway: { grpc: string; adminToken?: string },
   agent: string,
   command: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs = 40_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> & { child: ChildProcess } {
   requireBuild();
-  const child = spawn(process.execPath, [MAIN, 'exec', agent, '--gateway', gateway.grpc, '--', ...command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const withToken = gateway.adminToken ? { ...env, REAGENT_GATEWAY_TOKEN: gateway.adminToken } : env;
+  const child = spawn(process.execPath, [MAIN, 'exec', agent, '--gateway', gateway.grpc, '--', ...command], { env: withToken, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

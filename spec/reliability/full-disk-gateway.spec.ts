@@ -61,7 +61,7 @@ describe('the gateway link on a full disk', { skip: skipped ?? false }, () => {
     const agentDir = join(disk.dir, 'agent');
     const listen = `127.0.0.1:${await closedPort()}`;
     const gw = track(await startGatewayProcess({ home, listen, dataDir: data }));
-    const dsn = await createDsnAgent(gw.api, agentName);
+    const dsn = await createDsnAgent(gw, agentName);
     const env = cleanEnv(home, { HOOP_KEY: dsn, REAGENT_GRPC_KEEPALIVE_MS: '1000', ...extraEnv });
     const agent = track(startProcess(['start', 'agent', '-agentDir', agentDir], env));
     await agent.waitFor(/connected with success to the gateway/);

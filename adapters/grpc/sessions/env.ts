@@ -1,11 +1,14 @@
 // hoop's conventions for a session's environment (agent/terminal/envvar.go,
 // agent/controller/agent.go): `AgentConnectionParams.EnvVars` keys are
 // `envvar:NAME` or `filesystem:NAME` with base64 values; a `filesystem:`
-// value is written to a 0600 temp file whose path becomes the variable.
+// value is written to a 0600 file whose path becomes the variable. hoop
+// writes /tmp/<uuid>.envfs; we write <uuid>.envfs into a 0700 directory of
+// this agent's own under the temp dir, so leftovers of a killed run can be
+// removed at start without touching anyone else's files.
 // Parsing is pure (and property-tested); writing the files is separate.
-import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { EnvVarValue } from '../gob/connection-params.js';
 
 export type EnvKind = 'envvar' | 'filesystem';
@@ -72,7 +75,8 @@ export function parseEnvVars(vars: Readonly<Record<string, EnvVarValue>> | null)
 const AGENT_SECRETS = new Set(['HOOP_KEY', 'HOOP_DSN', 'HOOP_TOKEN', 'TOKEN']);
 
 export interface MaterializeOptions {
-  tmpdir: string;
+  /** Where `filesystem:` files go (see envFileDir); null refuses them. */
+  dir: string | null;
   /** The agent's own environment, for `system.agent.envs` values. */
   agentEnv: NodeJS.ProcessEnv;
 }
@@ -109,7 +113,11 @@ export function materializeEnv(parsed: ParsedEnv, opts: MaterializeOptions): Ses
       }
       vars[entry.name] = text;
     } else {
-      const file = join(opts.tmpdir, `${randomUUID()}.envfs`);
+      if (opts.dir === null) {
+        problems.push(`env "filesystem:${entry.name}": this agent has no private directory for session files (see its log)`);
+        continue;
+      }
+      const file = join(opts.dir, `${randomUUID()}.envfs`);
       writeFileSync(file, entry.value, { mode: 0o600, flag: 'wx' });
       files.push(file);
       vars[entry.name] = file;
@@ -124,4 +132,33 @@ export function materializeEnv(parsed: ParsedEnv, opts: MaterializeOptions): Ses
 
 export function removeEnvFiles(files: readonly string[]): void {
   for (const f of files) rmSync(f, { force: true });
+}
+
+const ENV_FILE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.envfs$/;
+
+/** This agent's directory for session files: one per agent dir, as the instance lock is. */
+export function envFileDir(base: string, agentDir: string): string {
+  const id = createHash('sha256').update(resolve(agentDir)).digest('hex').slice(0, 12);
+  return join(base, `reagent-envfs-${id}`);
+}
+
+/**
+ * Makes the directory (0700), or checks that an existing one is a real
+ * directory of this user, and removes the `<uuid>.envfs` files an earlier
+ * run left in it (killed before its sessions ended). Returns how many.
+ */
+export function prepareEnvFileDir(dir: string): number {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir}: not a directory (a link?)`);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : -1;
+  if (uid >= 0 && st.uid !== uid) throw new Error(`${dir}: belongs to uid ${st.uid}, not this agent's uid ${uid}`);
+  if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    if (!ENV_FILE.test(name)) continue;
+    unlinkSync(join(dir, name));
+    removed++;
+  }
+  return removed;
 }

@@ -4,7 +4,6 @@
 // becomes a ClientSessionClose with exit code 254 and a message; everything
 // else that cannot be handled is recorded and ignored. Every packet sent
 // carries `gateway.session_id`.
-import { tmpdir } from 'node:os';
 import { decodeConnectionParams, type AgentConnectionParams } from '../gob/connection-params.js';
 import { packet } from '../packet-codec.js';
 import type { Inbound } from '../packet-validation.js';
@@ -33,11 +32,12 @@ export interface SessionManagerDeps {
   limits: SessionLimits;
   /** The agent's own environment: the base of an exec's, and `system.agent.envs` values. */
   agentEnv: NodeJS.ProcessEnv;
-  tmpdir?: string;
+  /** Where `filesystem:` values are written (sessions/env.ts envFileDir); null refuses them. */
+  envDir: string | null;
 }
 
 type Session =
-  | { sid: string; state: 'opening'; early: Inbound[]; files: string[] }
+  | { sid: string; state: 'opening'; early: Inbound[]; earlyBytes: number; files: string[] }
   | { sid: string; state: 'open'; kind: 'tcp'; impl: TcpSession; files: string[] }
   | { sid: string; state: 'open'; kind: 'exec'; impl: ExecSession; files: string[] };
 
@@ -51,6 +51,8 @@ export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Set<string>();
   private stopped = false;
+  /** Bytes waiting in the `early` queues of every opening session. */
+  private earlyBytes = 0;
 
   constructor(private readonly deps: SessionManagerDeps) {}
 
@@ -80,6 +82,14 @@ export class SessionManager {
     }
   }
 
+  /**
+   * A packet of this session could not be handled (the link caught an
+   * exception): the session ends with exit code 254 and the reason.
+   */
+  abort(sid: string, reason: string): void {
+    this.fail(sid, reason);
+  }
+
   /** The stream ended: every session ends with it (hoop closes them the same way). */
   closeAll(reason: string): void {
     for (const s of [...this.sessions.values()]) this.end(s, reason, null, false);
@@ -101,8 +111,16 @@ export class SessionManager {
     }
     if (s.state === 'opening') {
       if (msg.kind === 'session-close') return this.end(s, 'closed by the gateway', null, false);
-      if (s.early.length >= this.deps.limits.maxEarlyPackets) return this.fail(msg.sid, 'too many packets before the session was open');
+      const limits = this.deps.limits;
+      if (s.early.length >= limits.maxEarlyPackets) return this.fail(msg.sid, `too many packets before the session was open (at most ${limits.maxEarlyPackets})`);
+      const bytes = 'payload' in msg ? msg.payload.length : 0;
+      if (s.earlyBytes + bytes > limits.maxEarlyBytes) return this.fail(msg.sid, `too many bytes before the session was open (at most ${limits.maxEarlyBytes})`);
+      if (this.earlyBytes + bytes > limits.maxEarlyBytesTotal) {
+        return this.fail(msg.sid, `too many bytes waiting for sessions to open on this agent (at most ${limits.maxEarlyBytesTotal})`);
+      }
       s.early.push(msg);
+      s.earlyBytes += bytes;
+      this.earlyBytes += bytes;
       return;
     }
     switch (msg.kind) {
@@ -130,6 +148,13 @@ export class SessionManager {
       this.deps.recorder.rejected(msg.kind, sid, 'the session is already open; the second AgentSessionOpen was ignored');
       return;
     }
+    if (this.sessions.size >= this.deps.limits.maxSessions) {
+      const reason = `too many sessions: this agent runs at most ${this.deps.limits.maxSessions} at once`;
+      this.deps.recorder.rejected(msg.kind, sid, reason);
+      this.sendClose(sid, INTERNAL_ERROR_EXIT, reason);
+      this.forget(sid);
+      return;
+    }
     this.ended.delete(sid);
     const decoded = decodeConnectionParams(msg.params);
     const params = decoded.ok ? decoded.value : null;
@@ -140,10 +165,13 @@ export class SessionManager {
       verb: params?.ClientVerb ?? '',
       userEmail: params?.UserEmail ?? '',
     });
-    const session: Session = { sid, state: 'opening', early: [], files: [] };
+    const session: Session = { sid, state: 'opening', early: [], earlyBytes: 0, files: [] };
     this.sessions.set(sid, session);
     if (!decoded.ok) return this.refuse(session, `${SpecKey.AgentConnectionParams}: ${decoded.error}`);
-    this.prepare(session, params!, connectionType, msg.spec).catch((err: unknown) => this.refuse(session, `internal error: ${describeError(err)}`));
+    this.prepare(session, params!, connectionType, msg.spec)
+      .catch((err: unknown) => this.refuse(session, `internal error: ${describeError(err)}`))
+      // Even the refusal failing must not become an unhandled rejection (which would stop the agent).
+      .catch((err: unknown) => this.deps.recorder.rejected(msg.kind, sid, `internal error: ${describeError(err)}`));
   }
 
   private async prepare(session: Extract<Session, { state: 'opening' }>, params: AgentConnectionParams, connectionType: string, spec: Map<string, Buffer>): Promise<void> {
@@ -151,7 +179,7 @@ export class SessionManager {
     if (relayPort === undefined && connectionType !== EXEC_TYPE) {
       return this.refuse(session, `connection type "${connectionType}" is not supported by this agent (it relays ${Object.keys(RELAY_TYPES).join(', ')} and runs ${EXEC_TYPE})`);
     }
-    const env = materializeEnv(parseEnvVars(params.EnvVars), { tmpdir: this.deps.tmpdir ?? tmpdir(), agentEnv: this.deps.agentEnv });
+    const env = materializeEnv(parseEnvVars(params.EnvVars), { dir: this.deps.envDir, agentEnv: this.deps.agentEnv });
     session.files = env.files;
     if (env.problems.length > 0) return this.refuse(session, env.problems.join('; '));
 
@@ -208,6 +236,7 @@ export class SessionManager {
       return;
     }
     this.sessions.set(opening.sid, open);
+    this.releaseEarly(opening);
     this.deps.recorder.record(opening.sid, 'OPENED', { target });
     this.deps.sink.send(packet(ClientPacket.SessionOpenOK, okSpec));
     for (const early of opening.early.splice(0)) this.route(early as Extract<Inbound, { sid: string }>);
@@ -233,9 +262,16 @@ export class SessionManager {
     this.end(s, reason, INTERNAL_ERROR_EXIT, false);
   }
 
+  private releaseEarly(s: Session): void {
+    if (s.state !== 'opening') return;
+    this.earlyBytes -= s.earlyBytes;
+    s.earlyBytes = 0;
+  }
+
   private end(s: Session, reason: string, exitCode: number | null, _told: boolean): void {
     if (this.sessions.get(s.sid) !== s) return;
     this.sessions.delete(s.sid);
+    this.releaseEarly(s);
     this.forget(s.sid);
     if (s.state === 'open') s.impl.close();
     removeEnvFiles(s.files);
@@ -247,6 +283,7 @@ export class SessionManager {
     const s = this.sessions.get(sid);
     if (!s) return;
     this.sessions.delete(sid);
+    this.releaseEarly(s);
     this.forget(sid);
     removeEnvFiles(s.files);
   }

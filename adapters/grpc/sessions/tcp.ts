@@ -67,6 +67,18 @@ export class TcpSession {
     if (this.closed || this.closedIds.has(connection)) return;
     let conn = this.conns.get(connection);
     if (!conn) {
+      if (this.conns.size >= this.deps.limits.maxConnectionsPerSession) {
+        this.remember(connection);
+        this.deps.sink.send(
+          packet(
+            ClientPacket.TCPConnectionClose,
+            [[SpecKey.GatewaySessionID, this.sidBytes], [SpecKey.ClientConnectionID, Buffer.from(connection, 'latin1')]],
+            Buffer.from(`too many connections in this session (at most ${this.deps.limits.maxConnectionsPerSession} at once)`),
+          ),
+        );
+        this.deps.recorder.record(this.sid, 'ERROR', { reason: `connection ${connection}: refused, ${this.deps.limits.maxConnectionsPerSession} already open` });
+        return;
+      }
       conn = this.open(connection, reply);
       // Server-first protocols (MySQL): dial, but the first packet carries nothing to write.
       if (serverConnect) return;
@@ -111,10 +123,14 @@ export class TcpSession {
       blocked: false,
     };
     this.conns.set(id, conn);
-    this.deps.dial(this.target.host, this.target.port, this.deps.limits.dialTimeoutMs).then(
-      (socket) => this.attach(conn, socket),
-      (err: Error) => this.finish(conn, `cannot connect to ${this.target.host}:${this.target.port}: ${describeError(err)}`, true),
-    );
+    this.deps
+      .dial(this.target.host, this.target.port, this.deps.limits.dialTimeoutMs)
+      .then(
+        (socket) => this.attach(conn, socket),
+        (err: Error) => this.finish(conn, `cannot connect to ${this.target.host}:${this.target.port}: ${describeError(err)}`, true),
+      )
+      // Whatever throws in there ends this connection, never the agent (an unhandled rejection would).
+      .catch((err: unknown) => this.finish(conn, `internal error: ${describeError(err)}`, true));
     return conn;
   }
 

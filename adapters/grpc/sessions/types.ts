@@ -58,8 +58,15 @@ export interface SessionLimits {
   highWaterBytes: number;
   /** How long one target may hold the stream back before its connection is closed. */
   stallMs: number;
+  /** Sessions open (or opening) at once; one more is refused with exit code 254. */
+  maxSessions: number;
   /** Packets of a session that arrive while it is still opening. */
   maxEarlyPackets: number;
+  /** Their bytes, per session and over all opening sessions together. */
+  maxEarlyBytes: number;
+  maxEarlyBytesTotal: number;
+  /** Relayed connections open at once in one TCP session. */
+  maxConnectionsPerSession: number;
   /** Grace between SIGTERM and SIGKILL for an exec that is closed. */
   killGraceMs: number;
   /**
@@ -77,7 +84,11 @@ export const DEFAULT_LIMITS: SessionLimits = {
   maxQueuedBytes: 64 * 1024 * 1024,
   highWaterBytes: 1024 * 1024,
   stallMs: 30_000,
+  maxSessions: 128,
   maxEarlyPackets: 1024,
+  maxEarlyBytes: 4 * 1024 * 1024,
+  maxEarlyBytesTotal: 32 * 1024 * 1024,
+  maxConnectionsPerSession: 256,
   killGraceMs: 5_000,
   exitDurableWaitMs: 5_000,
 };
