@@ -79,7 +79,7 @@ describe('service install --dry-run', () => {
   });
 
   it('keeps gateway credentials and the proxy out of the unit, for the 0600 environment file', () => {
-    const secret = 'grpc://runner:xagt-0123456789abcdef@gw.example:8443?mode=standard';
+    const secret = 'grpcs://runner:xagt-0123456789abcdef@gw.example:8443?mode=standard';
     const r = cli(['service', 'install', '--dry-run', '-proxy', 'http://user:pw@proxy.lan:3128'], { HOOP_KEY: secret });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stdout.includes('xagt-') && !r.stderr.includes('xagt-'), 'the token leaked');
@@ -89,7 +89,7 @@ describe('service install --dry-run', () => {
   });
 
   it('"agent start" (hoop\'s spelling) installs the gateway link alone', () => {
-    const r = cli(['agent', 'start', '--dry-run'], { HOOP_KEY: 'grpc://a:xagt-1@gw:8010' });
+    const r = cli(['agent', 'start', '--dry-run'], { HOOP_KEY: 'grpcs://a:xagt-1@gw:8010' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^ExecStart=.* -agentDir \/opt\/reagent start agent$/m);
   });
@@ -154,7 +154,7 @@ describe('service install and uninstall, on a recording systemd', () => {
   // The test's files live in the temp dir, which the strict sandbox would hide: --sandbox full.
   it('writes the unit 0644 and the credentials 0600, then reloads, enables and (re)starts', () => {
     const h = host();
-    const { io: ctx, base, err } = io(h, { HOOP_KEY: 'grpc://a:xagt-2@gw:8010', HOOP_TLS_SKIP_VERIFY: 'true', UNRELATED: 'x' });
+    const { io: ctx, base, err } = io(h, { HOOP_KEY: 'grpcs://a:xagt-2@gw:8010', HOOP_TLS_SKIP_VERIFY: 'true', UNRELATED: 'x' });
     const agentDir = join(base, 'opt/reagent');
     assert.equal(runServiceCommand('service', ['install', '-agentDir', agentDir, '--sandbox', 'full', '-proxy', 'https://proxy:3128'], ctx), 0, err.join('\n'));
     const unit = join(base, 'etc/systemd/system/reagent.service');
@@ -163,7 +163,7 @@ describe('service install and uninstall, on a recording systemd', () => {
     assert.equal(statSync(env).mode & 0o777, 0o600);
     assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=/usr/bin/true -agentDir ${agentDir}$`, 'm'));
     const vars = readFileSync(env, 'utf8');
-    assert.match(vars, /^HOOP_KEY="grpc:\/\/a:xagt-2@gw:8010"$/m);
+    assert.match(vars, /^HOOP_KEY="grpcs:\/\/a:xagt-2@gw:8010"$/m);
     assert.match(vars, /^HOOP_TLS_SKIP_VERIFY="true"$/m);
     assert.match(vars, /^https_proxy="https:\/\/proxy:3128"$/m);
     assert.doesNotMatch(vars, /UNRELATED/);
