@@ -179,6 +179,33 @@ describe('a connected device (JSON)', () => {
     ok(await callOutcome(system, proc('get_app_log_history'), [{ containerName: 'prod_12_weather', requestor_account_key: STUDIO_USER.authid }]));
   });
 
+  test('"system" naming its requestor badly is refused with invalid_argument, before any check; account_id is checked like requestor_account_key', async () => {
+    const system = (await h.studio(SYSTEM_USER)).session;
+    const kw = { app_key: 6, app_name: 'relay2', stage: 'PROD', target_state: 'PRESENT' };
+    const checks = () => h.backend.callsTo('reswarm.devices.check_privilege').length;
+    const applied = () => apps.requests.filter((r) => r.request.appKey === 6).length;
+    const before = checks();
+    for (const bad of ['', true, {}, [], -1, 1.5, 'two words']) {
+      for (const field of ['requestor_account_key', 'account_id']) {
+        assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, [field]: bad })), 'wamp.error.invalid_argument', `${field}: ${JSON.stringify(bad)}`);
+        assert.equal(applicationError(await callOutcome(system, proc('get_app_log_history'), [{ containerName: 'prod_12_weather', [field]: bad }])), 'wamp.error.invalid_argument', `args[0].${field}: ${JSON.stringify(bad)}`);
+      }
+    }
+    assert.equal(checks(), before, 'a malformed requestor is refused before the backend is asked');
+    assert.equal(applied(), 0, 'and nothing was applied');
+    // The alias names an account to check, not "the backend itself".
+    assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, account_id: OTHER_USER.authid })), 'wamp.error.not_authorized');
+    assert.equal(applicationError(await callOutcome(system, proc('execute_cmd'), [{ cmd: 'id', blocking: true, account_id: Number(OTHER_USER.authid) }])), 'wamp.error.not_authorized');
+    // Two different accounts in one call: which one was meant is not guessed.
+    assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, requestor_account_key: STUDIO_USER.authid, account_id: OTHER_USER.authid })), 'wamp.error.invalid_argument');
+    // Controls: the rightful requestor, through either name, and the backend itself are served.
+    ok(await callOutcome(system, proc('request_app_state'), [], { ...kw, account_id: STUDIO_USER.authid }));
+    ok(await callOutcome(system, proc('request_app_state'), [], { ...kw, requestor_account_key: null }));
+    assert.equal(apps.requests.filter((r) => r.request.appKey === 6).at(0)?.request.requestorAccountKey, Number(STUDIO_USER.authid));
+    assert.equal(applied(), 2);
+    assert.equal(h.system.runs.filter((r) => r.cmd === 'id').length, 0, 'the denied command never ran');
+  });
+
   test('a privilege check that fails or does not answer denies', async () => {
     const s = (await h.studio()).session;
     h.backend.failures.set('reswarm.devices.check_privilege', 1);
