@@ -128,6 +128,32 @@ export function validateFlock(value: unknown, file: string): FlockResult {
   return { ok: true, config: config as unknown as FlockConfig, notes };
 }
 
+/**
+ * The Reagent presents the `.flock`'s client certificate, with certificate
+ * checks off, to its legacy endpoints only: `devices.*\.(com|io):8080`. Its
+ * regex runs unanchored over the whole URL, so `wss://evil.example/devices.x.com:8080`
+ * matched and got the device's private key and no server check. Here the same
+ * rule is anchored and applied to the URL's host:port only, on wss://.
+ */
+const LEGACY_TLS_HOST = /^devices[a-z0-9.-]*\.(?:com|io):8080$/;
+
+export function isLegacyTlsEndpoint(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  return parsed.protocol === 'wss:' && LEGACY_TLS_HOST.test(`${parsed.hostname}:${parsed.port}`);
+}
+
+/** TLS options for the studio link: the client certificate, and no server check, for a legacy endpoint only. */
+export function legacyClientTls(config: Pick<FlockConfig, 'device_endpoint_url' | 'authentication'>): { key: string; cert: string; rejectUnauthorized: false } | undefined {
+  const auth = config.authentication;
+  if (!auth?.key || !auth.certificate || !isLegacyTlsEndpoint(config.device_endpoint_url)) return undefined;
+  return { key: auth.key, cert: auth.certificate, rejectUnauthorized: false };
+}
+
 type Checked = { ok: true; value: unknown } | { ok: false; path: string; expected: string; got: unknown };
 
 function check(kind: Kind, path: string, value: unknown): Checked {
