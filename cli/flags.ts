@@ -221,7 +221,7 @@ export const COMMANDS = [
     args: [],
     variadic: false,
     ownOptions: true,
-    summary: 'write one redacted, replayable file (journal, machines, configuration, log tail); options -o FILE, --since DURATION, --from SEQ',
+    summary: 'write one redacted, replayable file (journal, machines, configuration, log tail) as a new 0600 file; options -o FILE, --force (replace FILE), --since DURATION, --from SEQ',
   },
   {
     name: 'gateway',
