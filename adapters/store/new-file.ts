@@ -84,8 +84,8 @@ function exists(path: string): boolean {
   }
 }
 
-/** Makes the new name durable; some filesystems cannot fsync a directory, which is not an error here. */
-function syncDir(dir: string): void {
+/** Makes a new or moved name durable; some filesystems cannot fsync a directory, which is not an error here. */
+export function syncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);

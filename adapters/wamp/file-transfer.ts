@@ -1,5 +1,8 @@
 // `write_data`: a DEV build archive uploaded in hex chunks between "BEGIN" and
-// "END", into `<appsDir>/build/<fileName>`. Unlike the Reagent, which appends
+// "END". The Reagent writes `<appsDir>/build/<fileName>`, by name alone, so two
+// apps of one name overwrote each other's sources; here it goes to the app's
+// own upload dir, keyed by the container name the call carries (stage and app
+// key): `<appsDir>/uploads/<containerName>/<fileName>`. Unlike the Reagent, which appends
 // straight into the final file, chunks go to a hidden `.part` file that is
 // renamed on END: the builder never sees half an archive, and a failed upload
 // leaves the previous archive in place. Each transfer is keyed by container
@@ -7,7 +10,7 @@
 import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock, TimerHandle } from '../../actors/clock.js';
-import { NamingError, resolveInside, validateContainerName, validateFileName } from '../docker/naming.js';
+import { APP_DIRS, NamingError, parseAppContainerName, resolveInside, validateFileName } from '../docker/naming.js';
 import { DeviceApiError, WAMP_ERRORS } from './errors.js';
 import { fail, toUint } from './validate.js';
 
@@ -54,7 +57,8 @@ export function parseTransferChunk(args: unknown[]): TransferChunk {
     }
   };
   const file = named('args[1] (fileName)', () => validateFileName(fileName, 'fileName'));
-  const container = named('args[2] (containerName)', () => validateContainerName(containerName));
+  // Lowercase, as containers are named: the upload dir is the one the build looks in.
+  const container = named('args[2] (containerName)', () => parseAppContainerName(containerName).container);
   const n = toUint(total);
   if (n === undefined) throw fail('args[3] (total)', 'a non-negative integer', total);
   let transferId: string;
@@ -123,8 +127,8 @@ export class FileTransfers {
   }
 
   private async begin(key: string, c: TransferChunk): Promise<void> {
-    const finalPath = resolveInside(this.opts.appsDir, 'build', c.fileName);
-    const partPath = resolveInside(this.opts.appsDir, 'build', `.${c.fileName}.${safeId(c.id)}.part`);
+    const finalPath = resolveInside(this.opts.appsDir, APP_DIRS.uploads, c.containerName, c.fileName);
+    const partPath = resolveInside(this.opts.appsDir, APP_DIRS.uploads, c.containerName, `.${c.fileName}.${safeId(c.id)}.part`);
     await mkdir(dirname(finalPath), { recursive: true });
     const handle = await open(partPath, 'w', 0o600);
     const t: Transfer = {

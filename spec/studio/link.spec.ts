@@ -143,7 +143,7 @@ describe('a connected device (JSON)', () => {
     assert.deepEqual(h.system.actions, ['reboot', 'shutdown', 'restart-agent']);
   });
 
-  test('write_data uploads a build archive in hex chunks into <appsDir>/build', async () => {
+  test('write_data uploads a build archive in hex chunks into the app\'s own <appsDir>/uploads/<containerName>', async () => {
     const s = (await h.studio()).session;
     const data = Buffer.from('tgz bytes '.repeat(100));
     const call = (chunk: string) => callOutcome(s, proc('write_data'), [chunk, 'blink.tgz', 'dev_3_blink', data.length, 'up-1']);
@@ -151,8 +151,12 @@ describe('a connected device (JSON)', () => {
     ok(await call(data.subarray(0, 500).toString('hex')));
     ok(await call(data.subarray(500).toString('hex')));
     ok(await call('END'));
-    assert.deepEqual(readFileSync(join(h.agentDir, 'apps', 'build', 'blink.tgz')), data);
+    assert.deepEqual(readFileSync(join(h.agentDir, 'apps', 'uploads', 'dev_3_blink', 'blink.tgz')), data);
     assert.equal(applicationError(await callOutcome(s, proc('write_data'), ['BEGIN', '../evil', 'dev_3_blink', 1, 'x'])), 'wamp.error.invalid_argument');
+    // The container name says whose upload it is: it must name an app (stage, key, name).
+    for (const container of ['blink', 'pub_3_blink', 'dev__blink', 'dev_3_']) {
+      assert.equal(applicationError(await callOutcome(s, proc('write_data'), ['BEGIN', 'blink.tgz', container, 1, 'x'])), 'wamp.error.invalid_argument', container);
+    }
   });
 
   test('every procedure checks the caller\'s privilege, including those the Reagent left unchecked; a denied caller gets not_authorized', async () => {
