@@ -1,7 +1,9 @@
-// `reagent [flags] bugreport [-o FILE] [--since DURATION | --from SEQ]`: one
-// redacted, replayable file for a bug report. It takes the daemon's own flags
-// to find the agent dir, database, log and configuration, and works while the
-// daemon runs (read-only, no instance lock). Exit 0 written, 1 failed, 2 usage.
+// `reagent [flags] bugreport [-o FILE] [--force] [--since DURATION | --from SEQ]`:
+// one redacted, replayable file for a bug report. It takes the daemon's own
+// flags to find the agent dir, database, log and configuration, and works while
+// the daemon runs (read-only, no instance lock). The file is created new (0600,
+// see store/new-file.ts); an existing one is replaced only with --force. Exit 0
+// written, 1 failed, 2 usage.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Flags } from './flags.js';
@@ -11,16 +13,19 @@ import { HOOP_ENV_DOC, readHoopEnv } from '../config/hoop-env.js';
 import { Redactor, REDACTED } from '../adapters/log/redactor.js';
 import { isSecretName } from '../adapters/log/secret-names.js';
 import { parseDuration, writeBugreport } from '../adapters/store/bugreport.js';
+import { FileExistsError } from '../adapters/store/new-file.js';
 
 export interface BugreportArgs {
   out?: string;
+  /** Replace an existing output file. */
+  force?: boolean;
   sinceMs?: number;
   fromSeq?: number;
 }
 
 export type BugreportArgsResult = { ok: true; args: BugreportArgs } | { ok: false; error: string };
 
-const USAGE = 'usage: reagent [flags] bugreport [-o FILE] [--since DURATION | --from SEQ]';
+const USAGE = 'usage: reagent [flags] bugreport [-o FILE] [--force] [--since DURATION | --from SEQ]';
 
 export function parseBugreportArgs(argv: readonly string[]): BugreportArgsResult {
   const args: BugreportArgs = {};
@@ -29,6 +34,11 @@ export function parseBugreportArgs(argv: readonly string[]): BugreportArgsResult
     if (!raw.startsWith('-')) return { ok: false, error: `bugreport: unexpected argument "${raw}"; ${USAGE}` };
     const eq = raw.indexOf('=');
     const name = (eq > 0 ? raw.slice(0, eq) : raw).replace(/^--?/, '');
+    if (name === 'force') {
+      if (eq > 0) return { ok: false, error: `bugreport: flag --force takes no value; ${USAGE}` };
+      args.force = true;
+      continue;
+    }
     const v = eq > 0 ? raw.slice(eq + 1) : argv[++i];
     if (name === 'o' || name === 'out') {
       if (!v) return { ok: false, error: `bugreport: flag -o: expected a file name` };
@@ -115,6 +125,7 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
     const r = writeBugreport({
       dbFile,
       out,
+      force: args.force ?? false,
       agentVersion: ctx.agentVersion,
       registry: ctx.registry,
       config,
@@ -133,6 +144,10 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
     for (const n of r.notes) ctx.err(`note: ${n}`);
     return 0;
   } catch (err) {
+    if (err instanceof FileExistsError) {
+      ctx.err(`bugreport: ${err.message} (nothing was written)`);
+      return 1;
+    }
     const message = redactor.scrubString((err as Error).message);
     ctx.err(`bugreport: ${message}`);
     if (/locked|SQLITE_BUSY/i.test(message)) {

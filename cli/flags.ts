@@ -2,6 +2,7 @@
 // `Flags` type are all derived from, so a flag cannot exist in one and not the
 // others. Spellings follow the Reagent (Go's flag package: `-config x`,
 // `-config=x`, `-update=false`) and also accept `--double-dash`.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseLogGrpc, parseLogLevel } from '../config/hoop-env.js';
 
@@ -34,6 +35,8 @@ export interface FlagSpec {
   readonly aliases?: readonly string[];
   /** Value taken when the flag is given without `=VALUE` (`-inspect`). */
   readonly bareValue?: string;
+  /** A comma-separated list of host names or IP addresses (`-inspectHosts`). */
+  readonly hostList?: true;
 }
 
 const INSPECT_DEFAULT = '127.0.0.1:9230';
@@ -96,6 +99,15 @@ export const FLAGS = [
     meaning: `serve the live statechart inspector on HOST:PORT, given as -inspect=HOST:PORT; -inspect alone uses ${INSPECT_DEFAULT}`,
   },
   {
+    name: 'inspectHosts',
+    type: 'string',
+    default: '',
+    hostList: true,
+    meaning:
+      'comma-separated host names (or addresses) the inspector also answers to, e.g. device.local,10.0.0.5; ' +
+      'besides loopback and the -inspect address (and, on 0.0.0.0 or ::, this machine\'s own addresses) any other Host header is refused (DNS rebinding)',
+  },
+  {
     name: 'journalMaxMB',
     type: 'uint',
     default: 64,
@@ -136,8 +148,12 @@ export const FLAGS = [
     name: 'profiling',
     type: 'bool',
     default: false,
-    meaning: 'open the V8 inspector on 127.0.0.1:-profilingPort for CPU and heap profiles (chrome://inspect)',
-    reagent: "The Reagent serves Go's pprof on all interfaces; Node has no pprof, and a debugger port stays on loopback.",
+    meaning:
+      'serve CPU profiles (/debug/pprof/profile?seconds=N) and heap snapshots (/debug/pprof/heap) on http://127.0.0.1:-profilingPort; ' +
+      'every request needs the token printed once on stderr',
+    reagent:
+      "The Reagent serves Go's pprof on all interfaces without authentication. Node has no pprof and V8's debugger port would let any local user run code in the daemon, " +
+      'so profiles are taken in-process and served on loopback behind a token; the formats are Chrome DevTools\' (.cpuprofile, .heapsnapshot).',
   },
   { name: 'profilingPort', type: 'uint', default: 80, unit: 'port number, at most 65535', max: 65535, meaning: 'port of the profiling endpoint' },
   {
@@ -207,7 +223,7 @@ export const COMMANDS = [
     args: [],
     variadic: false,
     ownOptions: true,
-    summary: 'write one redacted, replayable file (journal, machines, configuration, log tail); options -o FILE, --since DURATION, --from SEQ',
+    summary: 'write one redacted, replayable file (journal, machines, configuration, log tail) as a new 0600 file; options -o FILE, --force (replace FILE), --since DURATION, --from SEQ',
   },
   {
     name: 'gateway',
@@ -369,6 +385,10 @@ function convert(spec: FlagSpec, raw: unknown): Converted {
     const address = parseHostPort(text);
     return address ? { ok: true, value: address } : invalid(`expected HOST:PORT or PORT (e.g. ${spec.bareValue})`);
   }
+  if (spec.hostList) {
+    const hosts = parseHostList(text);
+    return hosts !== null ? { ok: true, value: hosts.join(',') } : invalid('expected comma-separated host names or IP addresses, e.g. device.local,10.0.0.5');
+  }
   return { ok: true, value: text };
 }
 
@@ -377,6 +397,18 @@ function parseHostPort(text: string): string | null {
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?(\d{1,5})$/.exec(text);
   if (!match || Number(match[2]) > 65535) return null;
   return `${match[1] ?? '127.0.0.1'}:${Number(match[2])}`;
+}
+
+/** `a.local, 10.0.0.5,[::1]` → lowercase names and addresses (IPv6 without brackets); null when one is not a host. */
+export function parseHostList(text: string): string[] | null {
+  const out: string[] = [];
+  for (const item of text.split(',')) {
+    const h = item.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    if (h === '') continue;
+    if (!/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$/.test(h) && !isIP(h)) return null;
+    out.push(h);
+  }
+  return out;
 }
 
 type MatchedCommand = { ok: true; name: CommandName | null; rest: string[] } | { ok: false; error: string };

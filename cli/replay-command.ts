@@ -128,7 +128,7 @@ export function runReplay(args: ReplayArgs, registry: MachineRegistry, io: Repla
  * resolves. The URL (with its token) goes to `io.err` once.
  */
 export async function inspectReplay(
-  args: ReplayArgs & { inspect: string },
+  args: ReplayArgs & { inspect: string; allowedHosts?: readonly string[] },
   registry: MachineRegistry,
   io: ReplayOutput & { untilStopped: () => Promise<string> },
   agentVersion: string,
@@ -160,7 +160,7 @@ export async function inspectReplay(
   }
   let server;
   try {
-    server = await startInspectorServer({ session, address: args.inspect });
+    server = await startInspectorServer({ session, address: args.inspect, allowedHosts: args.allowedHosts });
   } catch (err) {
     io.err(`replay: cannot serve the inspector on ${args.inspect}: ${(err as Error).message}`);
     return 2;

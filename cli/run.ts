@@ -3,7 +3,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { open as openInspector } from 'node:inspector';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { COMMANDS, parseFlags, type CommandName, type Flags } from './flags.js';
@@ -90,7 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
       return { exit: 2 };
     }
     const inspect = args.args.inspect ?? flags.inspect ?? undefined;
-    if (inspect) return { exit: await inspectReplay({ ...args.args, inspect }, builtinMachines(), { out: io.out, err: io.err, untilStopped: io.untilStopped }, agentVersion()) };
+    if (inspect) return { exit: await inspectReplay({ ...args.args, inspect, allowedHosts: splitHosts(flags.inspectHosts) }, builtinMachines(), { out: io.out, err: io.err, untilStopped: io.untilStopped }, agentVersion()) };
     return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }, agentVersion()) };
   }
   if (command === 'bugreport') {
@@ -197,11 +196,6 @@ async function startDaemonFromCli(
     redactor,
     stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
   });
-  if (flags.profiling) {
-    // Go's pprof has no twin in Node; the V8 inspector gives CPU and heap profiles.
-    openInspector(flags.profilingPort, '127.0.0.1');
-    logger.info({ port: flags.profilingPort }, 'V8 inspector listening on 127.0.0.1 for profiling');
-  }
 
   const links = await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out }, logger);
   let daemon: Daemon;
@@ -241,7 +235,8 @@ async function startDaemonFromCli(
     return { exit: EXIT.failed };
   }
 
-  const inspector = flags.inspect ? await startInspector(flags.inspect, daemon, redactor, flock?.name, logger, io) : undefined;
+  const profiling = flags.profiling ? await startProfiling(flags.profilingPort, logger, io) : undefined;
+  const inspector = flags.inspect ? await startInspector(flags.inspect, splitHosts(flags.inspectHosts), daemon, redactor, flock?.name, logger, io) : undefined;
   logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
   const supervision = await superviseBySystemd(io.supervisor ?? {}, links.map((l) => l.name), logger);
 
@@ -251,6 +246,7 @@ async function startDaemonFromCli(
     logger.info({ signal }, 'stopping');
     await supervision.stop();
     await inspector?.close();
+    await profiling?.close();
     await daemon.stop();
     return exit;
   });
@@ -280,7 +276,7 @@ async function superviseBySystemd(supervisor: NodeJS.ProcessEnv, links: string[]
  * carries the access token, so it goes to stderr once and never to the log.
  * A failure to start it is logged; the daemon runs on without it.
  */
-async function startInspector(address: string, daemon: Daemon, redactor: Redactor, name: string | undefined, logger: Logger, io: CliIo) {
+async function startInspector(address: string, hosts: readonly string[], daemon: Daemon, redactor: Redactor, name: string | undefined, logger: Logger, io: CliIo) {
   try {
     const { startLiveInspector } = await import('../inspector/live.js');
     const inspector = await startLiveInspector({
@@ -289,6 +285,7 @@ async function startInspector(address: string, daemon: Daemon, redactor: Redacto
       run: daemon.run,
       agentVersion: agentVersion(),
       address,
+      allowedHosts: hosts,
       title: name ?? 'reagent daemon',
       now: Date.now(),
       scrub: (v) => redactor.scrub(v),
@@ -332,6 +329,30 @@ function help(positionals: readonly string[], host: { platform: NodeJS.Platform;
 function isOwnOptions(command: CommandName): boolean {
   const spec = COMMANDS.find((c) => c.name === command);
   return spec !== undefined && 'ownOptions' in spec && spec.ownOptions;
+}
+
+/**
+ * `-profiling`: CPU profiles and heap snapshots from the daemon itself (see
+ * inspector/profiling.ts). Like the inspector, its URL carries the token, so
+ * it goes to stderr once and never to the log; a failure to start is logged
+ * and the daemon runs on without it.
+ */
+async function startProfiling(port: number, logger: Logger, io: CliIo) {
+  try {
+    const { startProfilingServer } = await import('../inspector/profiling.js');
+    const server = await startProfilingServer({ port });
+    io.err(`profiling: ${server.url}`);
+    logger.info({ address: server.origin }, 'profiling endpoint listening (open the URL with the token printed on stderr)');
+    return server;
+  } catch (err) {
+    logger.error({ err, port }, 'profiling endpoint failed to start; running without it');
+    return undefined;
+  }
+}
+
+/** `-inspectHosts`, validated by the flag parser, as a list. */
+function splitHosts(value: string): string[] {
+  return value === '' ? [] : value.split(',');
 }
 
 function nonEmptyFile(path: string): boolean {

@@ -4,8 +4,10 @@
 // truncating the only copy of the device secret if power fails mid-write. Legacy values
 // are rewritten in memory only and reported as notes.
 //
-// Every failure is one line naming the file and the field. The device secret
-// never appears in an error, not even when it sits in the wrong field.
+// Every failure is one line naming the file, the field and the expected type.
+// No string from the file is ever quoted, not even a few characters of it:
+// any string field may hold the device secret or a private key pasted into
+// the wrong place, so a value is described by its type alone.
 
 export type FlockEnvironment = 'production' | 'test' | 'local';
 
@@ -63,9 +65,6 @@ const FIELDS: Readonly<Record<string, FieldRule>> = {
   'insecure-registries': { kind: 'stringArray' },
 };
 
-/** Fields whose values are credentials: errors describe their type only. */
-const SENSITIVE_PATHS: readonly string[] = ['secret', 'authentication.key'];
-
 const ENVIRONMENTS: readonly string[] = ['production', 'test', 'local'];
 
 const LEGACY_REGISTRY = 'registry.reswarm.io/';
@@ -93,7 +92,7 @@ export function loadFlockConfig(path: string, readFile: ReadTextFile): FlockResu
 
 export function validateFlock(value: unknown, file: string): FlockResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, error: `${file}: expected a JSON object at the top level, got ${describe(value, '', false)}` };
+    return { ok: false, error: `${file}: expected a JSON object at the top level, got ${describe(value)}` };
   }
   const input = value as Record<string, unknown>;
   const secret = typeof input.secret === 'string' ? input.secret : '';
@@ -107,10 +106,7 @@ export function validateFlock(value: unknown, file: string): FlockResult {
       continue;
     }
     const checked = check(rule.kind, field, raw);
-    if (!checked.ok) {
-      const sensitive = SENSITIVE_PATHS.includes(checked.path);
-      return fail(file, secret, `field "${checked.path}": expected ${checked.expected}, got ${describe(checked.got, secret, sensitive)}`);
-    }
+    if (!checked.ok) return fail(file, secret, `field "${checked.path}": expected ${checked.expected}, got ${describe(checked.got, rule.kind)}`);
     config[field] = checked.value;
   }
 
@@ -126,6 +122,32 @@ export function validateFlock(value: unknown, file: string): FlockResult {
   }
   // The table above checked every field's type; this is the one cast at the boundary.
   return { ok: true, config: config as unknown as FlockConfig, notes };
+}
+
+/**
+ * The Reagent presents the `.flock`'s client certificate, with certificate
+ * checks off, to its legacy endpoints only: `devices.*\.(com|io):8080`. Its
+ * regex runs unanchored over the whole URL, so `wss://evil.example/devices.x.com:8080`
+ * matched and got the device's private key and no server check. Here the same
+ * rule is anchored and applied to the URL's host:port only, on wss://.
+ */
+const LEGACY_TLS_HOST = /^devices[a-z0-9.-]*\.(?:com|io):8080$/;
+
+export function isLegacyTlsEndpoint(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  return parsed.protocol === 'wss:' && LEGACY_TLS_HOST.test(`${parsed.hostname}:${parsed.port}`);
+}
+
+/** TLS options for the studio link: the client certificate, and no server check, for a legacy endpoint only. */
+export function legacyClientTls(config: Pick<FlockConfig, 'device_endpoint_url' | 'authentication'>): { key: string; cert: string; rejectUnauthorized: false } | undefined {
+  const auth = config.authentication;
+  if (!auth?.key || !auth.certificate || !isLegacyTlsEndpoint(config.device_endpoint_url)) return undefined;
+  return { key: auth.key, cert: auth.certificate, rejectUnauthorized: false };
 }
 
 type Checked = { ok: true; value: unknown } | { ok: false; path: string; expected: string; got: unknown };
@@ -180,23 +202,20 @@ function fail(file: string, secret: string, message: string): FlockResult {
   return { ok: false, error: `${file}: ${safe}` };
 }
 
-function describe(value: unknown, secret: string, sensitive: boolean): string {
-  let shown: string;
+/** A value by its type alone: what was given, never what it says. */
+function describe(value: unknown, kind?: Kind): string {
   if (typeof value === 'string') {
     if (value === '') return 'an empty string';
-    shown = `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-    if (sensitive) return 'a string';
-  } else if (typeof value === 'number' || typeof value === 'boolean') {
-    shown = `${typeof value} ${String(value)}`;
-    if (sensitive) return `a ${typeof value}`;
-  } else if (value === null) {
-    return 'null';
-  } else if (Array.isArray(value)) {
-    return 'an array';
-  } else {
-    return typeof value === 'object' ? 'an object' : typeof value;
+    return kind === 'integer' ? 'a string (write the number without quotes)' : 'a string';
   }
-  return secret !== '' && shown.includes(secret) ? `a ${typeof value}` : shown;
+  if (typeof value === 'number') {
+    if (kind !== 'integer') return 'a number';
+    return Number.isInteger(value) ? 'an integer too large to be exact' : 'a number that is not an integer';
+  }
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 function describeReadError(err: unknown): string {

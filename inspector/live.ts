@@ -19,6 +19,8 @@ export interface LiveInspectorOptions {
   maxRows?: number;
   /** Fixed token (tests). */
   token?: string;
+  /** Host names the inspector also answers to (`-inspectHosts`). */
+  allowedHosts?: readonly string[];
   /** The system's clock reading, stamped on actors that were alive before the inspector. */
   now?: number;
   /**
@@ -46,7 +48,7 @@ export async function startLiveInspector(opts: LiveInspectorOptions): Promise<Li
   const detach = session.attach(opts.system, opts.now ?? 0);
   let server: InspectorServer;
   try {
-    server = await startInspectorServer({ session, address: opts.address, token: opts.token });
+    server = await startInspectorServer({ session, address: opts.address, token: opts.token, allowedHosts: opts.allowedHosts });
   } catch (err) {
     detach();
     throw err;

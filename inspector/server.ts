@@ -1,17 +1,18 @@
 // The inspector's web server: the page (static files from inspector/public
 // and elkjs's browser bundle from node_modules, nothing from the internet),
 // a WebSocket for the page (/ws) and the same stream in Stately Inspect's
-// format (/stately). Bound to 127.0.0.1 unless told otherwise, and every
-// request needs the random token printed once at start (or the cookie the
-// page gets in exchange for it).
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+// format (/stately). Bound to 127.0.0.1 unless told otherwise; who may ask
+// is decided by the access gate (access.ts): the random token printed once
+// at start (or the cookie the page gets in exchange for it), and a Host
+// header that names this server.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { AccessGate, parseAddress, plain, secureHeaders } from './access.js';
 import type { InspectorSession } from './session.js';
 import { embeddedFiles, type EmbeddedFiles } from '../packaging/embedded.js';
 import type { TimelineFilter } from './timeline.js';
@@ -26,6 +27,8 @@ export interface InspectorServerOptions {
   publicDir?: string;
   /** The page files by URL path; by default from the single executable, else from `publicDir` and node_modules. */
   pageFiles?: ReadonlyMap<string, PageFile>;
+  /** Host names the server also answers to (`-inspectHosts`), for a non-loopback bind. */
+  allowedHosts?: readonly string[];
 }
 
 export interface PageFile {
@@ -86,49 +89,34 @@ export function pageFiles(dir?: string, files: EmbeddedFiles | null = embeddedFi
   return out;
 }
 
-export function parseAddress(address: string): { host: string; port: number } {
-  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?(\d{1,5})$/.exec(address);
-  if (!m || Number(m[2]) > 65535) throw new Error(`inspector: expected HOST:PORT or PORT, got ${JSON.stringify(address)}`);
-  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
+export { parseAddress };
 
 export async function startInspectorServer(opts: InspectorServerOptions): Promise<InspectorServer> {
   const { session } = opts;
   const { host, port: wanted } = parseAddress(opts.address);
-  const token = opts.token ?? randomBytes(24).toString('base64url');
+  const gate = new AccessGate({ bindHost: host, token: opts.token, cookiePrefix: 'reagent_inspect', allowedHosts: opts.allowedHosts });
+  const { token } = gate;
   const files = opts.pageFiles ?? pageFiles(opts.publicDir);
-
-  let port = wanted;
-  const cookieName = () => `reagent_inspect_${port}`;
-  const authorized = (req: IncomingMessage, url: URL): 'query' | 'cookie' | null => {
-    const q = url.searchParams.get('token');
-    if (q !== null && same(q, token)) return 'query';
-    const cookie = parseCookies(req.headers.cookie)[cookieName()];
-    return cookie !== undefined && same(cookie, token) ? 'cookie' : null;
-  };
-  // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example.
-  const hostAllowed = (req: IncomingMessage): boolean => {
-    if (host === '0.0.0.0' || host === '::') return true;
-    const h = (req.headers.host ?? '').toLowerCase();
-    return [`${host}:${port}`, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(h);
-  };
+  const filePath = (pathname: string) => files.get(pathname === '/' ? '/index.html' : pathname);
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://inspector');
     secureHeaders(res);
-    if (!hostAllowed(req)) return plain(res, 403, 'forbidden host\n');
+    if (!gate.hostAllowed(req)) return plain(res, 403, gate.forbiddenHostText('-inspectHosts'));
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'method not allowed\n');
-    const auth = authorized(req, url);
+    const auth = gate.authorize(req, url);
     if (!auth) return plain(res, 401, 'unauthorized: open the URL with the token that reagent printed when it started\n');
     if (auth === 'query') {
       // Trade the token for a cookie and drop it from the address bar and history.
-      res.setHeader('Set-Cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
-      url.searchParams.delete('token');
-      res.writeHead(303, { Location: url.pathname + (url.search || '') });
+      // The redirect goes to one of our own files, never to a path taken from the
+      // request: "/.//evil.example" parses to the path "//evil.example", which a
+      // browser reads as another host.
+      res.setHeader('Set-Cookie', gate.cookie());
+      res.writeHead(303, { Location: filePath(url.pathname) ? url.pathname : '/' });
       return res.end();
     }
     const name = url.pathname === '/' ? '/index.html' : url.pathname;
-    const file = files.get(name);
+    const file = filePath(url.pathname);
     if (!file) return plain(res, 404, 'not found\n');
     const body = file.read();
     res.writeHead(200, { 'Content-Type': TYPES[extname(name)] ?? 'application/octet-stream', 'Content-Length': body.length });
@@ -139,12 +127,12 @@ export async function startInspectorServer(opts: InspectorServerOptions): Promis
   const statelySockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://inspector');
-    const auth = hostAllowed(req) ? authorized(req, url) : null;
+    const auth = gate.hostAllowed(req) ? gate.authorize(req, url) : null;
     const origin = req.headers.origin;
     // The page's socket rides on its cookie: only from its own origin. Stately's
     // tools live elsewhere and present the token itself.
     const sameOrigin = origin === undefined || origin === `http://${req.headers.host}`;
-    const allowed = auth === 'query' || (auth === 'cookie' && sameOrigin);
+    const allowed = auth === 'query' || auth === 'header' || (auth === 'cookie' && sameOrigin);
     const target = !allowed ? null : url.pathname === '/ws' ? pageSockets : url.pathname === '/stately' ? statelySockets : null;
     if (!target) {
       socket.end(`HTTP/1.1 ${allowed ? 404 : 401} ${allowed ? 'Not Found' : 'Unauthorized'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -210,7 +198,8 @@ export async function startInspectorServer(opts: InspectorServerOptions): Promis
       resolve();
     });
   });
-  port = (server.address() as { port: number }).port;
+  const port = (server.address() as { port: number }).port;
+  gate.listening(port);
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const origin = `http://${shownHost}:${port}`;
 
@@ -319,32 +308,4 @@ function hello(session: InspectorSession): object {
 
 function send(ws: WebSocket, message: object): void {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return out;
-}
-
-function secureHeaders(res: ServerResponse): void {
-  res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Content-Security-Policy', "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'");
-}
-
-function plain(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
-  res.end(text);
 }

@@ -41,6 +41,7 @@ import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
 import { specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
 import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
+import { migrateAppLayout } from './layout-migration.js';
 
 const SOURCE = 'apps';
 const HISTORY_PERSIST_MS = 30_000;
@@ -154,6 +155,10 @@ export class AppsRuntime implements AppsService {
     this.offs.push(system.afterCommit(this.listener.retryUnsaved));
     this.persistTimer = setInterval(() => this.history.persistAll(), HISTORY_PERSIST_MS);
     this.persistTimer.unref();
+    // Files of the by-name layout move to the keyed one before any app runs on them.
+    await migrateAppLayout(this.settings.appsDir, this.projection.all(), this.settings.buildExtension, this.logger).catch((err: unknown) =>
+      this.logger.error({ err }, 'moving app files to the keyed layout failed; apps start on the keyed paths'),
+    );
     this.monitor.start();
     // With no app to converge there is nothing to wait for; a first list that comes at once is still used.
     const standing = this.projection.all().length;
@@ -342,7 +347,7 @@ export class AppsRuntime implements AppsService {
     }
     if (app.stage === 'DEV') {
       try {
-        archivePresent = existsSync(buildArchivePathFor(this.settings.appsDir, app.appName, this.settings.buildExtension));
+        archivePresent = existsSync(buildArchivePathFor(this.settings.appsDir, app, this.settings.buildExtension));
       } catch {
         archivePresent = false;
       }

@@ -2,7 +2,7 @@
 // lives, its environment and ports (from the request, kept by the apps link),
 // and the names derived from them.
 
-import { NamingError, imageName, parseImageRef, resolveInside, validateAppName, validateFileName, type AppIdentity } from './naming.js';
+import { NamingError, buildArchivePath, imageName, parseImageRef, type AppIdentity } from './naming.js';
 import type { PortSpec } from './containers.js';
 
 export interface AppRuntimeSpec {
@@ -46,7 +46,7 @@ export function validateBuildExtension(ext: unknown): string {
   return ext;
 }
 
-/** `<appsDir>/build/<appName>.<ext>`: the uploaded sources of a DEV app. */
-export function buildArchivePathFor(appsDir: string, appName: string, ext: string): string {
-  return resolveInside(appsDir, 'build', validateFileName(`${validateAppName(appName)}.${validateBuildExtension(ext)}`, 'build archive name'));
+/** `<appsDir>/uploads/<stage>_<appKey>_<name>/<appName>.<ext>`: the uploaded sources of a DEV app (naming.ts). */
+export function buildArchivePathFor(appsDir: string, app: AppIdentity, ext: string): string {
+  return buildArchivePath(appsDir, app.stage, app.appKey, app.appName, validateBuildExtension(ext));
 }

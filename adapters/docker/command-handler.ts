@@ -11,14 +11,14 @@
 // command, an event or a log line.
 
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import type { Command, Json } from '../../actors/types.js';
 import type { DockerOp } from '../../machines/app-planner.js';
 import { appActorId } from '../../machines/app.js';
 import type { DockerEngine } from './engine.js';
 import type { EngineLogger, RegistryCredentials } from './types.js';
-import type { AppIdentity } from './naming.js';
+import { appUploadDir, type AppIdentity } from './naming.js';
+import { removeAppDir } from './app-dirs.js';
 import { EngineError } from './errors.js';
 import { parseDockerCommand, type AppDockerCommand } from './app-commands.js';
 import { SerialLanes } from './op-queue.js';
@@ -234,7 +234,7 @@ export class DockerCommands {
   }
 
   private async build(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, container: string, signal: AbortSignal, tag?: string) {
-    const archive = buildArchivePathFor(this.deps.engine.appsDir, c.app.appName, this.deps.options.buildExtension);
+    const archive = buildArchivePathFor(this.deps.engine.appsDir, c.app, this.deps.options.buildExtension);
     if (!existsSync(archive)) throw new OpRefused(`no build archive at ${archive}: the app's sources have not been uploaded`);
     await this.checkDisk('building the image', container);
     const image = tag ?? appImageRef(this.deps.engine.arch, this.spec(actor), c.app, null, 'DEV');
@@ -310,8 +310,8 @@ export class DockerCommands {
   private async uninstall(app: AppIdentity, actor: string, container: string) {
     const res = await this.deps.engine.uninstall(app.appKey, app.stage, app.appName);
     const removed = await this.removeAppImages(app, actor);
-    const archive = buildArchivePathFor(this.deps.engine.appsDir, app.appName, this.deps.options.buildExtension);
-    if (app.stage === 'DEV') await rm(archive, { force: true });
+    // The uploaded sources of this app (stage and key), not of another app of the same name.
+    await removeAppDir(this.deps.engine.appsDir, appUploadDir(this.deps.engine.appsDir, app.stage, app.appKey, app.appName), `uninstall ${container}`);
     this.deps.logs.agent(container, `App uninstalled (data ${res.dataDirRemoved ? 'deleted' : 'absent'}${removed.length ? `; ${removed.join(', ')} removed` : ''})`);
     return {};
   }

@@ -4,8 +4,7 @@
 // Only containers carrying our labels are ever stopped or removed: a name that
 // happens to match (a user's own `dev_1_web`) is refused with 'not-ours'.
 
-import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import type { ContainerState, EngineDeps, OurContainer } from './types.js';
 import {
@@ -21,6 +20,7 @@ import {
   type Stage,
 } from './naming.js';
 import { EngineError, statusCodeOf, toEngineError } from './errors.js';
+import { removeAppDir } from './app-dirs.js';
 
 type Ctx = Pick<EngineDeps, 'docker' | 'appsDir' | 'logger'>;
 
@@ -93,7 +93,7 @@ export function buildCreateOptions(ctx: Pick<EngineDeps, 'appsDir'>, spec: RunSp
       bindings[key] = [{ HostPort: String(p.host_port) }];
     }
   }
-  const binds = [`${sharedDir(ctx.appsDir)}:/shared`, `${appDataDir(ctx.appsDir, spec.stage, spec.appName)}:/data`];
+  const binds = [`${sharedDir(ctx.appsDir)}:/shared`, `${appDataDir(ctx.appsDir, spec.stage, spec.appKey, spec.appName)}:/data`];
   if (spec.privileged) binds.push('/dev:/dev');
   const opts: Dockerode.ContainerCreateOptions = {
     name,
@@ -136,7 +136,7 @@ export async function runApp(ctx: Ctx, spec: RunSpec): Promise<{ id: string; nam
   const opts = buildCreateOptions(ctx, spec);
   const name = opts.name ?? '';
   await mkdir(sharedDir(ctx.appsDir), { recursive: true });
-  await mkdir(appDataDir(ctx.appsDir, spec.stage, spec.appName), { recursive: true });
+  await mkdir(appDataDir(ctx.appsDir, spec.stage, spec.appKey, spec.appName), { recursive: true });
   if (spec.replace) await remove(ctx, name, { force: true });
   let container: Dockerode.Container;
   try {
@@ -183,8 +183,9 @@ export async function remove(ctx: Ctx, name: string, opts: { force?: boolean } =
 }
 
 /**
- * Removes the app's container and deletes its data dir. The dir is re-checked after
- * resolving symlinks, so a link planted at `<appsDir>/dev` cannot redirect the delete.
+ * Removes the app's container and deletes its data dir, the one of this stage
+ * and app key only (an app of the same name keeps its own). See app-dirs.ts
+ * for why a planted symlink cannot redirect the delete.
  */
 export async function uninstall(
   ctx: Ctx,
@@ -193,22 +194,9 @@ export async function uninstall(
   appName: string,
 ): Promise<{ containerRemoved: boolean; dataDirRemoved: boolean }> {
   const name = containerName(stage, appKey, appName);
-  const dataDir = appDataDir(ctx.appsDir, stage, appName);
+  const dataDir = appDataDir(ctx.appsDir, stage, appKey, appName);
   const containerRemoved = await remove(ctx, name, { force: true });
-  let dataDirRemoved = false;
-  try {
-    await lstat(dataDir);
-    const realBase = await realpath(ctx.appsDir);
-    const realParent = await realpath(path.dirname(dataDir));
-    if (!(realParent === realBase || realParent.startsWith(realBase + path.sep))) {
-      throw new EngineError('not-ours', `uninstall ${name}: ${dataDir} resolves outside the apps dir (${realParent}); not deleted`);
-    }
-    // rm on a symlink removes the link only, never its target.
-    await rm(path.join(realParent, path.basename(dataDir)), { recursive: true, force: true });
-    dataDirRemoved = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const dataDirRemoved = await removeAppDir(ctx.appsDir, dataDir, `uninstall ${name}`);
   ctx.logger.info({ container: name, containerRemoved, dataDirRemoved }, 'app uninstalled');
   return { containerRemoved, dataDirRemoved };
 }

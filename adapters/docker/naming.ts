@@ -257,12 +257,57 @@ export function sharedDir(appsDir: string): string {
   return resolveInside(appsDir, 'shared');
 }
 
-/** `<appsDir>/<dev|prod>/<appName>`, mounted into the app as /data. */
-export function appDataDir(appsDir: string, stage: Stage, appName: string): string {
-  return resolveInside(appsDir, parseStage(stage).toLowerCase(), validateAppName(appName));
+/**
+ * Where an app's files live, keyed by stage and app key: two apps with one name
+ * (different keys, or DEV and PROD) never share or delete each other's files.
+ * Each app's directory is named like its container (`<stage>_<appKey>_<name>`,
+ * lowercase), under top-level directories the by-name layout of the Reagent
+ * (`<appsDir>/<dev|prod>/<name>`, `<appsDir>/build/<name>.tgz`) never used, so
+ * a path of one layout can never be mistaken for the other.
+ */
+export const APP_DIRS = { data: 'data', uploads: 'uploads' } as const;
+
+/** `<appsDir>/data/<stage>_<appKey>_<name>`, mounted into the app as /data. */
+export function appDataDir(appsDir: string, stage: Stage, appKey: string | number, appName: string): string {
+  return resolveInside(appsDir, APP_DIRS.data, containerName(stage, appKey, appName));
 }
 
-/** `<appsDir>/build/<appName>.tgz`: where an uploaded DEV build archive is kept. */
-export function buildArchivePath(appsDir: string, appName: string): string {
-  return resolveInside(appsDir, 'build', validateFileName(`${validateAppName(appName)}.tgz`));
+/** `<appsDir>/uploads/<stage>_<appKey>_<name>`: the app's uploaded DEV sources (`write_data`). */
+export function appUploadDir(appsDir: string, stage: Stage, appKey: string | number, appName: string): string {
+  return resolveInside(appsDir, APP_DIRS.uploads, containerName(stage, appKey, appName));
+}
+
+/** `<appsDir>/uploads/<container>/<appName>.tgz`: the uploaded DEV build archive. */
+export function buildArchivePath(appsDir: string, stage: Stage, appKey: string | number, appName: string, ext = 'tgz'): string {
+  const file = validateFileName(`${validateAppName(appName)}.${ext}`, 'build archive name');
+  return resolveInside(appsDir, APP_DIRS.uploads, containerName(stage, appKey, appName), file);
+}
+
+/** The by-name layout this agent (and the Reagent) used before: read only to migrate it. */
+export const LEGACY_PATHS = {
+  /** `<appsDir>/<dev|prod>/<appName>`. */
+  dataDir(appsDir: string, stage: Stage, appName: string): string {
+    return resolveInside(appsDir, parseStage(stage).toLowerCase(), validateAppName(appName));
+  },
+  /** `<appsDir>/build/<appName>.<ext>`. */
+  buildArchive(appsDir: string, appName: string, ext: string): string {
+    return resolveInside(appsDir, 'build', validateFileName(`${validateAppName(appName)}.${ext}`, 'build archive name'));
+  },
+};
+
+/**
+ * `dev_<appKey>_<name>` / `prod_<appKey>_<name>` back into its parts (lowercase,
+ * as containers are named). App keys hold no "_", so the split is unambiguous.
+ */
+export function parseAppContainerName(value: unknown): { stage: Stage; appKey: string; name: string; container: string } {
+  const expected = 'the container name of an app, like "dev_<appKey>_<name>" or "prod_<appKey>_<name>"';
+  let container: string;
+  try {
+    container = validateContainerName(value).toLowerCase();
+  } catch {
+    throw new NamingError('container name', value, expected);
+  }
+  const m = /^(dev|prod)_([a-z0-9][a-z0-9-]*)_([a-z0-9][a-z0-9_.-]*)$/.exec(container);
+  if (!m || m[2]!.length > LIMITS.appKey || m[3]!.length > LIMITS.appName) throw new NamingError('container name', value, expected);
+  return { stage: m[1] === 'dev' ? 'DEV' : 'PROD', appKey: m[2]!, name: m[3]!, container };
 }

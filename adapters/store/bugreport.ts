@@ -13,12 +13,16 @@ import type { Json, JournalRecord } from '../../actors/types.js';
 import { replayRecords, type ReplaySnapshot } from '../../actors/replay.js';
 import type { MachineRegistry } from '../../machines/registry.js';
 import type { Redactor } from '../log/redactor.js';
-import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, writeExport, type ExportHeader, type ExportRun, type ExportSnapshot } from './export.js';
+import { writeNewFile } from './new-file.js';
+import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, writeExportTo, type ExportHeader, type ExportRun, type ExportSnapshot } from './export.js';
 import { openJournalReader, type JournalReader } from './journal-reader.js';
 
 export interface BugreportOptions {
   dbFile: string;
+  /** Created new (0600, never through a planted file or symlink); an existing one is refused unless `force`. */
   out: string;
+  /** Replace an existing `out` (by rename: whatever it was is not written into). */
+  force?: boolean;
   agentVersion: string;
   registry: MachineRegistry;
   /** The effective configuration, as the daemon would run with it. Redacted here. */
@@ -107,7 +111,7 @@ export function writeBugreport(opts: BugreportOptions): BugreportResult {
       extra: { bugreport: extra },
     };
     const records: Iterable<JournalRecord> = first ? reader.events({ fromSeq: first.seq, toSeq: lastSeq }) : [];
-    const written = writeExport(opts.out, header, records, opts.redactor, { scrubHeader: false });
+    const written = writeNewFile(opts.out, (fd) => writeExportTo(fd, header, records, opts.redactor, { scrubHeader: false }), { force: opts.force ?? false });
     return {
       file: opts.out,
       events: written.events,

@@ -66,6 +66,21 @@ export function writeExport(
   opts: ExportOptions = {},
 ): ExportResult {
   const fd = openSync(path, 'w', 0o600);
+  try {
+    return writeExportTo(fd, header, records, scrubber, opts);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The same into an open file (see store/new-file.ts for creating one safely); the caller closes it. */
+export function writeExportTo(
+  fd: number,
+  header: ExportHeader,
+  records: Iterable<JournalRecord>,
+  scrubber?: Scrubber,
+  opts: ExportOptions = {},
+): ExportResult {
   let bytes = 0;
   let events = 0;
   let redacted = 0;
@@ -75,27 +90,23 @@ export function writeExport(
     bytes += writeSync(fd, buffer);
     buffer = '';
   };
-  try {
-    const safeHeader = scrubber && opts.scrubHeader !== false ? (scrubber.scrub(header) as ExportHeader) : header;
-    buffer += JSON.stringify(safeHeader) + '\n';
-    for (const r of records) {
-      let line: string;
-      if (scrubber) {
-        const payload = scrubber.scrub(r.payload) as Json;
-        const changed = JSON.stringify(payload) !== JSON.stringify(r.payload);
-        if (changed) redacted++;
-        line = JSON.stringify(changed ? { ...r, payload, redacted: true } : r);
-      } else {
-        line = JSON.stringify(r);
-      }
-      buffer += line + '\n';
-      events++;
-      if (buffer.length > 1 << 20) flush();
+  const safeHeader = scrubber && opts.scrubHeader !== false ? (scrubber.scrub(header) as ExportHeader) : header;
+  buffer += JSON.stringify(safeHeader) + '\n';
+  for (const r of records) {
+    let line: string;
+    if (scrubber) {
+      const payload = scrubber.scrub(r.payload) as Json;
+      const changed = JSON.stringify(payload) !== JSON.stringify(r.payload);
+      if (changed) redacted++;
+      line = JSON.stringify(changed ? { ...r, payload, redacted: true } : r);
+    } else {
+      line = JSON.stringify(r);
     }
-    flush();
-  } finally {
-    closeSync(fd);
+    buffer += line + '\n';
+    events++;
+    if (buffer.length > 1 << 20) flush();
   }
+  flush();
   return { events, bytes, redacted };
 }
 

@@ -81,7 +81,14 @@ export class DeviceApi {
     // Everything a caller's payload touches is inside the try: whatever throws
     // becomes this caller's error reply, never an exception in the daemon.
     try {
-      const caller = resolveCaller(details, args, kwargs);
+      let caller: Caller;
+      try {
+        caller = resolveCaller(details, args, kwargs);
+      } catch (err) {
+        // A relayed call that names its requestor badly is refused before any check runs.
+        this.opts.logger.warn({ procedure: def.name, caller: details.caller_authid ?? null, privilege: def.privilege }, 'device API call denied: malformed requestor');
+        throw this.reply(def, err);
+      }
       const verdict = await checkPrivilege(session, this.opts.keys(), caller, def.privilege, this.opts.privilegeTimeoutMs);
       if (!verdict.allowed) {
         this.opts.logger.warn({ procedure: def.name, caller: caller.authid, account: caller.account, privilege: def.privilege }, `device API call denied: ${verdict.reason}`);

@@ -1,5 +1,8 @@
 // `write_data`: a DEV build archive uploaded in hex chunks between "BEGIN" and
-// "END", into `<appsDir>/build/<fileName>`. Unlike the Reagent, which appends
+// "END". The Reagent writes `<appsDir>/build/<fileName>`, by name alone, so two
+// apps of one name overwrote each other's sources; here it goes to the app's
+// own upload dir, keyed by the container name the call carries (stage and app
+// key): `<appsDir>/uploads/<containerName>/<fileName>`. Unlike the Reagent, which appends
 // straight into the final file, chunks go to a hidden `.part` file that is
 // renamed on END: the builder never sees half an archive, and a failed upload
 // leaves the previous archive in place. Each transfer is keyed by container
@@ -16,7 +19,7 @@ import { dirname } from 'node:path';
 import type { Clock, TimerHandle } from '../../actors/clock.js';
 import { DEFAULT_DISK_THRESHOLDS } from '../docker/disk-guard.js';
 import { formatBytes, freeBytes as statfsFreeBytes } from '../docker/disk.js';
-import { NamingError, resolveInside, validateContainerName, validateFileName } from '../docker/naming.js';
+import { APP_DIRS, NamingError, parseAppContainerName, resolveInside, validateFileName } from '../docker/naming.js';
 import { DeviceApiError, WAMP_ERRORS } from './errors.js';
 import { fail, toUint } from './validate.js';
 
@@ -91,7 +94,8 @@ export function parseTransferChunk(args: unknown[]): TransferChunk {
     }
   };
   const file = named('args[1] (fileName)', () => validateFileName(fileName, 'fileName'));
-  const container = named('args[2] (containerName)', () => validateContainerName(containerName));
+  // Lowercase, as containers are named: the upload dir is the one the build looks in.
+  const container = named('args[2] (containerName)', () => parseAppContainerName(containerName).container);
   const n = toUint(total);
   if (n === undefined) throw fail('args[3] (total)', 'a non-negative integer', total);
   let transferId: string;
@@ -194,8 +198,8 @@ export class FileTransfers {
     if (this.bytesInFlight + c.total > maxTotalBytes) {
       throw new DeviceApiError(WAMP_ERRORS.canceled, `write_data: uploads in progress hold ${formatBytes(this.bytesInFlight)}; ${formatBytes(c.total)} more would pass the ${formatBytes(maxTotalBytes)} limit for all uploads together`, { limit: maxTotalBytes });
     }
-    const finalPath = resolveInside(this.opts.appsDir, 'build', c.fileName);
-    const partPath = resolveInside(this.opts.appsDir, 'build', `.${c.fileName}.${safeId(c.id)}.part`);
+    const finalPath = resolveInside(this.opts.appsDir, APP_DIRS.uploads, c.containerName, c.fileName);
+    const partPath = resolveInside(this.opts.appsDir, APP_DIRS.uploads, c.containerName, `.${c.fileName}.${safeId(c.id)}.part`);
     this.opening++;
     let handle: FileHandle;
     try {

@@ -2,15 +2,18 @@
 // privilege/privilege.go), with every procedure checked:
 // - the caller is INVOCATION.details.caller_authid (we register with
 //   `disclose_caller: true`); a caller the router did not disclose is denied;
-// - `system` is the backend relaying a user's request: the user is then
-//   `requestor_account_key` from kwargs or args[0], and that account is checked;
-//   without one it is the backend itself, which may call anything;
+// - `system` is the backend relaying a user's request: the user is then the
+//   requestor named in kwargs or args[0] (`requestor_account_key` or its alias
+//   `account_id`, read by requestor-account.ts, as the request parser reads it),
+//   and that account is checked; without one it is the backend itself, which
+//   may call anything; a requestor that is present but malformed is refused
+//   (invalid_argument), never taken for "without one";
 // - anyone else is checked with `reswarm.devices.check_privilege`, which must
 //   answer `[true]`; an error, a timeout or any other answer denies.
 import type { AbInvocation } from './autobahn.js';
 import type { WampSession } from './session.js';
 import { BACKEND } from './wire.js';
-import { isObj } from './validate.js';
+import { requestorOfCall } from './requestor-account.js';
 
 export type Privilege = 'READ' | 'DEVELOP' | 'MAINTAIN' | 'NETWORK';
 
@@ -23,14 +26,11 @@ export interface Caller {
   account: string | number | null;
 }
 
+/** Throws a DeviceApiError (invalid_argument) when a `system` call names its requestor badly. */
 export function resolveCaller(details: AbInvocation, args: unknown[], kwargs: Record<string, unknown>): Caller {
   const authid = typeof details.caller_authid === 'string' && details.caller_authid !== '' ? details.caller_authid : null;
   if (authid !== SYSTEM_CALLER) return { authid, account: authid };
-  const fromKw = kwargs.requestor_account_key;
-  const first = args[0];
-  const fromArgs = isObj(first) ? first.requestor_account_key : undefined;
-  const account = [fromKw, fromArgs].find((v) => (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v !== ''));
-  return { authid, account: (account as string | number | undefined) ?? null };
+  return { authid, account: requestorOfCall(args, kwargs) };
 }
 
 export type PrivilegeVerdict = { allowed: true } | { allowed: false; reason: string };

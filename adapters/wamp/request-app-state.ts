@@ -2,12 +2,14 @@
 // `get_requested_app_states` into an AppStateRequest. Field names and fallbacks
 // are the Reagent's (src/api/request_app_state.go): `target_state` falls back
 // to `manually_requested_state`, `current_state` to `state`,
-// `requestor_account_key` to `account_id`; `release_key` may be a string.
+// `requestor_account_key` to `account_id` (requestor-account.ts, shared with the
+// privilege check); `release_key` may be a string.
 import type { Json } from '../../actors/types.js';
 import { isAppState, transientToActualState, type AppState } from '../../machines/app-states.js';
 import { NamingError, validateAppName } from '../docker/naming.js';
 import type { AppStateRequest, DockerCredential } from './apps-service.js';
 import { invalidArgument } from './errors.js';
+import { readRequestorAccount } from './requestor-account.js';
 import {
   fail,
   isObj,
@@ -35,7 +37,7 @@ function stateField(o: Obj, keys: readonly string[], path: string, required: boo
   return null;
 }
 
-/** A key that is a non-negative integer or a non-empty string (legacy `release_key`, account keys). */
+/** A key that is a non-negative integer or a non-empty string (legacy `release_key`, `instance_key`). */
 function keyField(o: Obj, keys: readonly string[], path: string): number | string | null {
   for (const key of keys) {
     const v = o[key];
@@ -93,7 +95,7 @@ export function parseAppStateRequest(payload: unknown, path = ''): AppStateReque
     currentState: stateField(o, ['current_state', 'state'], path, false),
     releaseKey: keyField(o, ['release_key'], path),
     newReleaseKey: optionalUint(o, 'new_release_key', path) ?? null,
-    requestorAccountKey: keyField(o, ['requestor_account_key', 'account_id'], path),
+    requestorAccountKey: readRequestorAccount(o, path),
     deviceOwnerAccountKey: optionalUint(o, 'device_owner_account_key', path) ?? null,
     deviceToAppKey: optionalUint(o, 'device_to_app_key', path) ?? null,
     version: optionalString(o, 'version', path, 128) ?? null,

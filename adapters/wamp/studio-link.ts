@@ -14,7 +14,7 @@ import type { Command } from '../../actors/types.js';
 import type { Link, LinkContext } from '../../actors/link.js';
 import type { TimerHandle } from '../../actors/clock.js';
 import type { ActorSystem } from '../../actors/system.js';
-import type { FlockConfig } from '../../config/flock.js';
+import { legacyClientTls, type FlockConfig } from '../../config/flock.js';
 import type { ConnectionPolicy } from '../../machines/connection.js';
 import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionPolicy } from '../../machines/studio-session.js';
 import { isAppState, isStage } from '../../machines/app-states.js';
@@ -38,6 +38,7 @@ import { SessionFailure, WampSession, type SessionEnd } from './session.js';
 import * as steps from './session-steps.js';
 import { HostSystem, type SystemAdapter } from './system-adapter.js';
 import { trafficLogger } from './traffic-log.js';
+import { plaintextWarning } from './transport.js';
 import { BACKEND } from './wire.js';
 
 export const CONNECTION_ACTOR = 'studio:connection';
@@ -71,9 +72,6 @@ export interface StudioLinkOptions {
 }
 
 export const STUDIO_BACKOFF: ConnectionPolicy['backoff'] = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.3 };
-
-/** The Reagent presented a client certificate only to its legacy endpoints. */
-const LEGACY_TLS_ENDPOINT = /devices.*\.(com|io):8080/;
 
 interface Live {
   session: WampSession;
@@ -133,6 +131,9 @@ export class StudioLink implements Link {
     if (!this.outbox) await this.prepare(ctx);
     this.reportCurrentStates();
     const waiting = this.outbox!.pending().length;
+    // Said at every start, -offline too: it is the configuration that is at fault.
+    const plaintext = plaintextWarning(this.opts.flock.device_endpoint_url);
+    if (plaintext) this.logger.warn({ endpoint: this.opts.flock.device_endpoint_url }, `studio link: ${plaintext}`);
     if (this.opts.offline) {
       this.logger.info({ serial: this.identity.serial, waitingReports: waiting }, 'studio link offline (-offline): app state reports are kept until a later online start');
       return;
@@ -267,8 +268,7 @@ export class StudioLink implements Link {
     this.attempt = ac;
     const authid = deviceAuthId(this.identity);
     const url = this.opts.flock.device_endpoint_url;
-    const auth = this.opts.flock.authentication;
-    const tls = auth?.key && auth.certificate && LEGACY_TLS_ENDPOINT.test(url) ? { key: auth.key, cert: auth.certificate, rejectUnauthorized: false } : undefined;
+    const tls = legacyClientTls(this.opts.flock);
     WampSession.open(
       {
         url,

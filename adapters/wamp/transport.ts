@@ -6,6 +6,7 @@
 // statechart drives (`wamp.ping` -> PONG) to find a link that died silently.
 // A frame that cannot be decoded, fails the message gate, or makes a handler
 // throw is refused alone (`onRefused`); the session goes on.
+import { isIP } from 'node:net';
 import WebSocket from 'ws';
 import type { AbTransport, SerializerName, Serializer, WampMessage } from './autobahn.js';
 import { serializer as makeSerializer } from './autobahn.js';
@@ -48,6 +49,31 @@ export interface WampTransport {
 }
 
 const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+
+/** localhost, 127.0.0.0/8, ::1 (and its IPv4-mapped forms): traffic that never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h);
+  return false;
+}
+
+/**
+ * Why a router URL sends the session in the clear to another machine, or null:
+ * `ws://` to anything but loopback (the WAMP-CRA secret is never sent, but
+ * every call, app credential and log line is readable on the way).
+ */
+export function plaintextWarning(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'ws:' || isLoopbackHost(parsed.hostname)) return null;
+  return `the router ${parsed.host} is reached over plain ws://: device API calls, app credentials and logs cross the network unencrypted; use wss://`;
+}
 
 export function openTransport(opts: TransportOptions): WampTransport {
   const protocols = opts.serializers.map((s) => `wamp.2.${s}`);
@@ -103,7 +129,7 @@ export function openTransport(opts: TransportOptions): WampTransport {
     for (const l of closeListeners.splice(0)) l(info);
   };
 
-  const doClose = (code: number, reason: string) => {
+  const doClose = (code = 1000, reason = '') => {
     localReason ??= reason || 'closed';
     if (ws.readyState === WebSocket.CONNECTING) {
       ws.terminate();

@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { rm, mkdir, rename } from 'node:fs/promises';
+import { rm, mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { skipLoudly, startDockerPeer, uniqueAppKey, waitFor, makeTgz, type DockerPeer } from '../helpers/docker-peer.js';
 import { FAST_POLICY, pushTickerImage, removeAppContainers, startAppsDaemon, tickerDockerfile, type AppsDaemon } from '../helpers/apps-daemon.js';
@@ -100,13 +100,14 @@ describe('apps link on a real engine', { skip }, () => {
     await waitFor('the standing request to be dropped', () => d.daemon.journal.connection.get('SELECT 1 AS x FROM app_requests WHERE app_key = ?', [k]) === null);
   });
 
-  it('a DEV app builds from <appsDir>/build/<name>.tgz and runs; a missing archive is a clear failure', async () => {
+  it('a DEV app builds from <appsDir>/uploads/<container>/<name>.tgz and runs; a missing archive is a clear failure', async () => {
     const k = key();
     const actor = appActorId('DEV', k);
     const container = `dev_${k}_web`;
-    await mkdir(path.join(d.appsDir, 'build'), { recursive: true });
+    const uploads = path.join(d.appsDir, 'uploads', container);
+    await mkdir(uploads, { recursive: true });
     const tgz = await makeTgz(d.appsDir, { Dockerfile: tickerDockerfile(peer.image), 'app/README': 'dev build\n' });
-    await rename(tgz, path.join(d.appsDir, 'build', 'web.tgz'));
+    await rename(tgz, path.join(uploads, 'web.tgz'));
 
     await d.request({ appKey: Number(k), appName: 'web', stage: 'DEV', targetState: 'BUILT' });
     // Uploaded sources and no image: the app starts as TRANSFERED.
@@ -133,12 +134,14 @@ describe('apps link on a real engine', { skip }, () => {
     await d.waitForState(actor, 'UNINSTALLED');
     await assert.rejects(peer.docker().getContainer(container).inspect(), /no such container/i);
     assert.equal(await d.link.runtime!.engine.imageExists(`dev_${arch}_${k}_web`), false);
+    await assert.rejects(stat(uploads), { code: 'ENOENT' }, 'the uploaded sources went with it');
+    await assert.rejects(stat(path.join(d.appsDir, 'data', container)), { code: 'ENOENT' }, 'and its /data');
 
     // DEV sources that were never uploaded: the build fails, saying where it looked.
     const k2 = key();
     await d.request({ appKey: Number(k2), appName: 'nosrc', stage: 'DEV', targetState: 'BUILT' });
     await d.waitForState(appActorId('DEV', k2), 'FAILED');
-    assert.ok(history(`dev_${k2}_nosrc`).some((l) => /build failed: no build archive at .*build\/nosrc\.tgz/.test(l)), history(`dev_${k2}_nosrc`).join('\n'));
+    assert.ok(history(`dev_${k2}_nosrc`).some((l) => /build failed: no build archive at .*uploads\/dev_\d+_nosrc\/nosrc\.tgz/.test(l)), history(`dev_${k2}_nosrc`).join('\n'));
   });
 
   it('logs: live batches while someone listens, windowed queries, and a history that outlives the container and the daemon', async (t) => {

@@ -170,6 +170,10 @@ function validValue(spec: FlagSpec): fc.Arbitrary<string> {
   if (spec.bareValue !== undefined) {
     return fc.tuple(fc.constantFrom('127.0.0.1', '0.0.0.0', 'localhost', '[::1]'), fc.integer({ min: 0, max: 65535 })).map(([h, p]) => `${h}:${p}`);
   }
+  if (spec.hostList) {
+    const host = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV6());
+    return fc.array(host, { maxLength: 4 }).map((hosts) => hosts.join(','));
+  }
   // Any text, including text that starts with a dash or holds '=': Go takes the next word as the value.
   return fc.string({ maxLength: 30 });
 }
@@ -189,6 +193,7 @@ test('property: every value flag parses the same from -f v, -f=v, --f v and --f=
         const parsed = results[0]?.flags[key];
         if (spec.type === 'uint') assert.equal(parsed, Number(value));
         else if (spec.name === 'dbFileName') assert.equal(parsed, posix.isAbsolute(value) ? value : posix.join('/opt/reagent', value));
+        else if (spec.hostList) assert.equal(parsed, String(value).toLowerCase());
         else if (spec.bareValue === undefined) assert.equal(parsed, value);
       },
     ),

@@ -83,17 +83,21 @@ test('a UTF-8 BOM is tolerated', () => {
   ok(loadFlockConfig(FILE, files({ [FILE]: `\uFEFF${JSON.stringify(sample)}` })));
 });
 
-test('wrong types name the field and show the value, except for secrets', () => {
-  assert.equal(err(validateFlock({ ...sample, swarm_key: '12' }, FILE)), `${FILE}: field "swarm_key": expected an integer, got string "12"`);
-  assert.equal(err(validateFlock({ ...sample, device_key: 1.5 }, FILE)), `${FILE}: field "device_key": expected an integer, got number 1.5`);
+test('wrong types name the field and the expected type, and describe the value by its type alone', () => {
+  assert.equal(err(validateFlock({ ...sample, swarm_key: '12' }, FILE)), `${FILE}: field "swarm_key": expected an integer, got a string (write the number without quotes)`);
+  assert.equal(err(validateFlock({ ...sample, device_key: 1.5 }, FILE)), `${FILE}: field "device_key": expected an integer, got a number that is not an integer`);
+  assert.equal(err(validateFlock({ ...sample, device_key: 2 ** 60 }, FILE)), `${FILE}: field "device_key": expected an integer, got an integer too large to be exact`);
   assert.equal(err(validateFlock({ ...sample, secret: 12345 }, FILE)), `${FILE}: field "secret": expected a non-empty string, got a number`);
   assert.equal(err(validateFlock({ ...sample, secret: '' }, FILE)), `${FILE}: field "secret": expected a non-empty string, got an empty string`);
-  assert.equal(err(validateFlock({ ...sample, device_endpoint_url: 'https://x.io' }, FILE)), `${FILE}: field "device_endpoint_url": expected a ws:// or wss:// URL, got string "https://x.io"`);
-  assert.equal(err(validateFlock({ ...sample, environment: 'staging' }, FILE)), `${FILE}: field "environment": expected one of "production", "test", "local", got string "staging"`);
-  assert.equal(err(validateFlock({ ...sample, board: { model: 3 } }, FILE)), `${FILE}: field "board.model": expected a string, got number 3`);
+  assert.equal(err(validateFlock({ ...sample, device_endpoint_url: 'https://x.io' }, FILE)), `${FILE}: field "device_endpoint_url": expected a ws:// or wss:// URL, got a string`);
+  assert.equal(err(validateFlock({ ...sample, environment: 'staging' }, FILE)), `${FILE}: field "environment": expected one of "production", "test", "local", got a string`);
+  assert.equal(err(validateFlock({ ...sample, board: { model: 3 } }, FILE)), `${FILE}: field "board.model": expected a string, got a number`);
+  assert.equal(err(validateFlock({ ...sample, board: 'pi4' }, FILE)), `${FILE}: field "board": expected an object, got a string`);
   assert.equal(err(validateFlock({ ...sample, authentication: { key: 5 } }, FILE)), `${FILE}: field "authentication.key": expected a string, got a number`);
-  assert.equal(err(validateFlock({ ...sample, 'insecure-registries': ['a', 2] }, FILE)), `${FILE}: field "insecure-registries[1]": expected a string, got number 2`);
+  assert.equal(err(validateFlock({ ...sample, 'insecure-registries': ['a', 2] }, FILE)), `${FILE}: field "insecure-registries[1]": expected a string, got a number`);
+  assert.equal(err(validateFlock({ ...sample, swarm_key: true }, FILE)), `${FILE}: field "swarm_key": expected an integer, got true`);
   assert.equal(err(validateFlock([], FILE)), `${FILE}: expected a JSON object at the top level, got an array`);
+  assert.equal(err(validateFlock('x', FILE)), `${FILE}: expected a JSON object at the top level, got a string`);
 });
 
 test('missing required fields say what they are for', () => {
@@ -108,10 +112,16 @@ test('optional nulls read as absent, like Go', () => {
   assert.equal(config.board, undefined);
 });
 
-test('the secret is never quoted, even from the wrong field', () => {
+test('the secret is never quoted, not even in part, whichever field it sits in', () => {
   const message = err(validateFlock({ ...sample, device_endpoint_url: `wss://x/${SECRET}`.replace('wss', 'http') }, FILE));
   assert.ok(!message.includes(SECRET), message);
-  assert.match(message, /field "device_endpoint_url": expected a ws:\/\/ or wss:\/\/ URL, got a string/);
+  assert.match(message, /field "device_endpoint_url": expected a ws:\/\/ or wss:\/\/ URL, got a string$/);
+  // A long secret pasted into a wrong-typed field: before, its first 40 characters were quoted.
+  const long = `${SECRET}${SECRET}${SECRET}`;
+  for (const [field, value] of [['swarm_key', long], ['authentication', long], ['board', long], ['environment', long], ['device_key', long]] as const) {
+    const m = err(validateFlock({ ...sample, [field]: value }, FILE));
+    assert.ok(!m.includes(SECRET.slice(0, 6)) && !m.includes(long.slice(40, 46)), m);
+  }
 });
 
 test('legacy registry and endpoint are rewritten in memory and reported; the file is only read', () => {

@@ -39,7 +39,7 @@ test('HOOP_GRPCURL takes host:port or scheme://host:port', () => {
   assert.deepEqual(ok(readHoopEnv({ HOOP_GRPCURL: '127.0.0.1:8010' })).grpcUrl, { raw: '127.0.0.1:8010', scheme: null, host: '127.0.0.1', port: 8010 });
   assert.deepEqual(ok(readHoopEnv({ HOOP_GRPCURL: 'grpcs://gw.example.com:8443' })).grpcUrl, { raw: 'grpcs://gw.example.com:8443', scheme: 'grpcs', host: 'gw.example.com', port: 8443 });
   assert.equal(ok(readHoopEnv({ HOOP_GRPCURL: 'https://[::1]:443/' })).grpcUrl?.host, '::1');
-  assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'ftp://gw:21' })), /^HOOP_GRPCURL: expected host:port or scheme:\/\/host:port .*got "ftp:\/\/gw:21"$/);
+  assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'ftp://gw:21' })), /^HOOP_GRPCURL: expected host:port or scheme:\/\/host:port .*got another value \(not shown\)$/);
   assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'gw.example.com' })), /^HOOP_GRPCURL: /);
   assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'gw:70000' })), /^HOOP_GRPCURL: /);
 });
@@ -100,21 +100,21 @@ test('TLS knobs: server name (either spelling) and skip-verify', () => {
   assert.equal(ok(readHoopEnv({ TLS_SERVER_NAME: 'gw.local' })).tlsServerName, 'gw.local');
   assert.equal(ok(readHoopEnv({ HOOP_TLSSERVERNAME: 'gw.local' })).tlsServerName, 'gw.local');
   assert.equal(ok(readHoopEnv({ HOOP_TLS_SKIP_VERIFY: 'TRUE' })).tlsSkipVerify, true);
-  assert.equal(err(readHoopEnv({ HOOP_TLS_SKIP_VERIFY: 'yes' })), 'HOOP_TLS_SKIP_VERIFY: expected true or false, got "yes"');
+  assert.equal(err(readHoopEnv({ HOOP_TLS_SKIP_VERIFY: 'yes' })), 'HOOP_TLS_SKIP_VERIFY: expected true or false, got another value (not shown)');
 });
 
 test('log variables: encoding, level and gRPC logging', () => {
   assert.equal(ok(readHoopEnv({ LOG_ENCODING: 'console' })).logEncoding, 'console');
   assert.equal(ok(readHoopEnv({ LOG_ENCODING: 'HUMAN' })).logEncoding, 'console');
   assert.equal(ok(readHoopEnv({ LOG_ENCODING: 'verbose' })).logEncoding, 'console');
-  assert.equal(err(readHoopEnv({ LOG_ENCODING: 'xml' })), 'LOG_ENCODING: expected json or console, got "xml"');
+  assert.equal(err(readHoopEnv({ LOG_ENCODING: 'xml' })), 'LOG_ENCODING: expected json or console, got another value (not shown)');
   assert.equal(ok(readHoopEnv({ LOG_LEVEL: 'TRACE' })).logLevel, 'debug');
   assert.equal(ok(readHoopEnv({ LOG_LEVEL: 'Debug' })).logLevel, 'debug');
   assert.equal(ok(readHoopEnv({ LOG_LEVEL: 'WARN' })).logLevel, 'warn');
   assert.equal(ok(readHoopEnv({ LOG_LEVEL: 'error' })).logLevel, 'error');
-  assert.equal(err(readHoopEnv({ LOG_LEVEL: 'loud' })), 'LOG_LEVEL: expected DEBUG, TRACE, INFO, WARN or ERROR, got "loud"');
+  assert.equal(err(readHoopEnv({ LOG_LEVEL: 'loud' })), 'LOG_LEVEL: expected DEBUG, TRACE, INFO, WARN or ERROR, got another value (not shown)');
   assert.equal(ok(readHoopEnv({ LOG_GRPC: '2' })).logGrpc, 2);
-  assert.equal(err(readHoopEnv({ LOG_GRPC: '3' })), 'LOG_GRPC: expected 0, 1 or 2, got "3"');
+  assert.equal(err(readHoopEnv({ LOG_GRPC: '3' })), 'LOG_GRPC: expected 0, 1 or 2, got another value (not shown)');
 });
 
 test('every problem is reported at once', () => {

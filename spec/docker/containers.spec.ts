@@ -73,7 +73,7 @@ describe('docker: app containers', { skip }, () => {
     assert.equal(info.HostConfig.CapAdd ?? null, null);
     assert.deepEqual(Object.keys(info.Config.ExposedPorts ?? {}).sort(), ['53/udp', '8080/tcp']);
     assert.ok(info.Config.Env.includes('GREETING=hello world'));
-    const dataDir = appDataDir(appsDir, 'DEV', 'Conv');
+    const dataDir = appDataDir(appsDir, 'DEV', key, 'Conv');
     assert.deepEqual(info.HostConfig.Binds, [`${path.join(appsDir, 'shared')}:/shared`, `${dataDir}:/data`]);
 
     await waitFor('the app to exit', async () => (await peer.docker().getContainer(name).inspect()).State.Status === 'exited');
@@ -191,8 +191,8 @@ describe('docker: app containers', { skip }, () => {
 
   it('host networking: a declared port is reachable on loopback', async () => {
     const port = await freePort();
-    await mkdir(appDataDir(appsDir, 'DEV', 'web'), { recursive: true });
-    await writeFile(path.join(appDataDir(appsDir, 'DEV', 'web'), 'index.html'), 'served from /data\n');
+    await mkdir(appDataDir(appsDir, 'DEV', key, 'web'), { recursive: true });
+    await writeFile(path.join(appDataDir(appsDir, 'DEV', key, 'web'), 'index.html'), 'served from /data\n');
     const { name } = await engine.runApp({
       appKey: key,
       stage: 'DEV',
@@ -216,7 +216,7 @@ describe('docker: app containers', { skip }, () => {
 
   it('uninstall removes the container and the data dir, and nothing outside the apps dir', async () => {
     const { name } = await engine.runApp({ appKey: key, stage: 'PROD', appName: 'gone', image: peer.image, networkMode: 'none', cmd: ['sh', '-c', 'echo x > /data/file'] });
-    const dataDir = appDataDir(appsDir, 'PROD', 'gone');
+    const dataDir = appDataDir(appsDir, 'PROD', key, 'gone');
     await waitFor('the data file', () => stat(path.join(dataDir, 'file')).then(() => true, () => false));
     assert.deepEqual(await engine.uninstall(key, 'PROD', 'gone'), { containerRemoved: true, dataDirRemoved: true });
     await assert.rejects(stat(dataDir), { code: 'ENOENT' });
@@ -227,20 +227,20 @@ describe('docker: app containers', { skip }, () => {
     const outside = await mkdtemp(path.join(os.tmpdir(), 'rdp-outside-'));
     try {
       await writeFile(path.join(outside, 'precious'), 'keep');
-      await mkdir(path.join(appsDir, 'prod'), { recursive: true });
-      await symlink(outside, appDataDir(appsDir, 'PROD', 'linked'));
+      await mkdir(path.join(appsDir, 'data'), { recursive: true });
+      await symlink(outside, appDataDir(appsDir, 'PROD', key, 'linked'));
       assert.equal((await engine.uninstall(key, 'PROD', 'linked')).dataDirRemoved, true);
       assert.equal(await readFile(path.join(outside, 'precious'), 'utf8'), 'keep');
 
-      // A stage dir that is a symlink out of the apps dir: refused, nothing deleted.
+      // A data root that is a symlink out of the apps dir: refused, nothing deleted.
       const otherApps = await mkdtemp(path.join(os.tmpdir(), 'rdp-apps2-'));
       try {
-        await mkdir(path.join(outside, 'victim'));
-        await writeFile(path.join(outside, 'victim', 'precious'), 'keep');
-        await symlink(outside, path.join(otherApps, 'dev'));
+        await mkdir(path.join(outside, `dev_${key}_victim`));
+        await writeFile(path.join(outside, `dev_${key}_victim`, 'precious'), 'keep');
+        await symlink(outside, path.join(otherApps, 'data'));
         const other = new DockerEngine({ docker: peer.docker(), appsDir: otherApps, arch: dockerArch(), logger: silentLogger });
         await assert.rejects(other.uninstall(key, 'DEV', 'victim'), (e: unknown) => e instanceof EngineError && e.code === 'not-ours' && /outside the apps dir/.test(e.message));
-        assert.equal(await readFile(path.join(outside, 'victim', 'precious'), 'utf8'), 'keep');
+        assert.equal(await readFile(path.join(outside, `dev_${key}_victim`, 'precious'), 'utf8'), 'keep');
       } finally {
         await rm(otherApps, { recursive: true, force: true });
       }

@@ -5,11 +5,14 @@ import fc from 'fast-check';
 import {
   appDataDir,
   appLabels,
+  appUploadDir,
   buildArchivePath,
   containerName,
   imageName,
   LABELS,
+  LEGACY_PATHS,
   NamingError,
+  parseAppContainerName,
   parseAppLabels,
   parseImageRef,
   parseStage,
@@ -112,12 +115,19 @@ describe('naming: builders', () => {
     assert.equal(parseAppLabels(undefined), undefined);
   });
 
-  it('dirs are <appsDir>/shared, <appsDir>/<stage>/<name>, <appsDir>/build/<name>.tgz', () => {
+  it('dirs are <appsDir>/shared, <appsDir>/data/<stage>_<key>_<name>, <appsDir>/uploads/<stage>_<key>_<name>/<name>.tgz', () => {
     assert.equal(sharedDir(APPS), path.join(APPS, 'shared'));
-    assert.equal(appDataDir(APPS, 'PROD', 'web'), path.join(APPS, 'prod', 'web'));
-    assert.equal(buildArchivePath(APPS, 'web'), path.join(APPS, 'build', 'web.tgz'));
-    assert.throws(() => appDataDir('relative/apps', 'DEV', 'web'), /apps dir/);
-    assert.throws(() => appDataDir(path.sep, 'DEV', 'web'), /below the filesystem root/);
+    assert.equal(appDataDir(APPS, 'PROD', 12, 'Web'), path.join(APPS, 'data', 'prod_12_web'));
+    assert.equal(appUploadDir(APPS, 'DEV', '12', 'web'), path.join(APPS, 'uploads', 'dev_12_web'));
+    assert.equal(buildArchivePath(APPS, 'DEV', 12, 'Web'), path.join(APPS, 'uploads', 'dev_12_web', 'Web.tgz'));
+    assert.equal(buildArchivePath(APPS, 'DEV', 12, 'web', 'tar.gz'), path.join(APPS, 'uploads', 'dev_12_web', 'web.tar.gz'));
+    // One name, different keys or stages: different places.
+    assert.notEqual(appDataDir(APPS, 'DEV', 1, 'web'), appDataDir(APPS, 'DEV', 2, 'web'));
+    assert.notEqual(appDataDir(APPS, 'DEV', 1, 'web'), appDataDir(APPS, 'PROD', 1, 'web'));
+    assert.equal(LEGACY_PATHS.dataDir(APPS, 'PROD', 'web'), path.join(APPS, 'prod', 'web'));
+    assert.equal(LEGACY_PATHS.buildArchive(APPS, 'web', 'tgz'), path.join(APPS, 'build', 'web.tgz'));
+    assert.throws(() => appDataDir('relative/apps', 'DEV', 1, 'web'), /apps dir/);
+    assert.throws(() => appDataDir(path.sep, 'DEV', 1, 'web'), /below the filesystem root/);
     assert.throws(() => resolveInside(APPS, '..', 'etc'), /inside/);
     assert.throws(() => resolveInside(APPS, '.'), /inside/);
   });
@@ -129,10 +139,10 @@ describe('naming: properties', () => {
       .array(fc.constantFrom('srv', 'apps', '..', '.', 'a b', 'x'), { minLength: 0, maxLength: 4 })
       .map((segs) => path.join(path.sep, ...segs));
     fc.assert(
-      fc.property(appsDirArb, stageArb, hostile, (appsDir, stage, name) => {
+      fc.property(appsDirArb, stageArb, hostile, hostile, (appsDir, stage, key, name) => {
         let p: string;
         try {
-          p = appDataDir(appsDir, stage, name);
+          p = appDataDir(appsDir, stage, key, name);
         } catch (e) {
           assert.ok(e instanceof NamingError, `unexpected ${String(e)}`);
           return;
@@ -140,8 +150,8 @@ describe('naming: properties', () => {
         const base = path.resolve(appsDir);
         assert.notEqual(base, path.sep);
         assert.ok(isInside(base, p), p);
-        assert.equal(path.dirname(p), path.join(base, stage.toLowerCase()));
-        assert.equal(path.basename(p), name);
+        assert.equal(path.dirname(p), path.join(base, 'data'));
+        assert.equal(path.basename(p), containerName(stage, key, name));
       }),
       { numRuns: 3000 },
     );
@@ -175,8 +185,10 @@ describe('naming: properties', () => {
         }
         assert.match(cname, DOCKER_NAME);
         assert.equal(cname, cname.toLowerCase());
-        assert.ok(isInside(APPS, appDataDir(APPS, stage, name)));
-        assert.ok(isInside(APPS, buildArchivePath(APPS, name)));
+        assert.ok(isInside(APPS, appDataDir(APPS, stage, key, name)));
+        assert.ok(isInside(APPS, buildArchivePath(APPS, stage, key, name)));
+        // The container name parses back to the identity it came from (lowercase).
+        assert.deepEqual(parseAppContainerName(cname), { stage, appKey: String(key).toLowerCase(), name: name.toLowerCase(), container: cname });
       }),
       { numRuns: 3000 },
     );

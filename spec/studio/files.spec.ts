@@ -68,7 +68,7 @@ function transfers(appsDir: string) {
   return { t, progress, failed, clock };
 }
 
-test('write_data: BEGIN, hex chunks and END produce <appsDir>/build/<fileName>; progress is reported per chunk', async () => {
+test('write_data: BEGIN, hex chunks and END produce <appsDir>/uploads/<containerName>/<fileName>; progress is reported per chunk', async () => {
   const dir = tmp();
   try {
     const appsDir = join(dir, 'apps');
@@ -77,11 +77,13 @@ test('write_data: BEGIN, hex chunks and END produce <appsDir>/build/<fileName>; 
     const base = { fileName: 'app.tgz', containerName: 'dev_12_app', total: data.length, id: 't1' };
     await t.write({ ...base, chunk: 'BEGIN' });
     await t.write({ ...base, chunk: data.subarray(0, 5).toString('hex') });
-    assert.ok(!existsSync(join(appsDir, 'build', 'app.tgz')), 'nothing at the final path before END');
+    const upload = join(appsDir, 'uploads', 'dev_12_app');
+    assert.ok(!existsSync(join(upload, 'app.tgz')), 'nothing at the final path before END');
     await t.write({ ...base, chunk: data.subarray(5).toString('hex') });
     await t.write({ ...base, chunk: 'END' });
-    assert.deepEqual(readFileSync(join(appsDir, 'build', 'app.tgz')), data);
-    assert.deepEqual(readdirSync(join(appsDir, 'build')), ['app.tgz'], 'no part file left');
+    assert.deepEqual(readFileSync(join(upload, 'app.tgz')), data);
+    assert.deepEqual(readdirSync(upload), ['app.tgz'], 'no part file left');
+    assert.equal(existsSync(join(appsDir, 'build')), false, 'nothing in the by-name place');
     assert.deepEqual(progress.map((p) => p.message.progress), [`${((5 / data.length) * 100).toFixed(3)}%`, '100.000%']);
     assert.deepEqual(progress[0]?.message, { id: 't1', status: 'Transfer Progress:', progress: progress[0]?.message.progress });
     assert.equal(t.activeCount, 0);
@@ -101,14 +103,14 @@ test('write_data: data without BEGIN, bad hex, or an abandoned upload never leav
     await assert.rejects(t.write({ ...base, chunk: 'xyz' }), /hex/);
     assert.deepEqual(failed, ['dev_12_app']);
     assert.equal(t.activeCount, 0);
-    assert.deepEqual(readdirSync(join(appsDir, 'build')), []);
+    assert.deepEqual(readdirSync(join(appsDir, 'uploads', 'dev_12_app')), []);
 
     await t.write({ ...base, id: 't2', chunk: 'BEGIN' });
     await t.write({ ...base, id: 't2', chunk: 'abcd' });
     clock.advance(60_000);
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(t.activeCount, 0, 'abandoned after the idle timeout');
-    assert.deepEqual(readdirSync(join(appsDir, 'build')), []);
+    assert.deepEqual(readdirSync(join(appsDir, 'uploads', 'dev_12_app')), []);
     assert.deepEqual(failed, ['dev_12_app', 'dev_12_app']);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -145,7 +145,7 @@ describe('a connected device (JSON)', () => {
     assert.deepEqual(h.system.actions, ['reboot', 'shutdown', 'restart-agent']);
   });
 
-  test('write_data uploads a build archive in hex chunks into <appsDir>/build', async () => {
+  test('write_data uploads a build archive in hex chunks into the app\'s own <appsDir>/uploads/<containerName>', async () => {
     const s = (await h.studio()).session;
     const data = Buffer.from('tgz bytes '.repeat(100));
     const call = (chunk: string) => callOutcome(s, proc('write_data'), [chunk, 'blink.tgz', 'dev_3_blink', data.length, 'up-1']);
@@ -153,8 +153,12 @@ describe('a connected device (JSON)', () => {
     ok(await call(data.subarray(0, 500).toString('hex')));
     ok(await call(data.subarray(500).toString('hex')));
     ok(await call('END'));
-    assert.deepEqual(readFileSync(join(h.agentDir, 'apps', 'build', 'blink.tgz')), data);
+    assert.deepEqual(readFileSync(join(h.agentDir, 'apps', 'uploads', 'dev_3_blink', 'blink.tgz')), data);
     assert.equal(applicationError(await callOutcome(s, proc('write_data'), ['BEGIN', '../evil', 'dev_3_blink', 1, 'x'])), 'wamp.error.invalid_argument');
+    // The container name says whose upload it is: it must name an app (stage, key, name).
+    for (const container of ['blink', 'pub_3_blink', 'dev__blink', 'dev_3_']) {
+      assert.equal(applicationError(await callOutcome(s, proc('write_data'), ['BEGIN', 'blink.tgz', container, 1, 'x'])), 'wamp.error.invalid_argument', container);
+    }
   });
 
   test('every procedure checks the caller\'s privilege, including those the Reagent left unchecked; a denied caller gets not_authorized', async () => {
@@ -179,6 +183,33 @@ describe('a connected device (JSON)', () => {
     assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, requestor_account_key: OTHER_USER.authid })), 'wamp.error.not_authorized');
     ok(await callOutcome(system, proc('request_app_state'), [], { ...kw, requestor_account_key: STUDIO_USER.authid }));
     ok(await callOutcome(system, proc('get_app_log_history'), [{ containerName: 'prod_12_weather', requestor_account_key: STUDIO_USER.authid }]));
+  });
+
+  test('"system" naming its requestor badly is refused with invalid_argument, before any check; account_id is checked like requestor_account_key', async () => {
+    const system = (await h.studio(SYSTEM_USER)).session;
+    const kw = { app_key: 6, app_name: 'relay2', stage: 'PROD', target_state: 'PRESENT' };
+    const checks = () => h.backend.callsTo('reswarm.devices.check_privilege').length;
+    const applied = () => apps.requests.filter((r) => r.request.appKey === 6).length;
+    const before = checks();
+    for (const bad of ['', true, {}, [], -1, 1.5, 'two words']) {
+      for (const field of ['requestor_account_key', 'account_id']) {
+        assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, [field]: bad })), 'wamp.error.invalid_argument', `${field}: ${JSON.stringify(bad)}`);
+        assert.equal(applicationError(await callOutcome(system, proc('get_app_log_history'), [{ containerName: 'prod_12_weather', [field]: bad }])), 'wamp.error.invalid_argument', `args[0].${field}: ${JSON.stringify(bad)}`);
+      }
+    }
+    assert.equal(checks(), before, 'a malformed requestor is refused before the backend is asked');
+    assert.equal(applied(), 0, 'and nothing was applied');
+    // The alias names an account to check, not "the backend itself".
+    assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, account_id: OTHER_USER.authid })), 'wamp.error.not_authorized');
+    assert.equal(applicationError(await callOutcome(system, proc('execute_cmd'), [{ cmd: 'id', blocking: true, account_id: Number(OTHER_USER.authid) }])), 'wamp.error.not_authorized');
+    // Two different accounts in one call: which one was meant is not guessed.
+    assert.equal(applicationError(await callOutcome(system, proc('request_app_state'), [], { ...kw, requestor_account_key: STUDIO_USER.authid, account_id: OTHER_USER.authid })), 'wamp.error.invalid_argument');
+    // Controls: the rightful requestor, through either name, and the backend itself are served.
+    ok(await callOutcome(system, proc('request_app_state'), [], { ...kw, account_id: STUDIO_USER.authid }));
+    ok(await callOutcome(system, proc('request_app_state'), [], { ...kw, requestor_account_key: null }));
+    assert.equal(apps.requests.filter((r) => r.request.appKey === 6).at(0)?.request.requestorAccountKey, Number(STUDIO_USER.authid));
+    assert.equal(applied(), 2);
+    assert.equal(h.system.runs.filter((r) => r.cmd === 'id').length, 0, 'the denied command never ran');
   });
 
   test('a privilege check that fails or does not answer denies', async () => {
