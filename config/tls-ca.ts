@@ -26,7 +26,8 @@ export function loadTlsCa(source: TlsCaSource, fs: CaFileSystem = nodeCaFileSyst
   if (source.kind === 'pem') pem = Buffer.from(source.pem);
   else if (source.kind === 'base64') pem = Buffer.from(source.data.replace(/\s+/g, ''), 'base64');
   else {
-    const where = `file://${source.path}`;
+    // The path is not quoted: whatever was pasted into a variable may be a secret.
+    const where = 'the file:// path';
     try {
       const st = fs.stat(source.path);
       if (st.isDirectory()) return { ok: false, error: `HOOP_TLSCA: ${where} is a directory; expected a PEM file of CA certificates` };
@@ -34,7 +35,7 @@ export function loadTlsCa(source: TlsCaSource, fs: CaFileSystem = nodeCaFileSyst
       pem = fs.readFile(source.path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, error: `HOOP_TLSCA: ${where} does not exist` };
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, error: `HOOP_TLSCA: ${where} names no file` };
       return { ok: false, error: `HOOP_TLSCA: cannot read ${where}: ${code ?? (err as Error).message}` };
     }
   }

@@ -38,7 +38,7 @@ export function decideTransport(input: TransportRuleInput): TransportDecision {
     if (input.insecure) return { tls: false, loopback: false };
     const secure = scheme === 'ws' ? 'wss' : scheme === 'http' ? 'https' : 'grpcs';
     return {
-      refused: `${scheme}:// to ${input.host}, which is not this machine, would send the credential without TLS; use ${secure}:// (or set TLS_SERVER_NAME), or set HOOP_GRPC_INSECURE=true to allow plaintext`,
+      refused: `${scheme}:// to a host that is not this machine would send the credential without TLS; use ${secure}:// (or set TLS_SERVER_NAME), or set HOOP_GRPC_INSECURE=true to allow plaintext`,
     };
   }
   return { tls: true };

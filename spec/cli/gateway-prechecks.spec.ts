@@ -30,8 +30,8 @@ describe('gateway link configuration, checked before the daemon starts', () => {
   const bigToken = `x-agt-${'q7'.repeat(20 * 1024)}`;
   const bigSecret = `xagt-${'Zk'.repeat(17 * 1024)}`;
   cases.push(
-    { what: 'HOOP_TLSCA file that does not exist', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: 'file:///nonexistent/ca.pem' }), line: /^HOOP_TLSCA: file:\/\/\/nonexistent\/ca\.pem does not exist$/ },
-    { what: 'HOOP_TLSCA that is a directory', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: `file://${caDir}` }), line: /^HOOP_TLSCA: file:\/\/.* is a directory; expected a PEM file of CA certificates$/ },
+    { what: 'HOOP_TLSCA file that does not exist', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: 'file:///nonexistent/ca.pem' }), line: /^HOOP_TLSCA: the file:\/\/ path names no file$/ },
+    { what: 'HOOP_TLSCA that is a directory', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: `file://${caDir}` }), line: /^HOOP_TLSCA: the file:\/\/ path is a directory; expected a PEM file of CA certificates$/ },
     { what: 'HOOP_TLSCA holding a private key, not certificates', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: readFileSync(ca.ipKey, 'utf8') }), line: /^HOOP_TLSCA \(pem\): expected PEM CA certificates .*found only "PRIVATE KEY"$/ },
     { what: 'HOOP_TLSCA base64 of something else', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: `base64://${Buffer.from('not a cert').toString('base64')}` }), line: /^HOOP_TLSCA \(base64\): expected PEM CA certificates/ },
     { what: 'HOOP_TLSCA that is not PEM at all', env: () => ({ HOOP_KEY: dsn('xagt-s3cr3t-value-1'), HOOP_TLSCA: 'just-a-word' }), line: /^HOOP_TLSCA: expected an inline PEM certificate/ },
@@ -40,8 +40,8 @@ describe('gateway link configuration, checked before the daemon starts', () => {
     { what: 'HOOP_TOKEN of 40 KiB', env: () => ({ HOOP_GRPCURL: 'gw.example.com:8443', HOOP_TOKEN: bigToken }), line: /^HOOP_TOKEN: \d+ bytes is too long to send as gRPC metadata \(at most 8192\)$/, secret: bigToken },
     { what: 'HOOP_KEY of 34 KiB', env: () => ({ HOOP_KEY: dsn(bigSecret) }), line: /^HOOP_KEY: \d+ bytes is too long to send as gRPC metadata/, secret: bigSecret },
     { what: 'HOOP_TOKEN with a space', env: () => ({ HOOP_GRPCURL: 'gw.example.com:8443', HOOP_TOKEN: 'x-agt-two words-secretvalue' }), line: /^HOOP_TOKEN: contains characters/, secret: 'x-agt-two words-secretvalue' },
-    { what: 'grpc:// DSN to another machine', env: () => ({ HOOP_KEY: dsn('xagt-Q9vR2mZ7kW4pL8nB', 'grpc') }), line: /^HOOP_KEY: grpc:\/\/ to gw\.example\.com, which is not this machine, would send the credential without TLS/, secret: 'xagt-Q9vR2mZ7kW4pL8nB' },
-    { what: 'http:// HOOP_GRPCURL to another machine', env: () => ({ HOOP_GRPCURL: 'http://10.9.8.7:8010', HOOP_TOKEN: 'x-agt-H3jN6bT1yC5dF0sX' }), line: /^HOOP_GRPCURL: http:\/\/ to 10\.9\.8\.7, which is not this machine/, secret: 'x-agt-H3jN6bT1yC5dF0sX' },
+    { what: 'grpc:// DSN to another machine', env: () => ({ HOOP_KEY: dsn('xagt-Q9vR2mZ7kW4pL8nB', 'grpc') }), line: /^HOOP_KEY: grpc:\/\/ to a host that is not this machine would send the credential without TLS/, secret: 'xagt-Q9vR2mZ7kW4pL8nB' },
+    { what: 'http:// HOOP_GRPCURL to another machine', env: () => ({ HOOP_GRPCURL: 'http://10.9.8.7:8010', HOOP_TOKEN: 'x-agt-H3jN6bT1yC5dF0sX' }), line: /^HOOP_GRPCURL: http:\/\/ to a host that is not this machine/, secret: 'x-agt-H3jN6bT1yC5dF0sX' },
   );
 
   for (const c of cases) {

@@ -127,11 +127,11 @@ test('plaintext to another machine is refused up front: grpc://, http:// or ws:/
   const refused = err(readHoopEnv({ HOOP_KEY: remote }));
   assert.equal(
     refused,
-    'HOOP_KEY: grpc:// to gw.example.com, which is not this machine, would send the credential without TLS; use grpcs:// (or set TLS_SERVER_NAME), or set HOOP_GRPC_INSECURE=true to allow plaintext',
+    'HOOP_KEY: grpc:// to a host that is not this machine would send the credential without TLS; use grpcs:// (or set TLS_SERVER_NAME), or set HOOP_GRPC_INSECURE=true to allow plaintext',
   );
   assert.ok(!refused.includes(SECRET));
-  assert.match(err(readHoopEnv({ HOOP_DSN: `ws://dev:${SECRET}@10.1.2.3:80` })), /^HOOP_DSN: ws:\/\/ to 10\.1\.2\.3, .*use wss:\/\//);
-  assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'http://gw.example.com:8010', HOOP_TOKEN: 'x-agt-1' })), /^HOOP_GRPCURL: http:\/\/ to gw\.example\.com, .*use https:\/\//);
+  assert.match(err(readHoopEnv({ HOOP_DSN: `ws://dev:${SECRET}@10.1.2.3:80` })), /^HOOP_DSN: ws:\/\/ to a host that is not this machine.*use wss:\/\//);
+  assert.match(err(readHoopEnv({ HOOP_GRPCURL: 'http://gw.example.com:8010', HOOP_TOKEN: 'x-agt-1' })), /^HOOP_GRPCURL: http:\/\/ to a host that is not this machine.*use https:\/\//);
   // Allowed: loopback, TLS schemes, a bare host:port (TLS), TLS_SERVER_NAME, or HOOP_GRPC_INSECURE=true.
   assert.equal(ok(readHoopEnv({ HOOP_KEY: `grpc://dev:${SECRET}@127.0.0.1:8010` })).key?.host, '127.0.0.1');
   assert.equal(ok(readHoopEnv({ HOOP_KEY: `grpc://dev:${SECRET}@[::1]:8010` })).key?.host, '::1');
@@ -140,7 +140,7 @@ test('plaintext to another machine is refused up front: grpc://, http:// or ws:/
   assert.equal(ok(readHoopEnv({ HOOP_KEY: remote, TLS_SERVER_NAME: 'gw.example.com' })).key?.host, 'gw.example.com');
   const insecure = ok(readHoopEnv({ HOOP_KEY: remote, HOOP_GRPC_INSECURE: 'true' }));
   assert.equal(insecure.grpcInsecure, true);
-  assert.equal(err(readHoopEnv({ HOOP_GRPC_INSECURE: 'yes' })), 'HOOP_GRPC_INSECURE: expected true or false, got "yes"');
+  assert.equal(err(readHoopEnv({ HOOP_GRPC_INSECURE: 'yes' })), 'HOOP_GRPC_INSECURE: expected true or false, got another value (not shown)');
 });
 
 test('a token or DSN that cannot travel as gRPC metadata is one line naming the variable, never a fragment of it', () => {

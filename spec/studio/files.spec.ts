@@ -173,7 +173,7 @@ test('write_data: bytes per archive and across uploads are capped', async () => 
     await t.write({ ...base, id: 'd', chunk: 'BEGIN' });
     await assert.rejects(t.write({ ...base, id: 'd', chunk: 'ab'.repeat(60) }), /uploads in progress would hold more than 150 B together/);
     assert.equal(failed.length, 3, 'each refused chunk ended its upload');
-    assert.deepEqual(readdirSync(join(appsDir, 'build')).sort(), ['.app.tgz.c.part']);
+    assert.deepEqual(readdirSync(join(appsDir, 'uploads', 'dev_1_app')).sort(), ['.app.tgz.c.part']);
     await t.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -187,14 +187,14 @@ test('write_data: free disk is checked at BEGIN and while appending (REAGENT_DIS
     let free = 1000;
     const { t, failed } = bounded(appsDir, { diskMinBytes: 500, diskCheckEveryBytes: 64, freeBytes: async () => free });
     const base = { fileName: 'app.tgz', containerName: 'dev_1_app', total: 0, id: 'u' };
-    await assert.rejects(t.write({ ...base, total: 600, chunk: 'BEGIN' }), /disk: only 1000 B free on the filesystem of .*build; an upload of 600 B must leave at least 500 B free \(REAGENT_DISK_MIN_MIB\)/);
+    await assert.rejects(t.write({ ...base, total: 600, chunk: 'BEGIN' }), /disk: only 1000 B free on the filesystem of .*uploads\/dev_1_app; an upload of 600 B must leave at least 500 B free \(REAGENT_DISK_MIN_MIB\)/);
     await t.write({ ...base, total: 100, chunk: 'BEGIN' });
     await t.write({ ...base, chunk: 'ab'.repeat(40) }); // 40 bytes: under the re-check interval
     free = 520;
     await assert.rejects(t.write({ ...base, chunk: 'ab'.repeat(30) }), /disk: only 520 B free .*; the next 30 B of app.tgz must leave at least 500 B free/);
     assert.equal(t.activeCount, 0);
     assert.equal(failed.length, 1);
-    assert.deepEqual(readdirSync(join(appsDir, 'build')), [], 'the part file is gone');
+    assert.deepEqual(readdirSync(join(appsDir, 'uploads', 'dev_1_app')), [], 'the part file is gone');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

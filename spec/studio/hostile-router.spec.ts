@@ -109,7 +109,7 @@ test('write_data through the router: refused at BEGIN when the disk guard says t
     await until(() => online(h), 15_000, 'online');
     const r = await callOutcome(studio.session, proc('write_data'), ['BEGIN', 'app.tgz', 'dev_1_app', 10, 'u1']);
     assert.equal(r.ok, false);
-    assert.ok(h.logs.some((l) => /write_data: disk: only .* free on the filesystem of .*build; an upload of 10 B must leave at least .* free \(REAGENT_DISK_MIN_MIB\)/.test(l)));
+    assert.ok(h.logs.some((l) => /write_data: disk: only .* free on the filesystem of .*uploads\/dev_1_app; an upload of 10 B must leave at least .* free \(REAGENT_DISK_MIN_MIB\)/.test(l)));
     assert.equal(h.link.session !== null, true);
   } finally {
     await studio.close();
