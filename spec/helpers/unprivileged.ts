@@ -2,7 +2,7 @@
 // processes run under `setpriv --reuid=65534 --regid=65534 --clear-groups`
 // (nobody). Tests run as root; without root (or setpriv) these tests skip
 // loudly, and fail when CI=true, where they must run.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
 export const NOBODY = 65534;
@@ -102,4 +102,36 @@ export async function startNobodyListener(host: string, port = 0): Promise<Nobod
       await exited;
     },
   };
+}
+
+export interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cmd args` as uid/gid 65534 and collects its output (bounded by `timeoutMs`). */
+export function runAsNobody(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(
+      'setpriv',
+      [...SETPRIV, '--', cmd, ...args],
+      { timeout: opts.timeoutMs ?? 30_000, cwd: opts.cwd ?? '/', env: opts.env ?? { PATH: process.env.PATH, HOME: '/nonexistent' }, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** `node -e SCRIPT` as nobody; the script prints one JSON line, which is returned parsed. */
+export async function nodeAsNobody<T>(script: string, args: readonly string[] = []): Promise<T> {
+  const r = await runAsNobody(process.execPath, ['--input-type=module', '-e', script, '--', ...args]);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`node as uid ${NOBODY} printed no JSON (exit ${r.code}); stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
 }

@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, startReagent, tempDir } from '../helpers/cli.js';
-import { nodeAsNobody, privilegeSkip } from '../helpers/as-nobody.js';
+import { nodeAsNobody, skipUnlessUnprivileged } from '../helpers/unprivileged.js';
 import { parseSeconds, startProfilingServer } from '../../inspector/profiling.js';
 
-const skip = privilegeSkip();
+const skip = skipUnlessUnprivileged();
 
 /** What uid 65534 tries against the daemon's port: the CDP discovery endpoints, a debugger upgrade, the profiles. */
 const PROBE = `

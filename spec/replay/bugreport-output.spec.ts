@@ -19,9 +19,9 @@ import { parseBugreportArgs } from '../../cli/bugreport-command.js';
 import type { Json } from '../../actors/types.js';
 import { cleanEnv, runReagent, tempDir } from '../helpers/cli.js';
 import { studioPolicy } from '../helpers/connection-policy.js';
-import { asNobody, NOBODY, privilegeSkip } from '../helpers/as-nobody.js';
+import { NOBODY, runAsNobody, skipUnlessUnprivileged } from '../helpers/unprivileged.js';
 
-const skip = privilegeSkip();
+const skip = skipUnlessUnprivileged();
 
 function agentWithJournal(dir: string): string {
   const agentDir = join(dir, 'agent');
@@ -43,7 +43,7 @@ function sharedName(): string {
 }
 
 async function nobody(script: string): Promise<void> {
-  const r = await asNobody('sh', ['-c', script]);
+  const r = await runAsNobody('sh', ['-c', script]);
   assert.equal(r.code, 0, `as uid ${NOBODY}: ${script}\n${r.stderr}`);
 }
 
