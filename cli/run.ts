@@ -3,15 +3,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { open as openInspector } from 'node:inspector';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { parseFlags, type Flags } from './flags.js';
 import { renderHelp } from './help.js';
 import { FLAGS } from './flags.js';
 import { agentArch, agentVersion } from './version.js';
-import { inspectReplay, parseReplayArgs, runReplay } from './replay-command.js';
-import { parseBugreportArgs, runBugreport } from './bugreport-command.js';
+// replay and bugreport load their modules (recordings, exports, the replay
+// comparator) on demand: the daemon never needs them, and each module loaded
+// at start costs start-up time and resident memory on a device.
 import { loadFlockConfig, type FlockConfig } from '../config/flock.js';
 import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop-env.js';
 import { Redactor } from '../adapters/log/redactor.js';
@@ -62,6 +62,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
   }
 
   if (command === 'replay') {
+    const { inspectReplay, parseReplayArgs, runReplay } = await import('./replay-command.js');
     const args = parseReplayArgs(positionals);
     if (!args.ok) {
       io.err(args.error);
@@ -72,6 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }, agentVersion()) };
   }
   if (command === 'bugreport') {
+    const { parseBugreportArgs, runBugreport } = await import('./bugreport-command.js');
     const args = parseBugreportArgs(positionals);
     if (!args.ok) {
       io.err(args.error);
@@ -138,6 +140,7 @@ async function startDaemonFromCli(
   });
   if (flags.profiling) {
     // Go's pprof has no twin in Node; the V8 inspector gives CPU and heap profiles.
+    const { open: openInspector } = await import('node:inspector');
     openInspector(flags.profilingPort, '127.0.0.1');
     logger.info({ port: flags.profilingPort }, 'V8 inspector listening on 127.0.0.1 for profiling');
   }
