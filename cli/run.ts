@@ -1,5 +1,5 @@
 // The command line, as a function of argv, environment and output streams, so
-// tests can run it in-process. `main.ts` binds it to the real process.
+// tests can run it in-process. `main.cts` binds it to the real process.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ export interface CliIo {
   streams?: { stdin: Readable & { isTTY?: boolean }; stdout: Writable; stderr: Writable };
 }
 
-/** The exit code, or a running daemon for `main.ts` to keep alive. */
+/** The exit code, or a running daemon for `main.cts` to keep alive. */
 export type CliResult = { exit: number } | { daemon: Daemon; done: Promise<number> };
 
 const MiB = 1024 * 1024;

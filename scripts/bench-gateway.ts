@@ -14,7 +14,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const MAIN = new URL('../dist/cli/main.cjs', import.meta.url).pathname;
 const SERVICE = new URL('../dist/gateway/service.js', import.meta.url).href;
 const CODEC = new URL('../dist/adapters/grpc/packet-codec.js', import.meta.url).href;
 const ROOT = new URL('..', import.meta.url).pathname;

@@ -8,7 +8,7 @@ const STAGES = ['esm', 'logger', 'journal', 'actors', 'docker', 'dockerode-eager
 const [stage = 'esm', agentDir = '.'] = process.argv.slice(2);
 const upTo = STAGES.indexOf(stage);
 if (upTo < 0) throw new Error(`stage must be one of ${STAGES.join(', ')}, got ${stage}`);
-// The daemon's own setting (cli/main.ts), before SQLite is compiled.
+// The daemon's own setting (cli/main.cts), before SQLite is compiled.
 setFlagsFromString('--liftoff-only');
 const keep = [];
 

@@ -41,7 +41,7 @@ test('-version and -arch print and exit 0', () => {
   assert.match(a.stdout.trim(), /^(amd64|arm64|armv\d|386|[a-z0-9]+)$/);
 });
 
-test('a lone -version, -arch or -help (the fast path in main.ts) answers exactly as the full parser does', () => {
+test('a lone -version, -arch or -help (the fast path in main.cts) answers exactly as the full parser does', () => {
   const home = tempDir();
   const env = cleanEnv(home);
   // A second flag sends the same request through cli/run.ts; both must print the same bytes.
