@@ -103,12 +103,16 @@ try {
 
   const g = await benchGateway({ quick });
   row(`bulk TCP through agent+gateway (${g.bytes / 1048576} MiB)`, `${g.agentMiBps.toFixed(1)} MiB/s`, `raw grpc-js stream: ${g.grpcMiBps.toFixed(1)} MiB/s (loopback TCP ${g.tcpMiBps.toFixed(0)})`, `${g.ratio.toFixed(2)}x (target >= 0.5x)`);
+  row(`  CPU per relayed MiB, all processes`, `${g.relayCpuMsPerMiB.toFixed(1)} ms`, `raw stream, sender + receiver: ${g.rawCpuMsPerMiB.toFixed(1)} ms`, `${(g.rawCpuMsPerMiB / g.relayCpuMsPerMiB).toFixed(2)}x`);
   row(`memory per open relayed connection (${g.connections})`, `agent ${g.agentKiBPerConnection.toFixed(1)} KiB`, `gateway ${g.gatewayKiBPerConnection.toFixed(1)} KiB`, '');
   Object.assign(out, {
     tcp_relay_ratio: r2(g.ratio),
     tcp_relay_mib_per_sec: r2(g.agentMiBps),
     grpc_stream_mib_per_sec: r2(g.grpcMiBps),
     tcp_loopback_mib_per_sec: r2(g.tcpMiBps),
+    relay_cpu_ms_per_mib: r2(g.relayCpuMsPerMiB),
+    grpc_cpu_ms_per_mib: r2(g.rawCpuMsPerMiB),
+    relay_cpu_seconds: Object.entries(g.cpuSeconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
     agent_kib_per_connection: r2(g.agentKiBPerConnection),
     gateway_kib_per_connection: r2(g.gatewayKiBPerConnection),
   });
