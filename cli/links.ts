@@ -8,7 +8,7 @@ import type { Redactor } from '../adapters/log/redactor.js';
 import type { Link } from '../actors/link.js';
 import type { AppsLink, AppsLinkService } from '../adapters/apps/apps-link.js';
 import type { NetworkService } from '../adapters/network/service.js';
-import { agentVersion } from './version.js';
+import { agentVersion } from './version.cjs';
 import { resolve } from 'node:path';
 
 // Links are imported only when chosen: grpc-js and autobahn cost resident

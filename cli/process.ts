@@ -20,7 +20,7 @@ export async function runProcess(): Promise<void> {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve(sig));
   });
 
-  // A single executable is its own program; from a checkout it is node running main.js.
+  // A single executable is its own program; from a checkout it is node running main.cjs.
   const self = isSea() ? [process.execPath] : [process.execPath, process.argv[1] ?? ''];
   try {
     const result = await runCli(process.argv.slice(2), { ...defaultIo(), untilStopped: () => stopSignal, supervisor, self, cwd: process.cwd() });

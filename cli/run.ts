@@ -1,5 +1,5 @@
 // The command line, as a function of argv, environment and output streams, so
-// tests can run it in-process. `main.ts` binds it to the real process.
+// tests can run it in-process. `main.cts` binds it to the real process.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +9,10 @@ import { COMMANDS, parseFlags, type CommandName, type Flags } from './flags.js';
 import { renderHelp } from './help.js';
 import { FLAGS } from './flags.js';
 import { COMMAND_USAGE, asksForHelp } from './usage.js';
-import { agentArch, agentVersion, buildInfo, renderVersion } from './version.js';
-import { inspectReplay, parseReplayArgs, runReplay } from './replay-command.js';
-import { parseBugreportArgs, runBugreport } from './bugreport-command.js';
+import { agentArch, agentVersion, buildInfo, renderVersion } from './version.cjs';
+// replay and bugreport load their modules (recordings, exports, the replay
+// comparator) on demand: the daemon never needs them, and each module loaded
+// at start costs start-up time and resident memory on a device.
 import { loadFlockConfig, type FlockConfig } from '../config/flock.js';
 import { hasGatewayCredentials, readHoopEnv, type HoopEnv } from '../config/hoop-env.js';
 import { loadTlsCa } from '../config/tls-ca.js';
@@ -44,12 +45,12 @@ export interface CliIo {
    * taken out of the environment so sessions and apps do not inherit it.
    */
   supervisor?: NodeJS.ProcessEnv;
-  /** This executable as a service would start it: [binary] or [node, main.js] (`reagent service`). */
+  /** This executable as a service would start it: [binary] or [node, main.cjs] (`reagent service`). */
   self?: readonly string[];
   cwd?: string;
 }
 
-/** The exit code, or a running daemon for `main.ts` to keep alive. */
+/** The exit code, or a running daemon for `main.cts` to keep alive. */
 export type CliResult = { exit: number } | { daemon: Daemon; done: Promise<number> };
 
 const MiB = 1024 * 1024;
@@ -83,6 +84,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
   }
 
   if (command === 'replay') {
+    const { inspectReplay, parseReplayArgs, runReplay } = await import('./replay-command.js');
     const args = parseReplayArgs(positionals);
     if (!args.ok) {
       io.err(args.error);
@@ -93,6 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }, agentVersion()) };
   }
   if (command === 'bugreport') {
+    const { parseBugreportArgs, runBugreport } = await import('./bugreport-command.js');
     const args = parseBugreportArgs(positionals);
     if (!args.ok) {
       io.err(args.error);

@@ -16,7 +16,7 @@ export interface ServiceIo {
   env: NodeJS.ProcessEnv;
   /** The working directory relative paths are resolved against. */
   cwd: string;
-  /** This executable as the unit should start it: [binary] or [node, main.js]. */
+  /** This executable as the unit should start it: [binary] or [node, main.cjs]. */
   self: readonly string[];
   version: string;
   systemd: SystemdHost;
@@ -267,7 +267,7 @@ function uniqueRoots(dirs: string[]): string[] {
 
 /**
  * A root service must not run a file that another user can replace: the
- * executable (or node and main.js), and every directory above them, must be
+ * executable (or node and main.cjs), and every directory above them, must be
  * owned by root and not writable by group or others.
  */
 export function replaceableBy(self: readonly string[]): string[] {

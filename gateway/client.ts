@@ -9,6 +9,10 @@ import { packet, decodePacket, encodePacket, type Packet } from '../adapters/grp
 import { FLOW_CONTROL_WINDOW, MAX_MESSAGE_BYTES, statusName } from '../adapters/grpc/transport.js';
 import { AgentPacket, ClientPacket, ConnectionOrigin, ConnectMetadata, SpecKey, TransportMethod } from '../adapters/grpc/wire-names.js';
 import { ClientSpec, type SessionTarget } from './protocol.js';
+import { ReadCoalescer } from '../adapters/grpc/sessions/coalesce.js';
+
+/** Largest TCPConnectionWrite a connection's reads are gathered into (see coalesce.ts). */
+const COALESCE_MAX_BYTES = 1024 * 1024;
 
 export interface GatewayEndpoint {
   address: string;
@@ -193,16 +197,18 @@ export class PortForward {
     this.sockets.set(id, socket);
     socket.setNoDelay(true);
     const spec = (): Array<[string, Buffer]> => [[SpecKey.ClientConnectionID, idBytes]];
-    socket.on('data', (chunk: Buffer) => {
-      this.session.send(AgentPacket.TCPConnectionWrite, spec(), chunk);
+    const batch = new ReadCoalescer((payload) => {
+      this.session.send(AgentPacket.TCPConnectionWrite, spec(), payload);
       if (!this.session.writable && !socket.isPaused()) {
         socket.pause();
         this.session.onceDrained(() => socket.resume());
       }
-    });
+    }, COALESCE_MAX_BYTES);
+    socket.on('data', (chunk: Buffer) => batch.push(chunk));
     const closed = () => {
       if (this.sockets.get(id) !== socket) return;
       this.sockets.delete(id);
+      batch.flush();
       this.session.send(AgentPacket.TCPConnectionClose, spec());
     };
     socket.on('end', () => {

@@ -18,7 +18,7 @@ import { removeAppContainers, startAppsDaemon } from '../spec/helpers/apps-daemo
 import { dockerArch } from '../adapters/docker/arch.js';
 import { appActorId } from '../machines/app.js';
 
-const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const MAIN = new URL('../dist/cli/main.cjs', import.meta.url).pathname;
 
 export interface AppsBench {
   apps: number;

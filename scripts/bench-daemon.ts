@@ -1,7 +1,7 @@
 // Daemon footprint: start-up time (spawn to "ready") and idle RSS of
 // `reagent -offline`, next to a bare `node -e` process measured the same way
 // in the same run.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ export interface ProcessSample {
   idleRssKiB: number;
 }
 
-const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const MAIN = new URL('../dist/cli/main.cjs', import.meta.url).pathname;
 
 function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -48,7 +48,14 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-export async function benchDaemon(rounds = 3, idleMs = 3000): Promise<{ daemon: ProcessSample; bare: ProcessSample }> {
+export interface DaemonBench {
+  /** Medians. */
+  daemon: ProcessSample;
+  bare: ProcessSample;
+  rounds: { daemon: ProcessSample[]; bare: ProcessSample[] };
+}
+
+export async function benchDaemon(rounds = 3, idleMs = 3000): Promise<DaemonBench> {
   const daemon: ProcessSample[] = [];
   const bare: ProcessSample[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -64,5 +71,34 @@ export async function benchDaemon(rounds = 3, idleMs = 3000): Promise<{ daemon: 
     }
   }
   const pick = (xs: ProcessSample[]) => ({ startupMs: median(xs.map((x) => x.startupMs)), idleRssKiB: median(xs.map((x) => x.idleRssKiB)) });
-  return { daemon: pick(daemon), bare: pick(bare) };
+  return { daemon: pick(daemon), bare: pick(bare), rounds: { daemon, bare } };
+}
+
+export interface VersionBench {
+  /** `reagent -version`, spawn to exit, median. */
+  versionMs: number;
+  /** `node -e 0`, spawn to exit, median. */
+  bareMs: number;
+  rounds: { version: number[]; bare: number[] };
+}
+
+function timeExit(args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`);
+  return ms;
+}
+
+/** `reagent -version` against `node -e 0`, interleaved so both see the same load. */
+export function benchCliVersion(rounds = 15): VersionBench {
+  const env = { PATH: process.env.PATH };
+  const version: number[] = [];
+  const bare: number[] = [];
+  timeExit([MAIN, '-version'], env); // warm the page cache
+  for (let i = 0; i < rounds; i++) {
+    bare.push(timeExit(['-e', '0'], env));
+    version.push(timeExit([MAIN, '-version'], env));
+  }
+  return { versionMs: median(version), bareMs: median(bare), rounds: { version, bare } };
 }

@@ -1,4 +1,4 @@
-// The single executable next to `node dist/cli/main.js`, measured the same
+// The single executable next to `node dist/cli/main.cjs`, measured the same
 // way in the same run: start-up to "ready" and idle RSS of `-offline`, with
 // and without V8's code cache in the blob; its size next to the Node binary it
 // is made from; and the cost of one systemd notification (a spawned
@@ -13,7 +13,7 @@ import { readTargets } from './package/targets.js';
 import { buildNotifyPeer, startNotifyPeer } from '../spec/service/notify-peer.js';
 
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
-const MAIN = join(ROOT, 'dist/cli/main.js');
+const MAIN = join(ROOT, 'dist/cli/main.cjs');
 
 export interface StartSample {
   startupMs: number;
@@ -69,8 +69,8 @@ export async function benchExecutable(opts: { rounds: number; idleMs: number }):
     const made = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/package.ts'), '--target', 'linux/amd64', '--code-cache', '--out', cacheOut], { cwd: ROOT, encoding: 'utf8' });
     if (made.status !== 0) throw new Error(`packaging with --code-cache failed: ${made.stderr}`);
     const variants: Record<string, string[]> = {
-      'node dist/cli/main.js (this Node)': [process.execPath, MAIN],
-      'node 22 dist/cli/main.js': [node22!, MAIN],
+      'node dist/cli/main.cjs (this Node)': [process.execPath, MAIN],
+      'node 22 dist/cli/main.cjs': [node22!, MAIN],
       'single executable': [sea],
       'single executable + code cache': [join(cacheOut, 'reagent-linux-amd64')],
     };

@@ -14,7 +14,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const MAIN = new URL('../dist/cli/main.cjs', import.meta.url).pathname;
 const SERVICE = new URL('../dist/gateway/service.js', import.meta.url).href;
 const CODEC = new URL('../dist/adapters/grpc/packet-codec.js', import.meta.url).href;
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -32,6 +32,9 @@ export interface GatewayBench {
   gatewayKiBPerConnection: number;
   /** CPU time each process spent during the measured run through the agent. */
   cpuSeconds: Record<string, number>;
+  /** CPU milliseconds per relayed MiB: the raw stream (sender + receiver) and the relay (every process). */
+  rawCpuMsPerMiB: number;
+  relayCpuMsPerMiB: number;
 }
 
 interface Proc {
@@ -154,7 +157,7 @@ server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, port) =>
 });
 `;
 
-async function rawGrpc(bytes: number, env: NodeJS.ProcessEnv): Promise<number> {
+async function rawGrpc(bytes: number, env: NodeJS.ProcessEnv): Promise<{ mibps: number; cpuSeconds: number }> {
   const peer = start(['--input-type=module', '-e', RAW_PEER], { ...env, EXPECT: String(bytes) }, []);
   try {
     const port = Number((await peer.waitFor(/port=(\d+)/))[1]);
@@ -172,6 +175,8 @@ async function rawGrpc(bytes: number, env: NodeJS.ProcessEnv): Promise<number> {
       ['client.connection_id', Buffer.from('1')],
     ]);
     const payload = Buffer.alloc(CHUNK, 0x5a);
+    const peerCpu0 = cpuSeconds(peer.child.pid!);
+    const self0 = process.cpuUsage();
     const t0 = performance.now();
     let sent = 0;
     await new Promise<void>((resolve) => {
@@ -185,9 +190,11 @@ async function rawGrpc(bytes: number, env: NodeJS.ProcessEnv): Promise<number> {
       pump();
     });
     const t1 = await done;
+    const self = process.cpuUsage(self0);
+    const cpu = cpuSeconds(peer.child.pid!) - peerCpu0 + (self.user + self.system) / 1e6;
     call.end();
     client.close();
-    return bytes / (1024 * 1024) / ((t1 - t0) / 1000);
+    return { mibps: bytes / (1024 * 1024) / ((t1 - t0) / 1000), cpuSeconds: cpu };
   } finally {
     await peer.stop();
   }
@@ -209,7 +216,8 @@ export async function benchGateway(opts: { quick?: boolean } = {}): Promise<Gate
   const echoPort = (echo.address() as { port: number }).port;
   try {
     const tcpMiBps = await pushThrough(target.port, bytes, target.until(bytes));
-    const grpcMiBps = await rawGrpc(bytes, env);
+    const raw = await rawGrpc(bytes, env);
+    const grpcMiBps = raw.mibps;
 
     const gw = start(['gateway', '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'], env);
     procs.push(gw);
@@ -269,6 +277,8 @@ export async function benchGateway(opts: { quick?: boolean } = {}): Promise<Gate
       agentKiBPerConnection: (agentAfter - agentBefore) / connections,
       gatewayKiBPerConnection: (gwAfter - gwBefore) / connections,
       cpuSeconds: cpu,
+      rawCpuMsPerMiB: (raw.cpuSeconds * 1000) / (bytes / 1048576),
+      relayCpuMsPerMiB: (Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / (bytes / 1048576),
     };
   } finally {
     for (const p of procs.reverse()) await p.stop();
@@ -285,5 +295,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const f = (n: number) => n.toFixed(1);
   console.log(`bulk TCP (${r.bytes / 1024 / 1024} MiB): through agent+gateway ${f(r.agentMiBps)} MiB/s | raw grpc-js stream ${f(r.grpcMiBps)} MiB/s | loopback TCP ${f(r.tcpMiBps)} MiB/s | ${r.ratio.toFixed(2)}x of raw gRPC (target >= 0.5x)`);
   console.log(`CPU during the agent run: ${Object.entries(r.cpuSeconds).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
+  console.log(`CPU per MiB: raw gRPC stream ${r.rawCpuMsPerMiB.toFixed(1)} ms (sender + receiver), relay ${r.relayCpuMsPerMiB.toFixed(1)} ms (all four processes)`);
   console.log(`memory per open connection (${r.connections}): agent ${f(r.agentKiBPerConnection)} KiB, gateway ${f(r.gatewayKiBPerConnection)} KiB`);
 }

@@ -31,8 +31,14 @@ export interface BenchJournalResult {
   rawInsertPerSec: number;
   /** appendPerSec / rawInsertPerSec; the target is >= 0.5. */
   ratio: number;
-  /** The raw loop committing every 256 rows: the ceiling for group commit of that size. */
+  /** The raw loop committing every `group` rows: the ceiling for group commit of that size. */
   rawGroupCommitPerSec: number;
+  group: number;
+  /**
+   * What one commit costs on this disk, from the two raw loops:
+   * (1/rawGroupCommit - 1/raw) x group. Three fsyncs with synchronous=FULL.
+   */
+  commitMs: number;
 }
 
 const DEFAULT_GROUP = 1024;
@@ -138,7 +144,8 @@ export async function benchJournal(opts: { events: number; dir: string; group?: 
   const rawInsertPerSec = opts.events / median(raw);
   const appendPerSec = opts.events / median(append);
   const rawGroupCommitPerSec = opts.events / median(rawGroup);
-  return { appendPerSec, rawInsertPerSec, ratio: appendPerSec / rawInsertPerSec, rawGroupCommitPerSec };
+  const commitMs = (1 / rawGroupCommitPerSec - 1 / rawInsertPerSec) * GROUP * 1000;
+  return { appendPerSec, rawInsertPerSec, ratio: appendPerSec / rawInsertPerSec, rawGroupCommitPerSec, group: GROUP, commitMs };
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

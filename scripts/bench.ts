@@ -1,44 +1,95 @@
 // `npm run bench`: every number is a ratio against a baseline measured in the
 // same run on the same machine, so results compare across machines.
+// `--quick`: shorter runs. `--json`: the last line is one JSON object with
+// every ratio and absolute value (keys listed in README "Benchmarks").
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchJournal } from './bench-journal.js';
 import { benchReplay } from './bench-replay.js';
-import { benchDaemon } from './bench-daemon.js';
+import { benchCliVersion, benchDaemon } from './bench-daemon.js';
 import { benchApps } from './bench-apps.js';
 import { benchGateway } from './bench-gateway.js';
 import { benchExecutable } from './bench-executable.js';
 import { createBenchJournal, benchReplayFile, benchBugreport } from './bench-inspect.js';
 
 const quick = process.argv.includes('--quick');
+const json = process.argv.includes('--json');
 const rows: Array<[string, string, string, string]> = [];
 const row = (what: string, value: string, baseline: string, ratio: string) => rows.push([what, value, baseline, ratio]);
+const out: Record<string, number | string | boolean | null> = {};
+const r2 = (n: number) => Math.round(n * 100) / 100;
+const range = (xs: number[], f: (n: number) => string) => (xs.length > 1 ? ` [${f(Math.min(...xs))}..${f(Math.max(...xs))}]` : '');
+const MiB = (kib: number) => kib / 1024;
+
+out['nproc'] = cpus().length;
+out['loadavg_start'] = r2(loadavg()[0]!);
+out['quick'] = quick;
 
 const dir = mkdtempSync(join(tmpdir(), 'reagent-bench-'));
 try {
   const events = quick ? 20_000 : 100_000;
   const j = await benchJournal({ events, dir });
   row(`journal append, group commit (${events} events)`, `${Math.round(j.appendPerSec)} ev/s`, `raw insert, 1 txn: ${Math.round(j.rawInsertPerSec)}/s`, `${j.ratio.toFixed(2)}x (target >= 0.5x)`);
+  row(`  same, raw inserts committed every ${j.group}`, `${Math.round(j.rawGroupCommitPerSec)} ev/s`, `one commit costs ${j.commitMs.toFixed(1)} ms here`, `append is ${(j.appendPerSec / j.rawGroupCommitPerSec).toFixed(2)}x of it`);
+  Object.assign(out, {
+    journal_append_ratio: r2(j.ratio),
+    journal_append_per_sec: Math.round(j.appendPerSec),
+    journal_raw_insert_per_sec: Math.round(j.rawInsertPerSec),
+    journal_raw_group_commit_per_sec: Math.round(j.rawGroupCommitPerSec),
+    journal_append_vs_raw_group_commit: r2(j.appendPerSec / j.rawGroupCommitPerSec),
+    journal_commit_ms: r2(j.commitMs),
+    journal_group: j.group,
+  });
 
   const replayEvents = quick ? 100_000 : 1_000_000;
-  const r = benchReplay(replayEvents);
-  row(`replay through the machines (${r.events} events, ${r.verdict})`, `${r.eventsPerSec} ev/s`, 'target 200000 ev/s', `${(r.eventsPerSec / 200_000).toFixed(2)}x of target`);
+  const r = benchReplay(replayEvents, quick ? 1 : 2);
+  const k = (n: number) => `${Math.round(n / 1000)}k`;
+  row(
+    `replay through the runtime (${r.events} events, ${r.verdict}${r.sameStates ? '' : ', END STATES DIFFER'})`,
+    `${r.eventsPerSec} ev/s${range(r.rounds.runtime, k)}`,
+    `bare XState: ${r.xstateEventsPerSec} ev/s${range(r.rounds.xstate, k)}`,
+    `${r.ratio.toFixed(2)}x (target >= 0.6x; ${(r.eventsPerSec / 200_000).toFixed(2)}x of 200k ev/s)`,
+  );
+  Object.assign(out, {
+    replay_vs_xstate_ratio: r2(r.ratio),
+    replay_events_per_sec: r.eventsPerSec,
+    xstate_events_per_sec: r.xstateEventsPerSec,
+    replay_verdict: r.verdict,
+    replay_same_end_states: r.sameStates,
+  });
 
   const jf = await createBenchJournal(join(dir, 'inspect.db'), quick ? 100_000 : 1_000_000);
   const rf = benchReplayFile(jf.file);
-  row(`replay from a journal file (${rf.events} events, ${rf.verdict})`, `${rf.replayPerSec} ev/s`, `read only: ${rf.readPerSec} ev/s`, `${(rf.replayPerSec / 200_000).toFixed(2)}x of target`);
+  row(`replay from a journal file (${rf.events} events, ${rf.verdict})`, `${rf.replayPerSec} ev/s`, `read only: ${rf.readPerSec} ev/s`, `${(rf.replayPerSec / 200_000).toFixed(2)}x of 200k ev/s`);
   const br = benchBugreport(jf.file, join(dir, 'report.ndjson'));
   row(`bugreport export (${br.events} events)`, `${(br.elapsedMs / 1000).toFixed(1)} s`, `${(br.bytes / 2 ** 20).toFixed(0)} MiB`, `${br.eventsPerSec} ev/s`);
+  Object.assign(out, { replay_file_events_per_sec: rf.replayPerSec, journal_read_events_per_sec: rf.readPerSec, bugreport_events_per_sec: br.eventsPerSec });
 
-  const d = await benchDaemon(quick ? 1 : 3);
-  row('daemon idle RSS (-offline)', `${(d.daemon.idleRssKiB / 1024).toFixed(1)} MiB`, `bare node: ${(d.bare.idleRssKiB / 1024).toFixed(1)} MiB`, `${(d.daemon.idleRssKiB / d.bare.idleRssKiB).toFixed(2)}x (target <= 1.5x)`);
-  row('daemon start-up to ready', `${d.daemon.startupMs.toFixed(0)} ms`, `bare node: ${d.bare.startupMs.toFixed(0)} ms`, `${(d.daemon.startupMs / d.bare.startupMs).toFixed(2)}x`);
+  const d = await benchDaemon(quick ? 1 : 5);
+  const idle = d.daemon.idleRssKiB / d.bare.idleRssKiB;
+  const start = d.daemon.startupMs / d.bare.startupMs;
+  const mib = (n: number) => MiB(n).toFixed(1);
+  const ms = (n: number) => n.toFixed(0);
+  row('daemon idle RSS (-offline)', `${mib(d.daemon.idleRssKiB)} MiB${range(d.rounds.daemon.map((x) => x.idleRssKiB), mib)}`, `bare node: ${mib(d.bare.idleRssKiB)} MiB`, `${idle.toFixed(2)}x (target <= 1.5x)`);
+  row('daemon start-up to ready', `${ms(d.daemon.startupMs)} ms${range(d.rounds.daemon.map((x) => x.startupMs), ms)}`, `bare node: ${ms(d.bare.startupMs)} ms${range(d.rounds.bare.map((x) => x.startupMs), ms)}`, `${start.toFixed(2)}x (target <= 4x)`);
+  Object.assign(out, {
+    idle_rss_ratio: r2(idle),
+    idle_rss_mib: r2(MiB(d.daemon.idleRssKiB)),
+    bare_node_rss_mib: r2(MiB(d.bare.idleRssKiB)),
+    startup_ratio: r2(start),
+    startup_ms: Math.round(d.daemon.startupMs),
+    bare_node_startup_ms: Math.round(d.bare.startupMs),
+  });
+
+  const v = benchCliVersion(quick ? 7 : 15);
+  row('reagent -version (spawn to exit)', `${ms(v.versionMs)} ms${range(v.rounds.version, ms)}`, `node -e 0: ${ms(v.bareMs)} ms${range(v.rounds.bare, ms)}`, `${(v.versionMs / v.bareMs).toFixed(2)}x (target <= 1.5x)`);
+  Object.assign(out, { cli_version_ratio: r2(v.versionMs / v.bareMs), cli_version_ms: Math.round(v.versionMs), bare_node_e0_ms: Math.round(v.bareMs) });
 
   const x = await benchExecutable({ rounds: quick ? 1 : 5, idleMs: quick ? 1000 : 3000 });
   if ('skipped' in x) row('single executable', 'skipped', x.skipped, '-');
   else {
-    const base = x.variants['node dist/cli/main.js (this Node)']!;
+    const base = x.variants['node dist/cli/main.cjs (this Node)']!;
     for (const [name, v] of Object.entries(x.variants)) {
       row(`start-up to ready (-offline): ${name}`, `${v.startupMs.toFixed(0)} ms`, `node dist: ${base.startupMs.toFixed(0)} ms`, `${(v.startupMs / base.startupMs).toFixed(2)}x`);
     }
@@ -52,18 +103,42 @@ try {
   }
 
   const a = await benchApps({ idleMs: quick ? 1000 : 3000 });
-  if ('skipped' in a) row('apps (20 at once)', 'skipped', a.skipped, '-');
-  else {
+  if ('skipped' in a) {
+    row('apps (20 at once)', 'skipped', a.skipped, '-');
+    out['apps_skipped'] = a.skipped;
+  } else {
     row(`${a.apps} apps: request -> all RUNNING`, `${a.requestToRunningMs.toFixed(0)} ms`, `docker CLI run -d x${a.apps}: ${a.dockerCliMs.toFixed(0)} ms`, `${(a.requestToRunningMs / a.dockerCliMs).toFixed(2)}x`);
     row(`daemon idle RSS, ${a.apps} running apps`, `${(a.idleRssWithAppsKiB / 1024).toFixed(1)} MiB`, `no apps: ${(a.idleRssNoAppsKiB / 1024).toFixed(1)} MiB`, `${(a.idleRssWithAppsKiB / a.idleRssNoAppsKiB).toFixed(2)}x`);
+    Object.assign(out, {
+      apps_request_to_running_ms: Math.round(a.requestToRunningMs),
+      apps_docker_cli_ms: Math.round(a.dockerCliMs),
+      apps_vs_docker_cli_ratio: r2(a.requestToRunningMs / a.dockerCliMs),
+      apps_idle_rss_mib: r2(MiB(a.idleRssWithAppsKiB)),
+      apps_engine_idle_rss_mib: r2(MiB(a.idleRssNoAppsKiB)),
+    });
   }
 
   const g = await benchGateway({ quick });
   row(`bulk TCP through agent+gateway (${g.bytes / 1048576} MiB)`, `${g.agentMiBps.toFixed(1)} MiB/s`, `raw grpc-js stream: ${g.grpcMiBps.toFixed(1)} MiB/s (loopback TCP ${g.tcpMiBps.toFixed(0)})`, `${g.ratio.toFixed(2)}x (target >= 0.5x)`);
+  row(`  CPU per relayed MiB, all processes`, `${g.relayCpuMsPerMiB.toFixed(1)} ms`, `raw stream, sender + receiver: ${g.rawCpuMsPerMiB.toFixed(1)} ms`, `${(g.rawCpuMsPerMiB / g.relayCpuMsPerMiB).toFixed(2)}x`);
   row(`memory per open relayed connection (${g.connections})`, `agent ${g.agentKiBPerConnection.toFixed(1)} KiB`, `gateway ${g.gatewayKiBPerConnection.toFixed(1)} KiB`, '');
+  Object.assign(out, {
+    tcp_relay_ratio: r2(g.ratio),
+    tcp_relay_mib_per_sec: r2(g.agentMiBps),
+    grpc_stream_mib_per_sec: r2(g.grpcMiBps),
+    tcp_loopback_mib_per_sec: r2(g.tcpMiBps),
+    relay_cpu_ms_per_mib: r2(g.relayCpuMsPerMiB),
+    grpc_cpu_ms_per_mib: r2(g.rawCpuMsPerMiB),
+    relay_cpu_seconds: Object.entries(g.cpuSeconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
+    agent_kib_per_connection: r2(g.agentKiBPerConnection),
+    gateway_kib_per_connection: r2(g.gatewayKiBPerConnection),
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
+out['loadavg_end'] = r2(loadavg()[0]!);
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  |  '));
+console.log(`(load average ${out['loadavg_start']} at start, ${out['loadavg_end']} at the end, ${out['nproc']} CPUs)`);
+if (json) console.log(JSON.stringify(out));

@@ -20,6 +20,9 @@
 # Optional environment: REGISTRY_PORT, REGISTRY_USER, REGISTRY_PASSWORD,
 # STORAGE_DRIVER (skip the overlay2 attempt), DOCKERD_START_TIMEOUT (seconds, default 60).
 set -euo pipefail
+# dockerd and friends live in sbin; a caller's PATH (a user's shell, `npm run bench`) may lack it,
+# while spec/helpers/docker-peer.ts checks these directories too.
+export PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
 
 IMAGE=local/busybox:test
 APPLETS="sh ls echo cat sleep env id hostname nc wget httpd true false seq date yes head"

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { arch as hostArch } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gitCommit, type BuildStamp } from '../cli/version.js';
+import { gitCommit, type BuildStamp } from '../cli/version.cjs';
 import { SQLITE_WASM_KEY } from '../packaging/sqlite-wasm.js';
 import { ptyAddonKey } from '../packaging/pty.js';
 import { EMBEDDED_PAGE_PREFIX } from '../inspector/server.js';

@@ -1,5 +1,5 @@
 // Which grpc-js tracers `-debug-grpc` / LOG_GRPC turn on. grpc-js reads
-// GRPC_TRACE once, when it is first loaded, so cli/main.ts applies this to
+// GRPC_TRACE once, when it is first loaded, so cli/main.cts applies this to
 // the environment before anything imports grpc-js; hence no imports here.
 
 /** -debug-grpc / LOG_GRPC=1: connection-level tracers; LOG_GRPC=2: every tracer. */

@@ -10,7 +10,7 @@ import { build, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
-import type { BuildStamp } from '../../cli/version.js';
+import type { BuildStamp } from '../../cli/version.cjs';
 
 export interface BundleResult {
   file: string;
@@ -20,7 +20,7 @@ export interface BundleResult {
 
 export async function bundle(root: string, outfile: string, stamp: BuildStamp): Promise<BundleResult> {
   const result = await build({
-    entryPoints: [join(root, 'cli/main.ts')],
+    entryPoints: [join(root, 'cli/main.cts')],
     // Metafile paths are relative to this; the checks below look inputs up by them.
     absWorkingDir: root,
     outfile,

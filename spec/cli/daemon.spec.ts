@@ -41,6 +41,32 @@ test('-version and -arch print and exit 0', () => {
   assert.match(a.stdout.trim(), /^(amd64|arm64|armv\d|386|[a-z0-9]+)$/);
 });
 
+test('a lone -version, -arch or -help (the fast path in main.cts) answers exactly as the full parser does', () => {
+  const home = tempDir();
+  const env = cleanEnv(home);
+  // A second flag sends the same request through cli/run.ts; both must print the same bytes.
+  for (const [lone, full] of [
+    [['-version'], ['-debug', '-version']],
+    [['--version=true'], ['-version=true', '-debug=false']],
+    [['-arch'], ['-arch', '-prettyLogging']],
+    [['-h'], ['-help', '-debug']],
+  ] as const) {
+    const a = runReagent([...lone], env);
+    const b = runReagent([...full], env);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(a.stdout, b.stdout, `${lone.join(' ')} vs ${full.join(' ')}`);
+    assert.equal(a.stderr, '');
+  }
+  // Not the fast path: a false value, or a misspelling, is the full parser's business.
+  const off = runReagent(['-version=false'], env);
+  assert.equal(off.code, 0);
+  assert.match(off.stdout, /nothing to connect to/);
+  const bad = runReagent(['-version=maybe'], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /version/);
+});
+
 test('without -config and without gateway credentials it says what it needs and exits 0', () => {
   const home = tempDir();
   const r = runReagent([], cleanEnv(home));

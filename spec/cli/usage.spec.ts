@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMANDS, type CommandSpec } from '../../cli/flags.js';
 import { COMMAND_USAGE, asksForHelp } from '../../cli/usage.js';
@@ -64,8 +64,10 @@ describe('-version', () => {
     assert.equal(lines.length, 4, r.stdout);
     assert.equal(lines[0], pkg.version);
     assert.match(lines[1]!, new RegExp(`^commit +${head}(-dirty)?$`));
-    // The build date of dist/ is when tsc wrote it.
-    assert.equal(/^built +(\S+)$/.exec(lines[2]!)?.[1], statSync(join(ROOT, 'dist/cli/version.js')).mtime.toISOString());
+    // A build prints the stamp `npm run build` wrote with it (no git process per -version).
+    const stamp = JSON.parse(readFileSync(join(ROOT, 'dist/build-stamp.json'), 'utf8')) as { commit: string; date: string };
+    assert.equal(/^built +(\S+)$/.exec(lines[2]!)?.[1], stamp.date);
+    assert.equal(lines[1], `commit   ${stamp.commit}`);
     assert.equal(lines[3], `node     ${process.version} (${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}, node)`);
     assert.equal(reagent(['version']).stdout, r.stdout);
     assert.equal(reagent(['version', 'extra']).code, 2);

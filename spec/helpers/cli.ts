@@ -1,11 +1,11 @@
-// Runs the built `reagent` executable (dist/cli/main.js, made by `npm run build`)
+// Runs the built `reagent` executable (dist/cli/main.cjs, made by `npm run build`)
 // the way a user would, in a clean environment with its own HOME.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+export const MAIN = new URL('../../dist/cli/main.cjs', import.meta.url).pathname;
 
 export function requireBuild(): void {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitCommit } from '../../cli/version.js';
+import { gitCommit } from '../../cli/version.cjs';
 import { packageKey, readBuildRecord, type BuildRecord } from '../../scripts/package/source-hash.js';
 import { readTargets } from '../../scripts/package/targets.js';
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { JournalRecord, SpawnPayload } from '../../actors/types.js';
 import { RUNTIME_EVENTS } from '../../actors/types.js';
 import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, writeExport, type ExportSnapshot } from '../../adapters/store/export.js';
-import { agentVersion } from '../../cli/version.js';
+import { agentVersion } from '../../cli/version.cjs';
 
 export const RECORDINGS_DIR = fileURLToPath(new URL('../fixtures/recordings/', import.meta.url));
 export const RERECORD = process.env.REAGENT_RERECORD === '1';

@@ -13,7 +13,7 @@ const meta = (inputs: Record<string, Import[]>): Metafile => ({ inputs: Object.f
 test('a bundle whose dynamic imports all resolved, with only built-ins left to run time, passes', () => {
   checkBundle(
     meta({
-      'cli/main.ts': [{ path: 'cli/process.ts', kind: 'dynamic-import', original: './process.js' }, { path: 'node:v8', kind: 'import-statement', external: true }],
+      'cli/main.cts': [{ path: 'cli/process.ts', kind: 'dynamic-import', original: './process.js' }, { path: 'node:v8', kind: 'import-statement', external: true }],
       'cli/process.ts': [{ path: 'fs', kind: 'require-call', external: true }],
       // How esbuild records a `define` it substituted.
       'cli/version.ts': [{ path: '<define:REAGENT_BUILD_STAMP>', kind: 'import-statement', external: true }],
@@ -26,8 +26,8 @@ test('a bundle whose dynamic imports all resolved, with only built-ins left to r
 test('an unresolved dynamic import of ours, or one of ours left to require at run time, fails the build', () => {
   assert.throws(() => checkBundle(meta({ 'cli/run.ts': [{ path: '../gateway/cli.js', kind: 'dynamic-import', external: true, original: '../gateway/cli.js' }] })), /cli\/run\.ts: import\("\.\.\/gateway\/cli\.js"\) is not in the bundle/);
   assert.throws(
-    () => checkBundle(meta({ 'cli/main.ts': [{ path: 'cli/process.ts', kind: 'dynamic-import' }], 'cli/process.ts': [], 'adapters/log/logger.ts': [{ path: 'pino-pretty', kind: 'require-call', external: true }] })),
+    () => checkBundle(meta({ 'cli/main.cts': [{ path: 'cli/process.ts', kind: 'dynamic-import' }], 'cli/process.ts': [], 'adapters/log/logger.ts': [{ path: 'pino-pretty', kind: 'require-call', external: true }] })),
     /adapters\/log\/logger\.ts: require-call "pino-pretty" is left to run time/,
   );
-  assert.throws(() => checkBundle(meta({ 'cli/main.ts': [] })), /no dynamic import of ours found/);
+  assert.throws(() => checkBundle(meta({ 'cli/main.cts': [] })), /no dynamic import of ours found/);
 });

@@ -1,4 +1,4 @@
-// The built daemon (`node dist/cli/main.js`) under hostile peers at once:
+// The built daemon (`node dist/cli/main.cjs`) under hostile peers at once:
 // - 10,000+ generated WAMP frames with -debugMessaging on: CALLs of every
 //   registered procedure through the real fox-wamp router (deep, huge, wrong
 //   types), and raw protocol messages the router writes to the agent's

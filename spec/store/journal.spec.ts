@@ -313,6 +313,11 @@ describe('journal: schema migrations', () => {
     assert.throws(() => open(path, { migrations: [MIGRATIONS[0]!, bad] }), /migration 2 \("broken"\) failed/);
     assert.equal(pragma(path, 'user_version'), 1);
     assert.ok(!tableNames(path).includes('ok'));
+    // Several pending steps are one transaction: a later failing step takes the earlier ones back too.
+    const good: Migration = { version: 2, name: 'good', sql: 'CREATE TABLE good (x)' };
+    assert.throws(() => open(path, { migrations: [MIGRATIONS[0]!, good, { ...bad, version: 3 }] }), /migration 3 \("broken"\) failed/);
+    assert.equal(pragma(path, 'user_version'), 1);
+    assert.ok(!tableNames(path).includes('good'));
     assert.throws(
       () => open(path, { migrations: [{ ...bad, version: 3 }] }),
       /step 0 \("broken"\) has version 3, expected 1/,

@@ -11,6 +11,7 @@ import { packet } from '../packet-codec.js';
 import { ClientPacket, SpecKey } from '../wire-names.js';
 import type { RelayReplyType } from '../packet-validation.js';
 import type { Dialer, InboundGate, PacketSink, SessionLimits, SessionRecorder } from './types.js';
+import { ReadCoalescer } from './coalesce.js';
 
 type ConnState = 'dialing' | 'open' | 'closed';
 
@@ -22,6 +23,8 @@ interface RelayConnection {
   socket: Socket | null;
   queue: Buffer[];
   queuedBytes: number;
+  /** Reads from the target gathered per event-loop turn (plain `tcp` only), else null. */
+  batch: ReadCoalescer | null;
   bytesIn: number;
   bytesOut: number;
   blocked: boolean;
@@ -44,6 +47,8 @@ export interface TcpSessionDeps {
 const MAX_REMEMBERED_CLOSED = 4096;
 /** How long a connection closed by the client may take to finish its writes to the target. */
 const LINGER_MS = 10_000;
+/** Largest reply a target's reads are gathered into (see coalesce.ts); far below hoop's 17 MiB message cap. */
+const COALESCE_MAX_BYTES = 1024 * 1024;
 
 export class TcpSession {
   private readonly conns = new Map<string, RelayConnection>();
@@ -118,6 +123,7 @@ export class TcpSession {
       socket: null,
       queue: [],
       queuedBytes: 0,
+      batch: null,
       bytesIn: 0,
       bytesOut: 0,
       blocked: false,
@@ -143,8 +149,7 @@ export class TcpSession {
     conn.socket = socket;
     socket.setNoDelay(true);
     this.deps.recorder.record(this.sid, 'CONNECTION_OPENED', { connection: conn.id });
-    socket.on('data', (chunk: Buffer) => {
-      conn.bytesOut += chunk.length;
+    const forward = (chunk: Buffer) => {
       this.deps.sink.send(packet(conn.reply, [[SpecKey.GatewaySessionID, this.sidBytes], [SpecKey.ClientConnectionID, conn.idBytes]], chunk));
       if (!this.deps.sink.writable && !socket.isPaused()) {
         socket.pause();
@@ -152,6 +157,14 @@ export class TcpSession {
           if (conn.state === 'open') socket.resume();
         });
       }
+    };
+    // hoop's gateway reads the database protocols one packet per message: only plain tcp is gathered.
+    if (conn.reply === ClientPacket.TCPConnectionWrite) conn.batch = new ReadCoalescer(forward, COALESCE_MAX_BYTES);
+    const batch = conn.batch;
+    socket.on('data', (chunk: Buffer) => {
+      conn.bytesOut += chunk.length;
+      if (batch) batch.push(chunk);
+      else forward(chunk);
     });
     socket.on('drain', () => this.unblock(conn));
     socket.on('end', () => this.finish(conn, 'target closed', true));
@@ -194,6 +207,9 @@ export class TcpSession {
     this.conns.delete(conn.id);
     this.remember(conn.id);
     conn.queue.length = 0;
+    // What the target sent before it closed still goes first; nothing is sent into a closed session.
+    if (tellGateway && !this.closed) conn.batch?.flush();
+    conn.batch?.discard();
     const socket = conn.socket;
     conn.socket = null;
     if (socket) {

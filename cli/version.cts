@@ -1,10 +1,12 @@
 // The agent's version and architecture, as `-version` and `-arch` print them.
-// A single executable carries a stamp written by `npm run package`; from a
-// checkout the version comes from package.json and the commit from git.
+// A single executable carries a stamp written by `npm run package`, a build in
+// dist/ the one `npm run build` writes (dist/build-stamp.json); run from the
+// sources, the version comes from package.json and the commit from git.
+// CommonJS, so the executable's entry (main.cts) prints `-version` before any
+// ES module loads (see there).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, sep } from 'node:path';
 
 /** What `npm run package` stamps into the bundle (esbuild `define`, scripts/package/bundle.ts). */
 export interface BuildStamp {
@@ -21,6 +23,9 @@ export function buildStamp(): BuildStamp | null {
   return typeof REAGENT_BUILD_STAMP === 'undefined' ? null : REAGENT_BUILD_STAMP;
 }
 
+/** Where `npm run build` writes its stamp (scripts/stamp-build.mjs), relative to the package root. */
+export const BUILD_STAMP_FILE = 'dist/build-stamp.json';
+
 export interface BuildInfo extends BuildStamp {
   /** `process.version` of the runtime actually running. */
   node: string;
@@ -30,17 +35,21 @@ export interface BuildInfo extends BuildStamp {
   packaging: 'single executable' | 'node';
 }
 
-export function buildInfo(from: string = import.meta.url): BuildInfo {
-  const stamp = buildStamp();
+/** `from`: a file of this package (this module by default); its package root is found by walking up. */
+export function buildInfo(from: string = __filename): BuildInfo {
   const runtime = { node: process.version, platform: `${process.platform}/${agentArch()}` };
+  const stamp = buildStamp();
   if (stamp) return { ...stamp, ...runtime, packaging: 'single executable' };
   const root = packageRoot(from);
+  // A build reads the stamp written with it: no git process on every -version.
+  const built = root && from.startsWith(join(root, 'dist') + sep) ? readStampFile(join(root, BUILD_STAMP_FILE)) : null;
+  if (built) return { ...built, ...runtime, packaging: 'node' };
   return {
     version: agentVersion(from),
     // Only our own checkout: installed under another project, git would name that project's commit.
     commit: root && existsSync(join(root, '.git')) ? gitCommit(root) : 'unknown',
-    // The time this code was compiled (tsc wrote the file), or edited when run from the sources.
-    date: statSync(fileURLToPath(from)).mtime.toISOString(),
+    // When this code was compiled (or edited, run from the sources).
+    date: statSync(from).mtime.toISOString(),
     ...runtime,
     packaging: 'node',
   };
@@ -57,7 +66,7 @@ export function renderVersion(info: BuildInfo): string {
 }
 
 /** Reads the version from our package.json, found by walking up (works from dist/ and from sources). */
-export function agentVersion(from: string = import.meta.url): string {
+export function agentVersion(from: string = __filename): string {
   const stamp = buildStamp();
   if (stamp) return stamp.version;
   const root = packageRoot(from);
@@ -65,8 +74,17 @@ export function agentVersion(from: string = import.meta.url): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+function readStampFile(path: string): BuildStamp | null {
+  try {
+    const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<BuildStamp>;
+    return typeof s.version === 'string' && typeof s.commit === 'string' && typeof s.date === 'string' ? { version: s.version, commit: s.commit, date: s.date } : null;
+  } catch {
+    return null;
+  }
+}
+
 function packageRoot(from: string): string | null {
-  let dir = dirname(fileURLToPath(from));
+  let dir = dirname(from);
   for (let i = 0; i < 6; i++) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
