@@ -31,7 +31,8 @@ async function quickAnswer(flag: string): Promise<void> {
     process.stdout.write(`${agentArch()}\n`);
     return;
   }
-  const [{ FLAGS }, { renderHelp }, { homedir }] = await Promise.all([import('./flags.js'), import('./help.js'), import('node:os')]);
+  const { homedir } = require('node:os') as typeof import('node:os');
+  const [{ FLAGS }, { renderHelp }] = await Promise.all([import('./flags.js'), import('./help.js')]);
   process.stdout.write(`${renderHelp(FLAGS, { platform: process.platform, home: homedir() })}\n`);
 }
 
