@@ -11,7 +11,9 @@ import type Dockerode from 'dockerode';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
-const requireHere = createRequire(import.meta.url);
+// Undefined in the single executable's bundle (scripts/package/bundle.ts defines
+// `import.meta.url` away): there esbuild has bundled dockerode already.
+const requireHere = import.meta.url ? createRequire(import.meta.url) : undefined;
 
 export function dockerFromEnv(env: NodeJS.ProcessEnv): Dockerode {
   const Docker = loadDockerode();
@@ -63,6 +65,9 @@ const DEFERRED: ReadonlyArray<readonly [from: 'dockerode' | 'docker-modem', requ
  * resolved is simply loaded eagerly as before.
  */
 export function loadDockerode(): typeof Dockerode {
+  // In the bundle this literal require is what makes esbuild include dockerode;
+  // nothing is read from disk, so there is nothing to defer.
+  if (!requireHere) return require('dockerode') as typeof Dockerode;
   const dockerodeMain = requireHere.resolve('dockerode');
   if (!(dockerodeMain in requireHere.cache)) {
     const resolveFrom = { dockerode: dockerodeMain, 'docker-modem': '' };

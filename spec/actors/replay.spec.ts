@@ -98,7 +98,9 @@ test('a deliberately changed machine is reported as diverging at the first event
         assert.equal(report.divergence!.machine, 'connection');
       }
     }),
-    { numRuns: 200 },
+    // Seeded: the count below is a property of the generated runs, and an unseeded
+    // draw met exactly 20 divergences once (a flaky threshold, not a regression).
+    { numRuns: 200, seed: 0x5eed },
   );
   assert.ok(diverged > 20, `the property met real divergences (${diverged})`);
 });
