@@ -40,6 +40,7 @@ export interface FlagSpec {
 }
 
 const INSPECT_DEFAULT = '127.0.0.1:9230';
+const METRICS_DEFAULT = '127.0.0.1:9464';
 
 export const FLAGS = [
   {
@@ -120,6 +121,13 @@ export const FLAGS = [
     default: (ctx: DefaultContext) => pathFor(ctx.platform).join(ctx.agentDir, 'reagent.log'),
     meaning: 'JSON log file, rotated at 100 MiB keeping 2 backups; defaults to <agentDir>/reagent.log',
     reagent: 'The Reagent writes /var/log/reagent.log on Linux.',
+  },
+  {
+    name: 'metrics',
+    type: 'string',
+    default: null,
+    bareValue: METRICS_DEFAULT,
+    meaning: `serve /healthz and /metrics (Prometheus text) on HOST:PORT, given as -metrics=HOST:PORT; -metrics alone uses ${METRICS_DEFAULT}. Read-only, no token: bind it to loopback unless every host that can reach it may read link states and counts`,
   },
   {
     name: 'nmw',

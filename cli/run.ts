@@ -28,6 +28,7 @@ import { startDaemon, type Daemon } from '../actors/daemon.js';
 import { SystemClock } from '../actors/clock.js';
 import { builtinMachines } from '../machines/registry.js';
 import { chooseLinks } from './links.js';
+import type { Link } from '../actors/link.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -237,6 +238,7 @@ async function startDaemonFromCli(
 
   const profiling = flags.profiling ? await startProfiling(flags.profilingPort, logger, io) : undefined;
   const inspector = flags.inspect ? await startInspector(flags.inspect, splitHosts(flags.inspectHosts), daemon, redactor, flock?.name, logger, io) : undefined;
+  const metrics = flags.metrics ? await startMetrics(flags.metrics, daemon, links, flags, logger) : undefined;
   logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
   const supervision = await superviseBySystemd(io.supervisor ?? {}, links.map((l) => l.name), logger);
 
@@ -247,6 +249,7 @@ async function startDaemonFromCli(
     await supervision.stop();
     await inspector?.close();
     await profiling?.close();
+    await metrics?.close();
     await daemon.stop();
     return exit;
   });
@@ -346,6 +349,24 @@ async function startProfiling(port: number, logger: Logger, io: CliIo) {
     return server;
   } catch (err) {
     logger.error({ err, port }, 'profiling endpoint failed to start; running without it');
+    return undefined;
+  }
+}
+
+/**
+ * `-metrics`: /healthz and /metrics. The address is logged (it holds no
+ * token: the endpoint is read-only by design); a failure to start is logged
+ * and the daemon runs on without it.
+ */
+async function startMetrics(address: string, daemon: Daemon, links: Link[], flags: Flags, logger: Logger) {
+  try {
+    const { startDaemonMetrics } = await import('../adapters/metrics/from-daemon.js');
+    const clock = new SystemClock();
+    const server = await startDaemonMetrics({ address, daemon, links, offline: flags.offline, version: agentVersion(), agentDir: flags.agentDir, now: () => clock.now(), logger });
+    logger.info({ address: server.origin }, `metrics listening: ${server.origin}/metrics and ${server.origin}/healthz`);
+    return server;
+  } catch (err) {
+    logger.error({ err, address }, 'metrics endpoint failed to start; running without it');
     return undefined;
   }
 }
