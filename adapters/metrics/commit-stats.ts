@@ -47,11 +47,8 @@ export class TimedJournal implements JournalPort {
   }
 
   commit(): void {
-    // Nothing buffered: the journal returns at once; timing it would only flatter the histogram.
-    if (this.inner.pendingBytes?.() === 0) {
-      this.inner.commit();
-      return;
-    }
+    // Nothing buffered: the journal returns at once; timing that would only flatter the histogram.
+    const empty = this.inner.pendingBytes?.() === 0;
     const start = performance.now();
     try {
       this.inner.commit();
@@ -61,9 +58,10 @@ export class TimedJournal implements JournalPort {
       this.lastError = err instanceof Error ? err.message : String(err);
       throw err;
     }
+    this.failingNow = false;
+    if (empty) return;
     const seconds = (performance.now() - start) / 1000;
     this.okCount++;
-    this.failingNow = false;
     this.sum += seconds;
     const i = COMMIT_BUCKETS.findIndex((b) => seconds <= b);
     if (i >= 0) this.counts[i]!++;
