@@ -29,6 +29,8 @@ import { SystemClock } from '../actors/clock.js';
 import { builtinMachines } from '../machines/registry.js';
 import { chooseLinks } from './links.js';
 import type { Link } from '../actors/link.js';
+import type { Handover } from '../adapters/update/update-link.js';
+import { prepareUpdates, probationMsFromEnv, runUpdateGuard } from './updates.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -50,8 +52,12 @@ export interface CliIo {
   cwd?: string;
 }
 
-/** The exit code, or a running daemon for `main.ts` to keep alive. */
-export type CliResult = { exit: number } | { daemon: Daemon; done: Promise<number> };
+/**
+ * The exit code, or a running daemon for `main.ts` to keep alive. `handover`:
+ * what the process does once the daemon stopped for a self-update (exit, or
+ * execve the new version).
+ */
+export type CliResult = { exit: number; handover?: () => Handover | null } | { daemon: Daemon; done: Promise<number>; handover?: () => Handover | null };
 
 const MiB = 1024 * 1024;
 
@@ -126,6 +132,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     const { runSelfTest } = await import('./self-test-command.js');
     return { exit: await runSelfTest(positionals, { agentDir: flags.agentDir, out: io.out, err: io.err }) };
   }
+  if (command === 'update-guard') return { exit: runUpdateGuard(flags, io.env, agentVersion(), io.out) };
   if (command !== null && command !== 'start agent') {
     io.err(`reagent ${command}: not available in this version yet`);
     return { exit: 2 };
@@ -139,6 +146,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
   const journalEnv = readJournalEnv(io.env);
   if (!journalEnv.ok) {
     io.err(journalEnv.error);
+    return { exit: EXIT.usage };
+  }
+  const probationMs = probationMsFromEnv(io.env);
+  if (typeof probationMs === 'string') {
+    io.err(probationMs);
     return { exit: EXIT.usage };
   }
   // Checked before anything starts: a bad CA is one line and exit 2, not a link failing after "ready".
@@ -167,7 +179,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     for (const note of loaded.notes) io.err(`note: ${note}`);
   }
 
-  return startDaemonFromCli(flags, hoop.value, journalEnv.bufferBytes, flock, gateway, command === 'start agent', io);
+  return startDaemonFromCli(flags, hoop.value, journalEnv.bufferBytes, flock, gateway, command === 'start agent', io, { argv, probationMs });
 }
 
 async function startDaemonFromCli(
@@ -178,6 +190,7 @@ async function startDaemonFromCli(
   gateway: boolean,
   gatewayOnly: boolean,
   io: CliIo,
+  update: { argv: readonly string[]; probationMs: number },
 ): Promise<CliResult> {
   const redactor = new Redactor();
   if (flock) redactor.addSecret(flock.secret);
@@ -198,7 +211,17 @@ async function startDaemonFromCli(
     stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
   });
 
-  const links = await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out }, logger);
+  // First thing of a start: a new version on probation is judged before it opens the journal or dials out.
+  const supervised = Boolean(io.supervisor?.NOTIFY_SOCKET || io.env.INVOCATION_ID);
+  const networkLinks = flags.offline ? [] : [...(flock ? ['studio'] : []), ...(gateway || gatewayOnly ? ['gateway'] : [])];
+  const updates = prepareUpdates({ argv: update.argv, flags, flock, env: io.env, version: agentVersion(), supervised, networkLinks, now: new Date().toISOString() }, update.probationMs);
+  if (updates.kind === 'restart') {
+    logger.error({}, updates.note);
+    io.err(`reagent: ${updates.note}`);
+    return { exit: 0, handover: () => ({ ...(supervised ? { kind: 'exit' as const } : { kind: 'exec' as const, path: updates.link.currentBinary, args: [...update.argv] }) }) };
+  }
+  for (const note of updates.notes) logger.warn({}, note);
+  const links = [...(await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out, updates: updates.link }, logger)), updates.link];
   let daemon: Daemon;
   try {
     daemon = await startDaemon({
@@ -240,6 +263,7 @@ async function startDaemonFromCli(
   const inspector = flags.inspect ? await startInspector(flags.inspect, splitHosts(flags.inspectHosts), daemon, redactor, flock?.name, logger, io) : undefined;
   const metrics = flags.metrics ? await startMetrics(flags.metrics, daemon, links, flags, logger) : undefined;
   logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
+  updates.link.ready();
   const supervision = await superviseBySystemd(io.supervisor ?? {}, links.map((l) => l.name), logger);
 
   // A link that gives up for good (web registration never completed) stops the daemon, as hoop exits.
@@ -253,7 +277,7 @@ async function startDaemonFromCli(
     await daemon.stop();
     return exit;
   });
-  return { daemon, done };
+  return { daemon, done, handover: () => updates.link.handover };
 }
 
 /**
