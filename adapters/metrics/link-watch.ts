@@ -13,7 +13,7 @@ export interface LinkStatus {
   phase: LinkPhase;
   /** Runtime clock time the phase was entered. */
   since: number;
-  /** Successful connects in this run. */
+  /** Successful connects in this run (the statechart's own count, also before the watch began). */
   connects: number;
   disconnects: number;
   /** The backoff delay chosen (ms) and the attempt bound (0 = none), from the machine's context. */
@@ -84,7 +84,6 @@ export class LinkWatch {
       ...old,
       phase,
       since: t.at,
-      connects: old.connects + (phase === 'connected' ? 1 : 0),
       disconnects: old.disconnects + (old.phase === 'connected' && phase !== 'connected' ? 1 : 0),
     };
     this.links.set(t.actor, next);
@@ -96,9 +95,9 @@ export class LinkWatch {
     return { name: linkNameOf(actor), actor, phase, since: at, connects: 0, disconnects: 0, delayMs: 0, connectTimeoutMs: 0, lastError: null };
   }
 
-  private fromContext(actor: string): Pick<LinkStatus, 'delayMs' | 'connectTimeoutMs' | 'lastError'> {
+  private fromContext(actor: string): Pick<LinkStatus, 'delayMs' | 'connectTimeoutMs' | 'lastError' | 'connects'> {
     const ctx = (this.system.snapshot(actor) as { context?: ConnectionContext } | undefined)?.context;
-    if (!ctx) return { delayMs: 0, connectTimeoutMs: 0, lastError: null };
-    return { delayMs: ctx.delayMs, connectTimeoutMs: ctx.policy.connectTimeoutMs, lastError: ctx.lastError };
+    if (!ctx) return { delayMs: 0, connectTimeoutMs: 0, lastError: null, connects: 0 };
+    return { delayMs: ctx.delayMs, connectTimeoutMs: ctx.policy.connectTimeoutMs, lastError: ctx.lastError, connects: ctx.sessions };
   }
 }
