@@ -10,6 +10,7 @@ import type { MachineRegistry } from '../machines/registry.js';
 import { acquireInstanceLock, type InstanceLock } from '../adapters/store/instance-lock.js';
 import type { Link } from './link.js';
 import { Journal } from '../adapters/store/journal.js';
+import { TimedJournal, type CommitStats } from '../adapters/metrics/commit-stats.js';
 
 export interface DaemonConfig {
   agentDir: string;
@@ -38,6 +39,8 @@ export interface Daemon {
   readonly run: string;
   readonly system: ActorSystem;
   readonly journal: Journal;
+  /** How the journal's commits went in this run (latency, failures), for /metrics and /healthz. */
+  commitStats(): CommitStats;
   /** Commits, stops every actor, closes the journal and releases the lock. */
   stop(): Promise<void>;
 }
@@ -78,8 +81,10 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     // A full disk must not keep the device offline: the links come up, and the journal catches up when space returns.
     logger.error({ reason: deferred }, `journal cannot write (${deferred}); starting anyway: events wait in memory (bounded) and links connect, the journal catches up when it can write again`);
   }
+  // The runtime commits through a timer: /metrics and /healthz read how the commits go.
+  const timed = new TimedJournal(journal);
   const system = new ActorSystem({
-    journal,
+    journal: timed,
     clock,
     registry: deps.registry,
     random: deps.random,
@@ -157,6 +162,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     run,
     system,
     journal,
+    commitStats: () => timed.stats(),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -40,6 +40,7 @@ export interface FlagSpec {
 }
 
 const INSPECT_DEFAULT = '127.0.0.1:9230';
+const METRICS_DEFAULT = '127.0.0.1:9464';
 
 export const FLAGS = [
   {
@@ -122,6 +123,13 @@ export const FLAGS = [
     reagent: 'The Reagent writes /var/log/reagent.log on Linux.',
   },
   {
+    name: 'metrics',
+    type: 'string',
+    default: null,
+    bareValue: METRICS_DEFAULT,
+    meaning: `serve /healthz and /metrics (Prometheus text) on HOST:PORT, given as -metrics=HOST:PORT; -metrics alone uses ${METRICS_DEFAULT}. Read-only, no token: bind it to loopback unless every host that can reach it may read link states and counts`,
+  },
+  {
     name: 'nmw',
     type: 'bool',
     default: true,
@@ -160,8 +168,8 @@ export const FLAGS = [
     name: 'remoteUpdateURL',
     type: 'string',
     default: 'https://storage.googleapis.com',
-    meaning: 'base URL agent updates are downloaded from; the .flock "update_url" wins',
-    reagent: 'The Reagent\'s README says ""; its code uses this URL, as we do. Self-update is not part of this version yet.',
+    meaning: 'base URL agent updates are downloaded from (<base>/re-agent/availableVersions.json); the .flock "update_url" wins. https:// unless it is this machine',
+    reagent: 'The Reagent\'s README says ""; its code uses this URL, as we do.',
   },
   {
     name: 'respTimeout',
@@ -175,8 +183,8 @@ export const FLAGS = [
     name: 'update',
     type: 'bool',
     default: true,
-    meaning: 'update the agent at start-up when a newer version is published',
-    reagent: 'Accepted for compatibility; self-update is not part of this version yet.',
+    meaning: 'look for a newer version at start-up (in the background) and switch to it, with a probation and rollback; single executables only',
+    reagent: 'The Reagent downloads the new binary but leaves switching to it to an outside script on Linux; here the agent switches, and rolls back a version that does not become ready.',
   },
   { name: 'version', type: 'bool', default: false, meaning: 'print the version and exit' },
 ] as const satisfies readonly FlagSpec[];
@@ -246,6 +254,7 @@ export const COMMANDS = [
   { name: 'version', args: [], variadic: false, summary: 'print the version, commit, build date and Node version (the same as -version)' },
   { name: 'help', args: [], variadic: true, ownOptions: true, summary: 'help [COMMAND]: this text, or the usage of one command (also COMMAND -h)' },
   { name: 'self-test', args: [], variadic: true, ownOptions: true, hidden: true, summary: 'self-test pty: check that this executable can load its PTY addon and run a terminal' },
+  { name: 'update-guard', args: [], variadic: false, hidden: true, summary: 'update-guard: judge a self-update on probation before the daemon starts (systemd ExecStartPre=)' },
 ] as const satisfies readonly CommandSpec[];
 
 export type CommandName = (typeof COMMANDS)[number]['name'];

@@ -8,6 +8,7 @@ import type { Redactor } from '../adapters/log/redactor.js';
 import type { Link } from '../actors/link.js';
 import type { AppsLink, AppsLinkService } from '../adapters/apps/apps-link.js';
 import type { NetworkService } from '../adapters/network/service.js';
+import type { AgentUpdates } from '../adapters/update/service.js';
 import { agentVersion } from './version.cjs';
 import { resolve } from 'node:path';
 
@@ -29,6 +30,8 @@ export interface LinkInputs {
   out?: (text: string) => void;
   /** process.platform unless a test says otherwise (network management is Linux-only). */
   platform?: NodeJS.Platform;
+  /** The self-update, for the studio's update_agent and get_agent_metadata. */
+  updates?: AgentUpdates;
 }
 
 export async function chooseLinks(inputs: LinkInputs, logger: Logger): Promise<Link[]> {
@@ -69,7 +72,7 @@ async function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: Apps
     const [{ studioLinkFromFlags }, { diskThresholdsFromEnv }] = await Promise.all([import('../adapters/wamp/from-flags.js'), import('../adapters/apps/config.js')]);
     // Uploads keep the same free space as pulls and builds (REAGENT_DISK_MIN_MIB).
     const uploads = { diskMinBytes: diskThresholdsFromEnv(inputs.env).minBytes };
-    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion(), nm, uploads));
+    links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion(), nm, uploads, inputs.updates));
   }
   if (inputs.flags.offline) return links;
   if (inputs.gatewayCredentials) links.push(await gatewayLinkFor(inputs, logger));

@@ -29,6 +29,9 @@ import { startDaemon, type Daemon } from '../actors/daemon.js';
 import { SystemClock } from '../actors/clock.js';
 import { builtinMachines } from '../machines/registry.js';
 import { chooseLinks } from './links.js';
+import type { Link } from '../actors/link.js';
+import type { Handover } from '../adapters/update/update-link.js';
+import { prepareUpdates, probationMsFromEnv, runUpdateGuard } from './updates.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -50,8 +53,12 @@ export interface CliIo {
   cwd?: string;
 }
 
-/** The exit code, or a running daemon for `main.cts` to keep alive. */
-export type CliResult = { exit: number } | { daemon: Daemon; done: Promise<number> };
+/**
+ * The exit code, or a running daemon for `main.cts` to keep alive. `handover`:
+ * what the process does once the daemon stopped for a self-update (exit, or
+ * execve the new version).
+ */
+export type CliResult = { exit: number; handover?: () => Handover | null } | { daemon: Daemon; done: Promise<number>; handover?: () => Handover | null };
 
 const MiB = 1024 * 1024;
 
@@ -128,6 +135,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     const { runSelfTest } = await import('./self-test-command.js');
     return { exit: await runSelfTest(positionals, { agentDir: flags.agentDir, out: io.out, err: io.err }) };
   }
+  if (command === 'update-guard') return { exit: runUpdateGuard(flags, io.env, agentVersion(), io.out) };
   if (command !== null && command !== 'start agent') {
     io.err(`reagent ${command}: not available in this version yet`);
     return { exit: 2 };
@@ -141,6 +149,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
   const journalEnv = readJournalEnv(io.env);
   if (!journalEnv.ok) {
     io.err(journalEnv.error);
+    return { exit: EXIT.usage };
+  }
+  const probationMs = probationMsFromEnv(io.env);
+  if (typeof probationMs === 'string') {
+    io.err(probationMs);
     return { exit: EXIT.usage };
   }
   // Checked before anything starts: a bad CA is one line and exit 2, not a link failing after "ready".
@@ -169,7 +182,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     for (const note of loaded.notes) io.err(`note: ${note}`);
   }
 
-  return startDaemonFromCli(flags, hoop.value, journalEnv.bufferBytes, flock, gateway, command === 'start agent', io);
+  return startDaemonFromCli(flags, hoop.value, journalEnv.bufferBytes, flock, gateway, command === 'start agent', io, { argv, probationMs });
 }
 
 async function startDaemonFromCli(
@@ -180,6 +193,7 @@ async function startDaemonFromCli(
   gateway: boolean,
   gatewayOnly: boolean,
   io: CliIo,
+  update: { argv: readonly string[]; probationMs: number },
 ): Promise<CliResult> {
   const redactor = new Redactor();
   if (flock) redactor.addSecret(flock.secret);
@@ -200,7 +214,17 @@ async function startDaemonFromCli(
     stdout: { write: (chunk: string) => io.out(chunk.replace(/\n$/, '')) },
   });
 
-  const links = await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out }, logger);
+  // First thing of a start: a new version on probation is judged before it opens the journal or dials out.
+  const supervised = Boolean(io.supervisor?.NOTIFY_SOCKET || io.env.INVOCATION_ID);
+  const networkLinks = flags.offline ? [] : [...(flock ? ['studio'] : []), ...(gateway || gatewayOnly ? ['gateway'] : [])];
+  const updates = prepareUpdates({ argv: update.argv, flags, flock, env: io.env, version: agentVersion(), supervised, networkLinks, now: new Date().toISOString() }, update.probationMs);
+  if (updates.kind === 'restart') {
+    logger.error({}, updates.note);
+    io.err(`reagent: ${updates.note}`);
+    return { exit: 0, handover: () => ({ ...(supervised ? { kind: 'exit' as const } : { kind: 'exec' as const, path: updates.link.currentBinary, args: [...update.argv] }) }) };
+  }
+  for (const note of updates.notes) logger.warn({}, note);
+  const links = [...(await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out, updates: updates.link }, logger)), updates.link];
   let daemon: Daemon;
   try {
     daemon = await startDaemon({
@@ -240,7 +264,9 @@ async function startDaemonFromCli(
 
   const profiling = flags.profiling ? await startProfiling(flags.profilingPort, logger, io) : undefined;
   const inspector = flags.inspect ? await startInspector(flags.inspect, splitHosts(flags.inspectHosts), daemon, redactor, flock?.name, logger, io) : undefined;
+  const metrics = flags.metrics ? await startMetrics(flags.metrics, daemon, links, flags, logger) : undefined;
   logger.info({ mode: flags.offline ? 'offline' : 'online', links: links.map((l) => l.name) }, 'ready');
+  updates.link.ready();
   const supervision = await superviseBySystemd(io.supervisor ?? {}, links.map((l) => l.name), logger);
 
   // A link that gives up for good (web registration never completed) stops the daemon, as hoop exits.
@@ -250,10 +276,11 @@ async function startDaemonFromCli(
     await supervision.stop();
     await inspector?.close();
     await profiling?.close();
+    await metrics?.close();
     await daemon.stop();
     return exit;
   });
-  return { daemon, done };
+  return { daemon, done, handover: () => updates.link.handover };
 }
 
 /**
@@ -349,6 +376,24 @@ async function startProfiling(port: number, logger: Logger, io: CliIo) {
     return server;
   } catch (err) {
     logger.error({ err, port }, 'profiling endpoint failed to start; running without it');
+    return undefined;
+  }
+}
+
+/**
+ * `-metrics`: /healthz and /metrics. The address is logged (it holds no
+ * token: the endpoint is read-only by design); a failure to start is logged
+ * and the daemon runs on without it.
+ */
+async function startMetrics(address: string, daemon: Daemon, links: Link[], flags: Flags, logger: Logger) {
+  try {
+    const { startDaemonMetrics } = await import('../adapters/metrics/from-daemon.js');
+    const clock = new SystemClock();
+    const server = await startDaemonMetrics({ address, daemon, links, offline: flags.offline, version: agentVersion(), agentDir: flags.agentDir, now: () => clock.now(), logger });
+    logger.info({ address: server.origin }, `metrics listening: ${server.origin}/metrics and ${server.origin}/healthz`);
+    return server;
+  } catch (err) {
+    logger.error({ err, address }, 'metrics endpoint failed to start; running without it');
     return undefined;
   }
 }

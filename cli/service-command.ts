@@ -9,6 +9,8 @@ import { parseFlags } from './flags.js';
 import { hasGatewayCredentials, HOOP_ENV_DOC, readHoopEnv } from '../config/hoop-env.js';
 import { renderEnvironmentFile, renderUnit, SANDBOXES, UNIT_NAME, type Sandbox } from '../adapters/systemd/unit.js';
 import type { SystemdHost } from '../adapters/systemd/host.js';
+import { UpdateLayout } from '../adapters/update/layout.js';
+import { isSemver } from '../machines/update-rules.js';
 
 export interface ServiceIo {
   out(text: string): void;
@@ -183,6 +185,8 @@ export interface InstallPlan {
   /** Why the install would be unsafe or broken: an executable others can replace, paths the sandbox hides. */
   unsafe: string[];
   execStart: string[];
+  /** A single executable: copied into `<agentDir>/versions/<version>/reagent`, which `current` points to. */
+  adopt: { from: string; version: string } | null;
 }
 
 /** Everything install does, decided without touching the system. */
@@ -241,9 +245,14 @@ export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 's
       return f;
     }
   });
-  const execStart = [...self, ...daemonArgs];
+  // A single executable runs as <agentDir>/current/reagent, so the self-update can swap it (README
+  // "Self-update"); a checkout (node + main.cjs) runs where it is and never updates itself.
+  const adopt = self.length === 1 && isSemver(io.version) ? { from: self[0]!, version: io.version } : null;
+  const layout = new UpdateLayout(flags.agentDir);
+  const execStart = adopt ? [layout.currentBinary, ...daemonArgs] : [...self, ...daemonArgs];
   const unit = renderUnit({
     execStart,
+    ...(adopt ? { execStartPre: [layout.knownGoodBinary, '-agentDir', flags.agentDir, 'update-guard'] } : {}),
     writablePaths: directories,
     optionalWritablePaths: [join(paths.home, '.hoop')],
     environmentFile: paths.envFile,
@@ -256,7 +265,7 @@ export function planInstall(opts: InstallOptions, io: Pick<ServiceIo, 'env' | 's
     opts.sandbox === 'strict'
       ? [...directories, ...(flags.config ? [flags.config] : [])].filter((p) => /^\/(var\/)?tmp(\/|$)/.test(p)).map((p) => `${p} is under a /tmp the service cannot see (PrivateTmp=yes)`)
       : [];
-  return { unit, env, directories, unsafe: [...replaceableBy(self), ...hidden], execStart };
+  return { unit, env, directories, unsafe: [...replaceableBy(self), ...hidden], execStart, adopt };
 }
 
 /** Drops directories inside another one in the list. */
@@ -303,6 +312,7 @@ function install(opts: InstallOptions, io: ServiceIo): number {
     io.err(`# would write ${unitFile} (0644)`);
     io.err(plan.env.size > 0 ? `# would write ${envFile} (0600) with ${[...plan.env.keys()].join(', ')}` : `# would remove ${envFile} if present (no credentials or proxy given)`);
     io.err(`# would create ${plan.directories.join(', ')}`);
+    if (plan.adopt) io.err(`# would copy ${plan.adopt.from} to ${new UpdateLayout(dirname(dirname(plan.execStart[0]!))).binaryOf(plan.adopt.version)} and point current and known-good at it`);
     io.err(`# then: ${steps.join('; ')}`);
     return 0;
   }
@@ -312,6 +322,19 @@ function install(opts: InstallOptions, io: ServiceIo): number {
     return 1;
   }
   for (const dir of plan.directories) mkdirSync(dir, { recursive: true, mode: 0o750 });
+  if (plan.adopt) {
+    // The unit runs what is under the agent dir: it must be as safe as /usr/local/bin.
+    const unsafe = replaceableBy([plan.adopt.from, dirname(plan.execStart[0]!).replace(/\/current$/, '')]);
+    if (unsafe.length > 0) {
+      io.err(`reagent service install: refusing: ${unsafe.join('; ')}`);
+      return 1;
+    }
+    const layout = new UpdateLayout(dirname(dirname(plan.execStart[0]!)));
+    layout.adopt(plan.adopt.from, plan.adopt.version);
+    layout.point('current', plan.adopt.version);
+    layout.point('known-good', plan.adopt.version);
+    io.out(`installed ${layout.binaryOf(plan.adopt.version)}; ${layout.currentBinary} runs it`);
+  }
   mkdirSync(join(home, '.hoop'), { recursive: true, mode: 0o700 });
   if (plan.env.size > 0) {
     mkdirSync(dirname(envFile), { recursive: true, mode: 0o755 });

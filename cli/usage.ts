@@ -121,6 +121,13 @@ export const COMMAND_USAGE: Record<CommandName, string> = {
     '',
     'Loads the PTY addon this executable carries and runs a shell on a pseudo-terminal (for tests and support).',
   ].join('\n'),
+  'update-guard': [
+    'usage: reagent -agentDir DIR update-guard',
+    '',
+    'Judges a self-update on probation before the daemon starts (the unit\'s ExecStartPre=, run by the last',
+    'good version): counts a start of the new version and, after 3 starts that did not pass, restores the',
+    'previous version and blacklists the new one. Always exits 0.',
+  ].join('\n'),
 };
 
 /** `-h`, `-help`, `--help` among a command's own arguments (before a `--`). */

@@ -7,6 +7,7 @@ import { APP_MACHINE_VERSION, appMachine } from './app.js';
 import { STUDIO_SESSION_VERSION, studioSessionMachine } from './studio-session.js';
 import { CREDENTIALS_MACHINE_VERSION, credentialsMachine } from './credentials.js';
 import { GATEWAY_SESSION_MACHINE_VERSION, gatewaySessionMachine } from './gateway-session.js';
+import { UPDATE_MACHINE_VERSION, updateMachine } from './update.js';
 
 export interface MachineDefinition {
   name: string;
@@ -44,5 +45,5 @@ export class MachineRegistry {
 
 /** The machines this agent ships. Passed in, never imported as a singleton by the runtime. */
 export function builtinMachines(): MachineRegistry {
-  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }, { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine }, { name: 'studio-session', version: STUDIO_SESSION_VERSION, logic: studioSessionMachine }, { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine }, { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine }]);
+  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }, { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine }, { name: 'studio-session', version: STUDIO_SESSION_VERSION, logic: studioSessionMachine }, { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine }, { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine }, { name: 'update', version: UPDATE_MACHINE_VERSION, logic: updateMachine }]);
 }

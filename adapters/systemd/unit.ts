@@ -9,6 +9,11 @@ export const SANDBOXES: readonly Sandbox[] = ['strict', 'full', 'off'];
 export interface UnitSpec {
   /** Absolute executable path, then its arguments. */
   execStart: readonly string[];
+  /**
+   * The self-update's pre-start guard, run by the last good version
+   * (`<agentDir>/known-good/reagent … update-guard`); single executables only.
+   */
+  execStartPre?: readonly string[];
   /** Directories the daemon writes (agent dir, apps, log, database); they exist before the unit starts. */
   writablePaths: readonly string[];
   /** Writable when present (`-` prefix: a missing one is no error), e.g. `~/.hoop`. */
@@ -43,6 +48,14 @@ export function renderUnit(spec: UnitSpec): string {
     '# socket, so readiness and watchdog pings come from a spawned systemd-notify: a child process.',
     'Type=notify',
     'NotifyAccess=all',
+    ...(spec.execStartPre
+      ? [
+          '# Self-update: the last good version judges a new one on probation before it starts (counts its',
+          '# starts, restores the previous version after 3 that did not pass). "-": never keeps the agent down.',
+          `ExecStartPre=-${spec.execStartPre.map((a) => quoteArg(a, true)).join(' ')}`,
+          '# The version the self-update activated: <agent dir>/current -> versions/<version>.',
+        ]
+      : []),
     `ExecStart=${spec.execStart.map((a) => quoteArg(a, true)).join(' ')}`,
     '# Gateway credentials and the proxy given at install time (0600, root): never in this world-readable file.',
     `EnvironmentFile=${quoteArg(`-${spec.environmentFile}`)}`,

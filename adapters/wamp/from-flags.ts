@@ -6,6 +6,7 @@ import type { AppsService } from './apps-service.js';
 import type { NetworkService } from '../network/service.js';
 import type { UploadLimits } from './file-transfer.js';
 import { StudioLink } from './studio-link.js';
+import type { AgentUpdates } from '../update/service.js';
 
 /** The flags the studio link reads (a subset of cli/flags.ts `Flags`). */
 export interface StudioFlags {
@@ -26,6 +27,7 @@ export function studioLinkFromFlags(
   agentVersion: string,
   network: NetworkService,
   uploads: Partial<UploadLimits> = {},
+  updates?: AgentUpdates,
 ): StudioLink {
   return new StudioLink({
     flock,
@@ -41,5 +43,6 @@ export function studioLinkFromFlags(
     agentVersion,
     network,
     uploads,
+    ...(updates ? { updates } : {}),
   });
 }

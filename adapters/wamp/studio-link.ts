@@ -37,6 +37,9 @@ import { transferProcedures } from './procedures/transfer.js';
 import { SessionFailure, WampSession, type SessionEnd } from './session.js';
 import * as steps from './session-steps.js';
 import { HostSystem, type SystemAdapter } from './system-adapter.js';
+import type { AgentUpdates } from '../update/service.js';
+import { updateProcedures } from './procedures/update.js';
+import { agentUpdateProgressTopic } from './wire.js';
 import { trafficLogger } from './traffic-log.js';
 import { plaintextWarning } from './transport.js';
 import { BACKEND } from './wire.js';
@@ -69,6 +72,8 @@ export interface StudioLinkOptions {
   powerDelayMs?: number;
   /** write_data bounds (the disk guard's minimum free space among them); UPLOAD_LIMITS otherwise. */
   uploads?: Partial<UploadLimits>;
+  /** The self-update (update_agent, get_agent_metadata); without it the agent answers that it cannot update. */
+  updates?: AgentUpdates;
 }
 
 export const STUDIO_BACKOFF: ConnectionPolicy['backoff'] = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.3 };
@@ -182,8 +187,11 @@ export class StudioLink implements Link {
         logger: this.logger,
         redactor: this.opts.redactor,
       },
-      [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps), ...networkProcedures(deps)],
+      [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps), ...networkProcedures(deps), ...updateProcedures(deps, this.opts.updates)],
     );
+    // Download progress of any update (at start-up or asked by the studio), while a session is live.
+    const updates = this.opts.updates;
+    if (updates) this.unhandle.push(updates.onProgress((p) => deps.publish(agentUpdateProgressTopic(this.identity.serial), [{ increment: p.increment, currentBytes: p.currentBytes, fileSize: p.fileSize }])));
 
     this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command), { beforeDurable: true }));
     const policy: ConnectionPolicy = {

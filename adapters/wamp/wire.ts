@@ -44,3 +44,8 @@ export function commandOutputTopic(serial: string, pid: number): string {
 }
 
 export type DeviceStatus = 'CONNECTED' | 'DISCONNECTED' | 'CONFIGURING' | 'EMERGENCY';
+
+/** Download progress of an agent update: `{increment, currentBytes, fileSize}`. */
+export function agentUpdateProgressTopic(serial: string): string {
+  return `re.mgmt.${serial}.agent_update_progress`;
+}

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { DIST_BIN, ROOT, executable, freshBuild, installAlone, missingPeer, nodeOnPath, runProc, startProc, toolPath, type Proc } from '../helpers/executables.js';
@@ -116,9 +116,18 @@ describe('the amd64 executable, alone in an empty directory, without Node', () =
   });
 
   it('prints a service unit that starts the executable itself, which systemd-analyze verify accepts', (t) => {
-    const r = runProc([exe, 'service', 'install', '--dry-run', '--', '-offline'], env(), { cwd: dir });
+    const agentDir = join(dir, 'opt-reagent');
+    const r = runProc([exe, 'service', 'install', '--dry-run', '-agentDir', agentDir, '--', '-offline'], env(), { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^ExecStart=${exe} -agentDir /opt/reagent -offline$`, 'm'));
+    // It runs from the agent dir, where the self-update swaps versions, after the last good version's guard.
+    assert.match(r.stdout, new RegExp(`^ExecStart=${agentDir}/current/reagent -agentDir ${agentDir} -offline$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^ExecStartPre=-${agentDir}/known-good/reagent -agentDir ${agentDir} update-guard$`, 'm'));
+    assert.match(r.stderr, new RegExp(`would copy ${exe} to ${agentDir}/versions/0\\.1\\.0/reagent and point current and known-good at it`));
+    // What the install would lay out, so that systemd-analyze finds both executables.
+    mkdirSync(join(agentDir, 'versions/0.1.0'), { recursive: true });
+    copyFileSync(exe, join(agentDir, 'versions/0.1.0/reagent'));
+    symlinkSync('versions/0.1.0', join(agentDir, 'current'));
+    symlinkSync('versions/0.1.0', join(agentDir, 'known-good'));
     const unit = join(dir, 'reagent.service');
     writeFileSync(unit, r.stdout);
     const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });

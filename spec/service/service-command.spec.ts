@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { MAIN, requireBuild } from '../helpers/cli.js';
@@ -161,7 +161,14 @@ describe('service install and uninstall, on a recording systemd', () => {
     const env = join(base, 'etc/reagent/reagent.env');
     assert.equal(statSync(unit).mode & 0o777, 0o644);
     assert.equal(statSync(env).mode & 0o777, 0o600);
-    assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=/usr/bin/true -agentDir ${agentDir}$`, 'm'));
+    // A single executable is copied into the agent dir and runs from `current`, which the self-update swaps;
+    // the last good version judges a new one before each start.
+    assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${agentDir}/current/reagent -agentDir ${agentDir}$`, 'm'));
+    assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStartPre=-${agentDir}/known-good/reagent -agentDir ${agentDir} update-guard$`, 'm'));
+    assert.equal(readlinkSync(join(agentDir, 'current')), 'versions/9.9.9');
+    assert.equal(readlinkSync(join(agentDir, 'known-good')), 'versions/9.9.9');
+    assert.deepEqual(readFileSync(join(agentDir, 'versions/9.9.9/reagent')), readFileSync('/usr/bin/true'));
+    assert.equal(statSync(join(agentDir, 'versions/9.9.9/reagent')).mode & 0o777, 0o755);
     const vars = readFileSync(env, 'utf8');
     assert.match(vars, /^HOOP_KEY="grpcs:\/\/a:xagt-2@gw:8010"$/m);
     assert.match(vars, /^HOOP_TLS_SKIP_VERIFY="true"$/m);

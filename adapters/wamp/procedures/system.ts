@@ -70,30 +70,6 @@ export function systemProcedures(deps: ProcedureDeps): ProcedureDef[] {
       },
     },
     {
-      name: 'get_agent_metadata',
-      privilege: 'READ',
-      handle() {
-        const a = deviceArch();
-        return result([
-          {
-            os: a.os,
-            arch: a.arch,
-            variant: a.variant,
-            version: deps.agentVersion,
-            serialNumber: deps.serial,
-            // Self-update and tunnels are not part of this version.
-            canUpdate: false,
-            OSVersion: osVersion(),
-            tunnelCapable: false,
-            latestVersion: deps.agentVersion,
-            latestTunnelVersion: '',
-            latestAgentVersion: deps.agentVersion,
-            hasLatest: true,
-          },
-        ]);
-      },
-    },
-    {
       name: 'get_ipv4_addresses',
       privilege: 'READ',
       handle() {
