@@ -35,9 +35,9 @@ export function collectFamilies(m: MetricsInput): Family[] {
     { name: 'reagent_build_info', help: 'The running agent version (value is always 1).', type: 'gauge', samples: [{ labels: { version: m.version }, value: 1 }] },
     {
       name: 'reagent_link_up',
-      help: 'Whether a network link is connected (1) or not (0).',
+      help: 'Whether a network link works (1: connected and its on-connect sequence done) or not (0).',
       type: 'gauge',
-      samples: names.map((n) => ({ labels: { link: n }, value: byName(n)?.phase === 'connected' ? 1 : 0 })),
+      samples: names.map((n) => ({ labels: { link: n }, value: byName(n)?.working ? 1 : 0 })),
     },
     {
       name: 'reagent_link_state',

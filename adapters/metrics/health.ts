@@ -40,7 +40,8 @@ export function judgeHealth(input: HealthInput): Health {
     const secs = (ms: number) => `${Math.round(ms / 1000)} s`;
     switch (s.phase) {
       case 'connected':
-        lines.push(`${name}: up for ${secs(held)}`);
+        // A session still on its on-connect sequence is transient, like connecting; its steps have their own timeouts.
+        lines.push(s.working ? `${name}: up for ${secs(held)}` : `${name}: connected for ${secs(held)}, on-connect sequence running`);
         break;
       case 'idle':
         lines.push(`${name}: stopped`);

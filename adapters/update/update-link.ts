@@ -83,8 +83,8 @@ export class UpdateLink implements Link, AgentUpdates {
     } satisfies UpdateInput;
     ctx.system.spawn(UPDATE_ACTOR, 'update', input);
     this.watch = new LinkWatch(ctx.system, ctx.clock.now());
-    for (const s of this.watch.all()) ctx.system.send(UPDATE_ACTOR, SOURCE, 'LINK', { name: s.name, up: s.phase === 'connected' });
-    this.unhandle.push(this.watch.onChange((s) => ctx.system.send(UPDATE_ACTOR, SOURCE, 'LINK', { name: s.name, up: s.phase === 'connected' })));
+    for (const s of this.watch.all()) ctx.system.send(UPDATE_ACTOR, SOURCE, 'LINK', { name: s.name, up: s.working });
+    this.unhandle.push(this.watch.onChange((s) => ctx.system.send(UPDATE_ACTOR, SOURCE, 'LINK', { name: s.name, up: s.working })));
     if (this.opts.probation) this.logger.warn({ from: this.opts.probation.from, to: this.opts.probation.to }, `update: ${this.opts.current} is on probation`);
     if (this.opts.cannotUpdate) this.logger.info({ reason: this.opts.cannotUpdate }, `self-update unavailable: ${this.opts.cannotUpdate}`);
     else if (this.opts.checkAtStart) ctx.system.send(UPDATE_ACTOR, SOURCE, 'CHECK', { trigger: 'start' });
@@ -162,7 +162,7 @@ export class UpdateLink implements Link, AgentUpdates {
       case 'update.swap': {
         const to = String(command.to);
         if (!updater) return send('SWAP_FAILED', { reason: 'no updater' });
-        const up = (this.watch?.all() ?? []).filter((s) => s.phase === 'connected').map((s) => s.name);
+        const up = (this.watch?.all() ?? []).filter((s) => s.working).map((s) => s.name);
         // The new version must do what this one does: bring up the links up now; if none is, any configured one.
         const links = up.length > 0 ? up : [...this.opts.networkLinks];
         const linksMode = up.length > 0 ? 'all' : 'any';

@@ -42,7 +42,7 @@ describe('Prometheus text', () => {
     const text = renderFamilies(
       collectFamilies({
         version: '1.2.3',
-        links: [{ name: 'studio', actor: 'studio:connection', phase: 'backoff', since: 0, connects: 3, disconnects: 3, delayMs: 4000, connectTimeoutMs: 1250, lastError: 'secret-looking "error" text' }],
+        links: [{ name: 'studio', actor: 'studio:connection', phase: 'backoff', working: false, since: 0, connects: 3, disconnects: 3, delayMs: 4000, connectTimeoutMs: 1250, lastError: 'secret-looking "error" text' }],
         configured: ['studio', 'gateway'],
         commits: { ok: 10, failed: 2, sumSeconds: 0.05, buckets: [1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0], failing: true, lastError: 'disk full' },
         journalBytes: 4096,
@@ -65,12 +65,12 @@ describe('Prometheus text', () => {
   });
 
   it('health: a failing journal, a stopped link and a link stuck past its bounds are unhealthy; retrying is fine', () => {
-    const link = { name: 'studio', actor: 'studio:connection', since: 0, connects: 0, disconnects: 0, delayMs: 8000, connectTimeoutMs: 1250, lastError: null };
+    const link = { name: 'studio', actor: 'studio:connection', working: false, since: 0, connects: 0, disconnects: 0, delayMs: 8000, connectTimeoutMs: 1250, lastError: null };
     const ok = { failing: false, lastError: null };
     assert.ok(judgeHealth({ now: 10_000, commits: ok, configured: ['studio'], links: [{ ...link, phase: 'backoff' }] }).ok);
     assert.ok(!judgeHealth({ now: 60_000, commits: ok, configured: ['studio'], links: [{ ...link, phase: 'backoff' }] }).ok);
     assert.ok(!judgeHealth({ now: 60_000, commits: ok, configured: ['studio'], links: [{ ...link, phase: 'connecting' }] }).ok);
-    assert.ok(judgeHealth({ now: 9e9, commits: ok, configured: ['studio'], links: [{ ...link, phase: 'connected' }] }).ok);
+    assert.ok(judgeHealth({ now: 9e9, commits: ok, configured: ['studio'], links: [{ ...link, phase: 'connected', working: true }] }).ok);
     assert.ok(!judgeHealth({ now: 0, commits: ok, configured: ['studio'], links: [{ ...link, phase: 'idle' }] }).ok);
     const full = judgeHealth({ now: 0, commits: { failing: true, lastError: 'disk full (12 KiB free)' }, configured: [], links: [] });
     assert.deepEqual(full.problems, ['journal cannot commit: disk full (12 KiB free)']);
