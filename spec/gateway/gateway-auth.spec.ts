@@ -177,7 +177,8 @@ describe('the gateway command line', () => {
     dirs.push(home);
     const gw = await startGatewayProcess({ home, extra: ['--allow-local-agent', '--require-token'] });
     try {
-      assert.match(gw.output(), /WARNING: --allow-local-agent: agents without a token are accepted from this machine as agent "local"/);
+      // The plain warning goes to stderr, which may be read after the "ready" line on stdout: wait for it.
+      await gw.waitFor(/WARNING: --allow-local-agent: agents without a token are accepted from this machine as agent "local"/);
       assert.match(gw.output(), /--require-token is the default now and does nothing/);
       assert.match(gw.output(), /"allow_local_agent":true/);
     } finally {
