@@ -9,8 +9,21 @@
 //    DISCONNECTED    v  |backoff delay             \------------------> backoff
 //                  backoff <-----------------------------------------------/
 //   STOP from anywhere -> idle (with a `<link>.disconnect` command)
+//
+// What resets the backoff is the policy's `resetOn`: hoop's gateway link
+// resets after a connection that lived `resetAfterMs` ('uptime', hoop #489);
+// the studio link after a session its link reported ESTABLISHED (the
+// on-connect sequence completed), so the first retry after losing a working
+// session waits only the first delay, and the exponent grows only across
+// failed attempts in a row.
 import { assign, emit, setup } from 'xstate';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
+
+/** Journaled with every spawn; bump when the machine changes what it does (README in spec/fixtures/recordings). */
+export const CONNECTION_MACHINE_VERSION = 2;
+
+/** What starts the next backoff from its first delay. */
+export type BackoffReset = 'uptime' | 'established';
 
 export interface ConnectionPolicy {
   /** Bound of one attempt; 0 means no bound (the Reagent's `-connTimeout 0`). */
@@ -18,8 +31,14 @@ export interface ConnectionPolicy {
   /** Ping interval; a missing pong for one more interval is a dead link. 0 disables it. */
   pingIntervalMs: number;
   backoff: BackoffPolicy;
-  /** A connection that lived at least this long starts the next backoff from scratch. */
+  /** With `resetOn` 'uptime': a connection that lived at least this long starts the next backoff from scratch. */
   resetAfterMs: number;
+  /**
+   * 'uptime' (the default; hoop's rule): `resetAfterMs` of connection decides.
+   * 'established': a connection the link reported ESTABLISHED on (whatever its
+   * age) does, and nothing else; every failed attempt in a row grows the delay.
+   */
+  resetOn?: BackoffReset;
 }
 
 export interface ConnectionInput {
@@ -34,6 +53,8 @@ export interface ConnectionContext extends ConnectionInput {
   /** Delay chosen for the current backoff (ms). */
   delayMs: number;
   connectedAt: number | null;
+  /** The link reported the current connection ESTABLISHED (its own handshake on top of ours completed). */
+  established: boolean;
   lastError: string | null;
   /** Successful connects in this run (the studio link re-runs its on-connect sequence each time). */
   sessions: number;
@@ -45,7 +66,8 @@ export type ConnectionEvent =
   | { type: 'CONNECTED'; at: number; rand: number }
   | { type: 'CONNECT_FAILED'; at: number; rand: number; reason: string }
   | { type: 'DISCONNECTED'; at: number; rand: number; reason: string; retryNow?: boolean }
-  | { type: 'PONG'; at: number; rand: number };
+  | { type: 'PONG'; at: number; rand: number }
+  | { type: 'ESTABLISHED'; at: number; rand: number };
 
 /** Events that may carry a failure reason; timer events carry none. */
 function reasonOf(event: { type: string; reason?: unknown }, fallback: string): string {
@@ -85,29 +107,34 @@ export const connectionMachine = setup({
     countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     markConnected: assign({
       connectedAt: ({ event }) => atOf(event),
+      established: () => false,
       lastError: () => null,
       sessions: ({ context }) => context.sessions + 1,
     }),
+    markEstablished: assign({ established: () => true }),
     /**
-     * Records why the link failed and picks the next delay. A connection that
-     * lived longer than `resetAfterMs` resets the exponent (hoop #489), so one
-     * flap after a day online does not wait the maximum.
+     * Records why the link failed and picks the next delay. The end of a
+     * connection that counts as a success under `resetOn` resets the exponent,
+     * so one flap after a day online does not wait the maximum.
      */
     scheduleRetry: assign(({ context, event }) => {
       const at = atOf(event);
-      const livedLong =
-        context.connectedAt !== null && at !== null && at - context.connectedAt >= context.policy.resetAfterMs;
-      const attempt = livedLong ? 1 : Math.max(1, context.attempt);
+      const reset =
+        (context.policy.resetOn ?? 'uptime') === 'established'
+          ? context.established
+          : context.connectedAt !== null && at !== null && at - context.connectedAt >= context.policy.resetAfterMs;
+      const attempt = reset ? 1 : Math.max(1, context.attempt);
       return {
         attempt,
         connectedAt: null,
+        established: false,
         lastError: reasonOf(event, context.lastError ?? 'connection failed'),
         delayMs: backoffDelay(context.policy.backoff, attempt, randOf(event)),
       };
     }),
     failWith: assign((_, params: { reason: string }) => ({ lastError: params.reason })),
-    retryImmediately: assign({ attempt: () => 0, delayMs: () => 0, connectedAt: () => null }),
-    forget: assign({ attempt: () => 0, connectedAt: () => null, lastError: () => null, delayMs: () => 0 }),
+    retryImmediately: assign({ attempt: () => 0, delayMs: () => 0, connectedAt: () => null, established: () => false }),
+    forget: assign({ attempt: () => 0, connectedAt: () => null, established: () => false, lastError: () => null, delayMs: () => 0 }),
   },
 }).createMachine({
   id: 'connection',
@@ -118,6 +145,7 @@ export const connectionMachine = setup({
     attempt: 0,
     delayMs: 0,
     connectedAt: null,
+    established: false,
     lastError: null,
     sessions: 0,
   }),
@@ -161,6 +189,7 @@ export const connectionMachine = setup({
         },
       },
       on: {
+        ESTABLISHED: { actions: 'markEstablished' },
         DISCONNECTED: [
           { guard: 'wantsImmediateRetry', target: 'connecting', actions: 'retryImmediately' },
           { target: 'backoff', actions: 'scheduleRetry' },

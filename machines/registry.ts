@@ -2,7 +2,7 @@
 // journaled with each spawn, so a replay can tell a recording made by another
 // machine definition from a real divergence.
 import type { AnyStateMachine } from 'xstate';
-import { connectionMachine } from './connection.js';
+import { CONNECTION_MACHINE_VERSION, connectionMachine } from './connection.js';
 import { APP_MACHINE_VERSION, appMachine } from './app.js';
 import { STUDIO_SESSION_VERSION, studioSessionMachine } from './studio-session.js';
 import { CREDENTIALS_MACHINE_VERSION, credentialsMachine } from './credentials.js';
@@ -45,5 +45,12 @@ export class MachineRegistry {
 
 /** The machines this agent ships. Passed in, never imported as a singleton by the runtime. */
 export function builtinMachines(): MachineRegistry {
-  return new MachineRegistry([{ name: 'connection', version: 1, logic: connectionMachine }, { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine }, { name: 'studio-session', version: STUDIO_SESSION_VERSION, logic: studioSessionMachine }, { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine }, { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine }, { name: 'update', version: UPDATE_MACHINE_VERSION, logic: updateMachine }]);
+  return new MachineRegistry([
+    { name: 'connection', version: CONNECTION_MACHINE_VERSION, logic: connectionMachine },
+    { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine },
+    { name: 'studio-session', version: STUDIO_SESSION_VERSION, logic: studioSessionMachine },
+    { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine },
+    { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine },
+    { name: 'update', version: UPDATE_MACHINE_VERSION, logic: updateMachine },
+  ]);
 }

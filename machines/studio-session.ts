@@ -11,13 +11,18 @@
 //     |                                                                                           |
 //     +--SESSION_CLOSED (any state)                         online.idle <--heartbeat ok-- online.beating
 //                                                             |  every 30 s --------------------^
-//     dropping (studio.drop) <-- guard exhausted, register failed, 2 heartbeats failed in a row
+//     dropping (studio.drop) <-- guard failed otherwise, register failed, 2 heartbeats failed in a row
+//     duplicate (studio.duplicate) <-- guard refused as "already exists" 8 times in a row: the link gives up
 //
 // Steps and what a failure means:
 // - guard: register `re.mgmt.<serial>.wamp_connection_established` without
-//   force_reregister. "already exists" is retried 8 times 1 s apart (the
-//   previous session may not be reaped yet), then the session is dropped and
-//   the connection statechart backs off. The Reagent exits the process instead.
+//   force_reregister, before anything else of this session reaches the router
+//   (the device API goes with force_reregister and would evict another
+//   device's). "already exists" is retried 8 times 1 s apart (our previous
+//   session may not be reaped yet); the eighth refusal in a row means another
+//   device holds this serial: `studio.duplicate`, and the link stops the
+//   daemon with exit 1, as the Reagent does. Any other guard failure drops the
+//   session and the connection statechart backs off.
 // - testament, status, describe (metadata, architecture, app credential key),
 //   sync (requested app states + reconciliation): failures are noted and the
 //   sequence goes on; the next connect runs them again.
@@ -27,14 +32,14 @@
 //   the link is lost even if the socket looks alive.
 import { assign, emit, setup } from 'xstate';
 
-export const STUDIO_SESSION_VERSION = 1;
+export const STUDIO_SESSION_VERSION = 2;
 
 export interface StudioSessionPolicy {
   heartbeatIntervalMs: number;
   /** Consecutive heartbeat failures that count as a lost link. */
   heartbeatMaxFailures: number;
   guardRetryMs: number;
-  /** Attempts at the duplicate-serial guard before the session is dropped. */
+  /** Refusals ("already exists") of the duplicate-serial guard in a row before the link gives up. */
   guardMaxAttempts: number;
 }
 
@@ -89,7 +94,8 @@ export type StudioSessionCommand =
   | { type: 'studio.sync'; session: number }
   | { type: 'studio.ready'; session: number }
   | { type: 'studio.heartbeat'; session: number; wampSession: number }
-  | { type: 'studio.drop'; session: number; reason: string };
+  | { type: 'studio.drop'; session: number; reason: string }
+  | { type: 'studio.duplicate'; session: number; serial: string; attempts: number; reason: string };
 
 /** An outcome of `step` in the live session; anything else is a late answer from a dead one. */
 function isOutcome(context: StudioSessionContext, event: StudioSessionEvent, step: SessionStep): boolean {
@@ -122,6 +128,7 @@ export const studioSessionMachine = setup({
       event.type === 'STEP_FAILED' &&
       event.retryable === true &&
       context.guardAttempts < context.policy.guardMaxAttempts,
+    guardExhausted: ({ context, event }) => isOutcome(context, event, 'guard') && event.type === 'STEP_FAILED' && event.retryable === true,
     heartbeatsExhausted: ({ context, event }) =>
       isOutcome(context, event, 'heartbeat') && context.heartbeatFailures + 1 >= context.policy.heartbeatMaxFailures,
     isCurrentOrUnnumbered: ({ context, event }) => event.type === 'SESSION_CLOSED' && (event.session === undefined || event.session === context.session),
@@ -170,6 +177,13 @@ export const studioSessionMachine = setup({
     announceReady: emit(({ context }) => ({ type: 'studio.ready' as const, session: context.session ?? 0 })),
     requestHeartbeat: emit(({ context }) => ({ type: 'studio.heartbeat' as const, session: context.session ?? 0, wampSession: context.wampSession ?? 0 })),
     requestDrop: emit(({ context }) => ({ type: 'studio.drop' as const, session: context.session ?? 0, reason: context.dropReason ?? 'dropped' })),
+    giveUp: emit(({ context }) => ({
+      type: 'studio.duplicate' as const,
+      session: context.session ?? 0,
+      serial: context.serial,
+      attempts: context.guardAttempts,
+      reason: context.dropReason ?? 'duplicate serial',
+    })),
   },
 }).createMachine({
   id: 'studioSession',
@@ -198,6 +212,7 @@ export const studioSessionMachine = setup({
         STEP_DONE: { guard: { type: 'outcomeOf', params: { step: 'guard' } }, target: 'testament' },
         STEP_FAILED: [
           { guard: 'guardMayRetry', target: 'guardWait' },
+          { guard: 'guardExhausted', target: 'duplicate', actions: 'dropFromFailure' },
           { guard: { type: 'outcomeOf', params: { step: 'guard' } }, target: 'dropping', actions: 'dropFromFailure' },
         ],
       },
@@ -272,6 +287,11 @@ export const studioSessionMachine = setup({
     },
     dropping: {
       entry: 'requestDrop',
+    },
+    // Stays here when the session closes: the inspector and a replay show why the link ended.
+    duplicate: {
+      entry: 'giveUp',
+      on: { SESSION_CLOSED: { actions: 'end' } },
     },
   },
 });

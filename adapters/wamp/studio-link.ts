@@ -9,6 +9,8 @@
 // happens on the socket back into events. App actors' `studio.report`
 // commands land in the durable outbox, with or without a connection
 // (`-offline` included), and are delivered once a session is online.
+// The link gives up for good (`finished`, exit 1) only when another device
+// holds this serial (the duplicate-serial guard, as the Reagent does).
 import type { Logger } from 'pino';
 import type { Command } from '../../actors/types.js';
 import type { Link, LinkContext } from '../../actors/link.js';
@@ -42,7 +44,7 @@ import { updateProcedures } from './procedures/update.js';
 import { agentUpdateProgressTopic } from './wire.js';
 import { trafficLogger } from './traffic-log.js';
 import { plaintextWarning } from './transport.js';
-import { BACKEND } from './wire.js';
+import { BACKEND, GUARD_PROCEDURE, deviceProcedure } from './wire.js';
 
 export const CONNECTION_ACTOR = 'studio:connection';
 export const SESSION_ACTOR = 'studio:session';
@@ -76,7 +78,34 @@ export interface StudioLinkOptions {
   updates?: AgentUpdates;
 }
 
+/**
+ * The first retry after a working session (one that completed the on-connect
+ * sequence) comes within 1 s, as the Reagent's constant 1 s does; failed
+ * attempts in a row double it up to a minute. Jitter spreads a fleet that
+ * lost the same router.
+ */
 export const STUDIO_BACKOFF: ConnectionPolicy['backoff'] = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.3 };
+
+/**
+ * The connection statechart's policy for the studio link: attempts bounded by
+ * -connTimeout, pings every -ppTimeout, and the backoff reset by a session
+ * that completed the on-connect sequence (ESTABLISHED), not by its age.
+ */
+export function studioConnectionPolicy(opts: Pick<StudioLinkOptions, 'connTimeoutMs' | 'ppTimeoutMs' | 'backoff'>): ConnectionPolicy {
+  return {
+    connectTimeoutMs: opts.connTimeoutMs,
+    pingIntervalMs: opts.ppTimeoutMs,
+    resetAfterMs: 60_000,
+    resetOn: 'established',
+    backoff: { ...STUDIO_BACKOFF, ...opts.backoff },
+  };
+}
+
+/** Why the link gave up; the daemon stops with `exitCode`. */
+export interface StudioLinkEnd {
+  reason: string;
+  exitCode: number;
+}
 
 interface Live {
   session: WampSession;
@@ -86,6 +115,8 @@ interface Live {
 
 export class StudioLink implements Link {
   readonly name = 'studio';
+  readonly finished: Promise<StudioLinkEnd>;
+  private finish!: (end: StudioLinkEnd) => void;
   private ctx: LinkContext | null = null;
   private logger!: Logger;
   private outbox: StudioOutbox | null = null;
@@ -104,6 +135,7 @@ export class StudioLink implements Link {
     this.identity = { serial: opts.flock.serial_number, device_key: opts.flock.device_key, swarm_key: opts.flock.swarm_key };
     this.system = opts.system ?? new HostSystem();
     opts.redactor.addSecret(opts.flock.secret);
+    this.finished = new Promise((resolve) => (this.finish = resolve));
   }
 
   /** The outbox (tests inspect what waits for delivery). */
@@ -194,12 +226,7 @@ export class StudioLink implements Link {
     if (updates) this.unhandle.push(updates.onProgress((p) => deps.publish(agentUpdateProgressTopic(this.identity.serial), [{ increment: p.increment, currentBytes: p.currentBytes, fileSize: p.fileSize }])));
 
     this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command), { beforeDurable: true }));
-    const policy: ConnectionPolicy = {
-      connectTimeoutMs: this.opts.connTimeoutMs,
-      pingIntervalMs: this.opts.ppTimeoutMs,
-      resetAfterMs: 60_000,
-      backoff: { ...STUDIO_BACKOFF, ...this.opts.backoff },
-    };
+    const policy = studioConnectionPolicy(this.opts);
     const sessionPolicy: StudioSessionPolicy = { ...DEFAULT_STUDIO_SESSION_POLICY, ...this.opts.sessionPolicy };
     ctx.system.spawn(SESSION_ACTOR, 'studio-session', { serial: this.identity.serial, policy: { ...sessionPolicy } });
     ctx.system.spawn(CONNECTION_ACTOR, 'connection', { link: 'wamp', policy: { ...policy, backoff: { ...policy.backoff } } });
@@ -415,6 +442,8 @@ export class StudioLink implements Link {
         return this.answer(live, 'heartbeat', await steps.status(ctx, 'CONNECTED', wampSession));
       case 'studio.ready': {
         const session = live.session;
+        // A working session: when it ends, the first retry waits only the first backoff delay.
+        this.sys.send(CONNECTION_ACTOR, SOURCE, 'ESTABLISHED');
         this.outbox?.setSender((row) => this.deliver(session, row));
         this.logger.info({ wampSession: session.id, waitingReports: this.outbox?.pending().length ?? 0 }, 'studio link online: device API registered, status CONNECTED');
         return;
@@ -425,9 +454,25 @@ export class StudioLink implements Link {
         live.session.close(reason);
         return;
       }
+      case 'studio.duplicate':
+        this.giveUp(typeof command.attempts === 'number' ? command.attempts : 0);
+        return;
       default:
         this.logger.warn({ command: command.type }, 'unknown studio command');
     }
+  }
+
+  /**
+   * Another device holds this serial: its session and procedures stay as they
+   * are (nothing of ours reached the router but the refused guard); ours ends
+   * and the daemon stops with exit 1, as the Reagent does.
+   */
+  private giveUp(attempts: number): void {
+    const serial = this.identity.serial;
+    const reason = `another device is connected with serial ${serial} (${deviceProcedure(serial, GUARD_PROCEDURE)} already registered, refused ${attempts} times in a row)`;
+    this.logger.error({ serial, attempts, exitCode: 1 }, `studio link: ${reason}; stopping (exit 1)`);
+    this.sys.send(CONNECTION_ACTOR, SOURCE, 'STOP', { reason: 'duplicate serial' });
+    this.finish({ reason, exitCode: 1 });
   }
 
   private answer(live: Live, step: SessionStep, outcome: steps.StepOutcome): void {

@@ -6,7 +6,7 @@ import { ActorSystem } from '../../actors/system.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords } from '../../actors/replay.js';
 import { MachineRegistry, builtinMachines } from '../../machines/registry.js';
-import { connectionMachine, type ConnectionContext } from '../../machines/connection.js';
+import { CONNECTION_MACHINE_VERSION, connectionMachine, type ConnectionContext } from '../../machines/connection.js';
 import { backoffDelay } from '../../machines/backoff.js';
 import type { Json, JournalRecord } from '../../actors/types.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -63,7 +63,7 @@ function changedRegistry(): MachineRegistry {
       }),
     },
   });
-  return new MachineRegistry([{ name: 'connection', version: 1, logic: changed }]);
+  return new MachineRegistry([{ name: 'connection', version: CONNECTION_MACHINE_VERSION, logic: changed }]);
 }
 
 const outcome = (r: JournalRecord | undefined) => (r ? JSON.stringify([r.type, r.state, r.ctx, r.cmds]) : 'end');
@@ -110,7 +110,7 @@ test('replay refuses a recording made by another machine version, and says why',
   const fake = records.map((r) => (r.type === '@runtime.spawn' ? { ...r, payload: { ...(r.payload as object), version: 99 } as Json } : r));
   const report = replayRecords(fake, { registry: builtinMachines() });
   assert.equal(report.verdict, 'refused');
-  assert.match(report.refusal!, /v99.*this agent has v1/);
+  assert.match(report.refusal!, new RegExp(`v99.*this agent has v${CONNECTION_MACHINE_VERSION}`));
 });
 
 test('--until and --actor narrow a replay', () => {

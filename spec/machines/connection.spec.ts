@@ -117,12 +117,12 @@ test('backoffDelay stays within its bounds for any policy, attempt and randomnes
 });
 
 type Step =
-  | { kind: 'event'; type: 'START' | 'STOP' | 'CONNECTED' | 'PONG' }
+  | { kind: 'event'; type: 'START' | 'STOP' | 'CONNECTED' | 'PONG' | 'ESTABLISHED' }
   | { kind: 'event'; type: 'CONNECT_FAILED' | 'DISCONNECTED'; reason: string; retryNow: boolean }
   | { kind: 'advance'; ms: number };
 
 const arbStep: fc.Arbitrary<Step> = fc.oneof(
-  fc.constantFrom('START', 'STOP', 'CONNECTED', 'PONG').map((type) => ({ kind: 'event', type }) as Step),
+  fc.constantFrom('START', 'STOP', 'CONNECTED', 'PONG', 'ESTABLISHED').map((type) => ({ kind: 'event', type }) as Step),
   fc
     .record({ type: fc.constantFrom('CONNECT_FAILED', 'DISCONNECTED'), reason: fc.string({ maxLength: 8 }), retryNow: fc.boolean() })
     .map((e) => ({ kind: 'event', ...e }) as Step),
@@ -150,6 +150,8 @@ test('for any sequence of connect/fail/timeout/close events the machine stays in
           assert.ok(due !== undefined, 'a backoff always has a timer that ends it');
         }
         if (h.state() === '"idle"') assert.equal(h.clock.nextDue(), undefined, 'idle holds no timers');
+        // ESTABLISHED means something only about the connection it arrived on.
+        if (!h.state().includes('connected')) assert.equal(c.established, false, `established while ${h.state()}`);
       }
       // Every connect command is answered by at most one connected session at a time.
       const connects = h.commands.filter((c) => c.type === 'net.connect').length;
@@ -157,4 +159,145 @@ test('for any sequence of connect/fail/timeout/close events the machine stays in
     }),
     { numRuns: 300 },
   );
+});
+
+// ---- what resets the backoff (studio: a completed session; gateway: hoop's 60 s) ----
+
+/** One connect attempt and how it ends. */
+type Round =
+  | { kind: 'fail'; how: 'refused' | 'timeout' }
+  | { kind: 'session'; livedMs: number; established: boolean; end: 'closed' | 'pingTimeout' };
+
+const arbRound: fc.Arbitrary<Round> = fc.oneof(
+  fc.record({ kind: fc.constant('fail' as const), how: fc.constantFrom('refused' as const, 'timeout' as const) }),
+  fc.record({
+    kind: fc.constant('session' as const),
+    livedMs: fc.integer({ min: 0, max: 120_000 }),
+    established: fc.boolean(),
+    end: fc.constantFrom('closed' as const, 'pingTimeout' as const),
+  }),
+);
+
+/** Every delay `backoffDelay` can pick at this exponent (the jitter is drawn by the runtime). */
+function delayRange(policy: ConnectionPolicy, level: number): [number, number] {
+  const b = policy.backoff;
+  const cap = Math.min(b.maxMs, b.initialMs * Math.pow(b.multiplier, level - 1));
+  return [Math.round(cap * (1 - b.jitter)), Math.round(cap)];
+}
+
+/**
+ * Plays the rounds and returns, for each, the delay the machine chose and the
+ * exponent the rule says applies: a successful session (under the policy's
+ * `resetOn`) starts over at 1, anything else is one more failure in a row.
+ */
+function playRounds(policy: ConnectionPolicy, rounds: Round[], seed: number): Array<{ round: Round; delay: number; level: number }> {
+  const h = harness(policy, seed);
+  const out: Array<{ round: Round; delay: number; level: number }> = [];
+  let level = 0;
+  h.send('START');
+  for (const round of rounds) {
+    assert.equal(h.state(), '"connecting"');
+    let reset = false;
+    if (round.kind === 'fail') {
+      if (round.how === 'refused' || policy.connectTimeoutMs <= 0) h.send('CONNECT_FAILED', { reason: 'refused' });
+      else h.clock.advance(policy.connectTimeoutMs);
+    } else {
+      h.send('CONNECTED');
+      if (round.established) h.send('ESTABLISHED');
+      // Alive for livedMs: each ping answered just before it would time out.
+      const step = policy.pingIntervalMs > 0 ? 2 * policy.pingIntervalMs - 1 : round.livedMs;
+      let lived = 0;
+      while (lived < round.livedMs) {
+        const d = Math.min(step, round.livedMs - lived);
+        h.clock.advance(d);
+        lived += d;
+        h.send('PONG');
+      }
+      const pingTimeout = round.end === 'pingTimeout' && policy.pingIntervalMs > 0;
+      if (pingTimeout) h.clock.advance(2 * policy.pingIntervalMs);
+      else h.send('DISCONNECTED', { reason: 'closed' });
+      // 'uptime' reads the age from the event that ended the connection; a timer carries none.
+      const uptimeReset = !pingTimeout && round.livedMs >= policy.resetAfterMs;
+      reset = (policy.resetOn ?? 'uptime') === 'established' ? round.established : uptimeReset;
+    }
+    assert.equal(h.state(), '"backoff"');
+    level = reset ? 1 : level + 1;
+    out.push({ round, delay: h.ctx().delayMs, level });
+    h.clock.advance(h.ctx().delayMs);
+  }
+  h.system.close();
+  return out;
+}
+
+test('studio policy: the first retry after a session that completed the on-connect sequence comes within 1 s, whatever failed before', async () => {
+  const { studioConnectionPolicy, STUDIO_BACKOFF } = await import('../../adapters/wamp/studio-link.js');
+  const policy = studioConnectionPolicy({ connTimeoutMs: 1250, ppTimeoutMs: 5000 });
+  assert.equal(policy.resetOn, 'established');
+  assert.equal(STUDIO_BACKOFF.initialMs, 1000);
+  fc.assert(
+    fc.property(fc.array(arbRound, { minLength: 1, maxLength: 25 }), fc.integer(), (rounds, seed) => {
+      for (const r of playRounds(policy, rounds, seed)) {
+        if (r.round.kind === 'session' && r.round.established) {
+          assert.ok(r.delay <= 1000 && r.delay >= 700, `first retry after a working session: ${r.delay} ms`);
+        }
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('studio policy: failed attempts in a row (sessions that never completed the on-connect sequence included) grow the delay as before, up to the cap', async () => {
+  const { studioConnectionPolicy } = await import('../../adapters/wamp/studio-link.js');
+  fc.assert(
+    fc.property(
+      fc.record({ connTimeoutMs: fc.integer({ min: 0, max: 5000 }), ppTimeoutMs: fc.oneof(fc.constant(0), fc.integer({ min: 2000, max: 10_000 })) }),
+      fc.array(arbRound, { minLength: 1, maxLength: 20 }),
+      fc.integer(),
+      (flags, rounds, seed) => {
+        const policy = studioConnectionPolicy(flags);
+        for (const r of playRounds(policy, rounds, seed)) {
+          const [min, max] = delayRange(policy, r.level);
+          assert.ok(r.delay >= min && r.delay <= max, `round ${JSON.stringify(r.round)} at exponent ${r.level}: ${r.delay} outside [${min}, ${max}]`);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+  // The doubling itself, jitter aside: 1, 2, 4, 8 s after failures in a row; a long session that never got ESTABLISHED resets nothing.
+  const flat = { ...studioConnectionPolicy({ connTimeoutMs: 1000, ppTimeoutMs: 0 }), backoff: { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0 } };
+  const delays = playRounds(flat, [
+    { kind: 'fail', how: 'refused' },
+    { kind: 'fail', how: 'timeout' },
+    { kind: 'session', livedMs: 90_000, established: false, end: 'closed' },
+    { kind: 'fail', how: 'refused' },
+    { kind: 'session', livedMs: 10, established: true, end: 'closed' },
+    { kind: 'fail', how: 'refused' },
+  ], 1).map((r) => r.delay);
+  assert.deepEqual(delays, [1000, 2000, 4000, 8000, 1000, 2000]);
+});
+
+test('gateway policy unchanged: hoop 2/4/8 s, reset only by a connection that lived 60 s, ESTABLISHED changes nothing', async () => {
+  const { GATEWAY_POLICY } = await import('../../adapters/grpc/gateway-link.js');
+  assert.equal(GATEWAY_POLICY.resetOn ?? 'uptime', 'uptime');
+  assert.deepEqual(GATEWAY_POLICY.backoff, { initialMs: 2000, maxMs: 8000, multiplier: 2, jitter: 0.2 });
+  assert.equal(GATEWAY_POLICY.resetAfterMs, 60_000);
+  fc.assert(
+    fc.property(fc.array(arbRound, { minLength: 1, maxLength: 25 }), fc.integer(), (rounds, seed) => {
+      for (const r of playRounds(GATEWAY_POLICY, rounds, seed)) {
+        const [min, max] = delayRange(GATEWAY_POLICY, r.level);
+        assert.ok(r.delay >= min && r.delay <= max, `round ${JSON.stringify(r.round)} at exponent ${r.level}: ${r.delay} outside [${min}, ${max}]`);
+      }
+    }),
+    { numRuns: 200 },
+  );
+  const flat: ConnectionPolicy = { ...GATEWAY_POLICY, connectTimeoutMs: 15_000, backoff: { ...GATEWAY_POLICY.backoff, jitter: 0 } };
+  const delays = playRounds(flat, [
+    { kind: 'fail', how: 'refused' },
+    { kind: 'fail', how: 'timeout' },
+    { kind: 'session', livedMs: 10, established: true, end: 'closed' },
+    { kind: 'fail', how: 'refused' },
+    { kind: 'session', livedMs: 60_000, established: false, end: 'closed' },
+    { kind: 'fail', how: 'refused' },
+  ], 1).map((r) => r.delay);
+  assert.deepEqual(delays, [2000, 4000, 8000, 8000, 2000, 4000]);
 });

@@ -10,6 +10,7 @@ import type { ConnectionPolicy } from '../../machines/connection.js';
 import type { ExportSnapshot } from '../../adapters/store/export.js';
 import { MemoryJournal } from '../helpers/memory-journal.js';
 import { studioPolicy } from '../helpers/connection-policy.js';
+import { DEFAULT_STUDIO_SESSION_POLICY } from '../../machines/studio-session.js';
 
 export interface Recorded {
   records: JournalRecord[];
@@ -135,6 +136,54 @@ export const SCENARIOS: readonly Scenario[] = [
       h.clock.advance(1000);
       h.system.send('gateway', 'net', 'DISCONNECTED', { reason: 'eof' });
       h.clock.advance(40_000);
+      return h.done();
+    },
+  },
+  {
+    name: 'studio-recovery-after-working-session',
+    about: 'studio link: an outage backs off 1, 2, 4 s; a session completes the on-connect sequence (ESTABLISHED); its dead link is retried within 1 s',
+    record() {
+      const h = harness('studio-recovery', 61);
+      h.link('studio:connection', { ...studioPolicy, resetOn: 'established' }, 'wamp');
+      h.system.spawn('studio:session', 'studio-session', { serial: 'SER-1', policy: { ...DEFAULT_STUDIO_SESSION_POLICY } } as unknown as Json);
+      const delay = () => (h.system.snapshot('studio:connection') as { context: { delayMs: number } }).context.delayMs;
+      h.system.send('studio:connection', 'wamp', 'START');
+      for (let k = 0; k < 3; k++) {
+        h.system.send('studio:connection', 'wamp', 'CONNECT_FAILED', { reason: 'connection refused' });
+        h.clock.advance(delay());
+      }
+      h.system.send('studio:connection', 'wamp', 'CONNECTED');
+      h.system.send('studio:session', 'wamp', 'SESSION_OPENED', { session: 1, wampSession: 4001 });
+      for (const step of ['guard', 'testament', 'configuring', 'register', 'describe', 'sync', 'connected']) {
+        h.system.send('studio:session', 'wamp', 'STEP_DONE', { session: 1, step });
+      }
+      h.system.send('studio:connection', 'wamp', 'ESTABLISHED');
+      h.clock.advance(5000);
+      h.system.send('studio:connection', 'wamp', 'PONG');
+      h.clock.advance(10_000); // the link went silent: ping, no pong, ping timeout
+      h.system.send('studio:session', 'wamp', 'SESSION_CLOSED', { session: 1, reason: 'ping timeout' });
+      h.clock.advance(delay()); // the first retry, within 1 s
+      h.system.send('studio:connection', 'wamp', 'CONNECTED');
+      h.system.send('studio:session', 'wamp', 'SESSION_OPENED', { session: 2, wampSession: 4002 });
+      return h.done();
+    },
+  },
+  {
+    name: 'studio-duplicate-serial',
+    about: 'the duplicate-serial guard refused as "already exists" 8 times 1 s apart: studio.duplicate, the link gives up',
+    record() {
+      const h = harness('duplicate', 67);
+      h.link('studio:connection', { ...studioPolicy, resetOn: 'established' }, 'wamp');
+      h.system.spawn('studio:session', 'studio-session', { serial: 'SER-1', policy: { ...DEFAULT_STUDIO_SESSION_POLICY } } as unknown as Json);
+      h.system.send('studio:connection', 'wamp', 'START');
+      h.system.send('studio:connection', 'wamp', 'CONNECTED');
+      h.system.send('studio:session', 'wamp', 'SESSION_OPENED', { session: 1, wampSession: 5001 });
+      for (let k = 0; k < 8; k++) {
+        h.system.send('studio:session', 'wamp', 'STEP_FAILED', { session: 1, step: 'guard', reason: 'a WAMP connection for SER-1 already exists', retryable: true });
+        h.clock.advance(1000);
+      }
+      h.system.send('studio:connection', 'wamp', 'STOP', { reason: 'duplicate serial' });
+      h.system.send('studio:session', 'wamp', 'SESSION_CLOSED', { session: 1, reason: 'stopped' });
       return h.done();
     },
   },

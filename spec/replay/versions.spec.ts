@@ -77,11 +77,17 @@ test(
     assert.equal(r2.code, 3);
     assert.match((JSON.parse(r2.stdout) as { refusal: string }).refusal, /journal schema v99 is newer than this agent understands/);
 
-    const bumped = join(dir, 'bumped.ndjson');
-    writeFileSync(bumped, readFileSync(fixturePath('connection-ping-timeout'), 'utf8').replace('"machine":"connection","version":1', '"machine":"connection","version":2'));
-    const r3 = runReagent(['replay', bumped], cleanEnv(dir));
-    assert.equal(r3.code, 3);
-    assert.match(r3.stdout, /^refused: record 1: studio was recorded with machine "connection" v2, this agent has v1; replay it with the agent version that recorded it, or re-record/);
+    // A recording of the machine before its last change (an older agent), and of a newer one.
+    const v = builtinMachines().get('connection')!.version;
+    const fixture = readFileSync(fixturePath('connection-ping-timeout'), 'utf8');
+    assert.ok(fixture.includes(`"machine":"connection","version":${v}`), 'the fixture is of the current connection machine');
+    for (const other of [v - 1, v + 1]) {
+      const bumped = join(dir, `connection-v${other}.ndjson`);
+      writeFileSync(bumped, fixture.replace(`"machine":"connection","version":${v}`, `"machine":"connection","version":${other}`));
+      const r3 = runReagent(['replay', bumped], cleanEnv(dir));
+      assert.equal(r3.code, 3);
+      assert.match(r3.stdout, new RegExp(`^refused: record 1: studio was recorded with machine "connection" v${other}, this agent has v${v}; replay it with the agent version that recorded it, or re-record`));
+    }
   }),
 );
 

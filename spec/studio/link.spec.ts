@@ -316,15 +316,23 @@ describe('serializers, credentials and modes', () => {
     }
   });
 
-  test('a second agent with the same serial is kept out by the duplicate-serial guard; the first keeps serving', async () => {
+  test('a second agent with the same serial is kept out by the duplicate-serial guard and gives up (exit 1); the first keeps serving', async () => {
     const peers = await startPeers();
     const first = await startHarness({ peers });
     let second: Harness | undefined;
     try {
       await peers.backend.until(() => peers.backend.statuses().includes('CONNECTED'), 15_000, 'first online');
       second = await startHarness({ peers });
-      await until(() => second!.logs.some((l) => l.includes('dropping the session') && l.includes('already exists')), 15_000, 'second agent gives up its session');
-      assert.ok(second.logs.some((l) => l.includes(`a WAMP connection for ${DEVICE.serial_number} already exists`)));
+      const end = await Promise.race([second.link.finished, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+      assert.ok(end, 'the second link gave up');
+      assert.equal(end.exitCode, 1);
+      assert.match(end.reason, new RegExp(`another device is connected with serial ${DEVICE.serial_number}`));
+      assert.equal(second.logs.filter((l) => l.includes(`a WAMP connection for ${DEVICE.serial_number} already exists`)).length, 8, 'eight refusals');
+      const error = second.logs.map((l) => JSON.parse(l) as { level: number | string; msg: string }).find((l) => l.msg.includes('another device is connected'));
+      assert.ok(error, 'an error names the cause');
+      assert.ok(error.level === 50 || error.level === 'error', `logged as an error (level ${String(error.level)})`);
+      await until(() => String((second!.daemon.system.snapshot('studio:connection') as { value: unknown }).value) === 'idle', 5000, 'the second stops connecting');
+      assert.equal(JSON.stringify(sessionState(second.daemon)), '"duplicate"');
       const s = (await first.studio()).session;
       assert.equal((await callOutcome(s, proc('device_handshake'))).ok, true);
       assert.match(JSON.stringify(sessionState(first.daemon)), /online/);

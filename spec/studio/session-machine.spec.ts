@@ -69,19 +69,39 @@ test('two heartbeat failures in a row drop the session; one failure between succ
   assert.equal(h.state(), '"offline"');
 });
 
-test('the duplicate-serial guard is retried 8 times, 1 s apart, then the session is dropped', () => {
+test('the duplicate-serial guard is retried 8 times, 1 s apart; the eighth refusal gives the link up (another device holds the serial)', () => {
   const h = harness();
   h.send('SESSION_OPENED', { session: 1, wampSession: 5 });
   for (let i = 1; i < 8; i++) {
     h.failed(1, 'guard', true);
     assert.equal(h.state(), '"guardWait"');
-    h.clock.advance(1000);
+    h.clock.advance(999);
+    assert.equal(h.state(), '"guardWait"', '1 s apart, not sooner');
+    h.clock.advance(1);
     assert.equal(h.state(), '"guard"');
   }
   assert.equal(h.commands.filter((c) => c.type === 'studio.guard').length, 8);
   h.failed(1, 'guard', true);
-  assert.equal(h.state(), '"dropping"');
+  assert.equal(h.state(), '"duplicate"');
+  assert.deepEqual({ ...h.last(), reason: undefined }, { type: 'studio.duplicate', session: 1, serial: 'SER', attempts: 8, reason: undefined });
   assert.match(String(h.last()?.reason), /guard failed/);
+  // Nothing but the guard ever went out on this session: no testament, no status, no device API.
+  assert.deepEqual([...new Set(h.commands.map((c) => c.type))], ['studio.guard', 'studio.duplicate']);
+  h.send('SESSION_CLOSED', { session: 1 });
+  assert.equal(h.state(), '"duplicate"', 'the state says why the link ended');
+  assert.equal(h.ctx().session, null);
+});
+
+test('a guard refused 7 times and then failing otherwise drops the session (backoff, no exit)', () => {
+  const h = harness();
+  h.send('SESSION_OPENED', { session: 1, wampSession: 5 });
+  for (let i = 1; i < 8; i++) {
+    h.failed(1, 'guard', true);
+    h.clock.advance(1000);
+  }
+  h.failed(1, 'guard', false);
+  assert.equal(h.state(), '"dropping"');
+  assert.equal(h.last()?.type, 'studio.drop');
 });
 
 test('a guard that succeeds on a retry carries on; a non-retryable guard failure drops at once', () => {
@@ -135,10 +155,10 @@ const arbEvent = fc.oneof(
   fc.record({ type: fc.constant('advance'), ms: fc.integer({ min: 0, max: 40_000 }) }),
 );
 
-test('property: any event sequence keeps the machine in a known state, commands name the live session, online only after CONNECTED', () => {
+test('property: any event sequence keeps the machine in a known state, commands name the live session, online only after CONNECTED, give-up only after 8 guard refusals', () => {
   const known = new Set([
     '"offline"', '"guard"', '"guardWait"', '"testament"', '"configuring"', '"registering"', '"describing"', '"syncing"', '"announcing"',
-    '{"online":"idle"}', '{"online":"beating"}', '"dropping"',
+    '{"online":"idle"}', '{"online":"beating"}', '"dropping"', '"duplicate"',
   ]);
   fc.assert(
     fc.property(fc.array(arbEvent, { maxLength: 60 }), (events) => {
@@ -155,9 +175,40 @@ test('property: any event sequence keeps the machine in a known state, commands 
             const prior = h.commands.slice(0, h.commands.indexOf(c)).filter((x) => x.session === session);
             assert.ok(prior.some((x) => x.type === 'studio.status' && x.status === 'CONNECTED'), 'ready only after the CONNECTED status');
           }
+          if (c.type === 'studio.duplicate') {
+            // The session's commands since it opened: its guards, and nothing else went to the router.
+            const opened = h.commands.slice(0, h.commands.indexOf(c)).filter((x) => x.session === session);
+            const sinceOpen = opened.slice(opened.map((x) => x.type === 'studio.guard' && x.attempt === 1).lastIndexOf(true));
+            assert.deepEqual(sinceOpen.map((x) => x.type), Array(DEFAULT_STUDIO_SESSION_POLICY.guardMaxAttempts).fill('studio.guard'));
+          }
         }
         if (h.state() === '"offline"') assert.equal(session, null);
       }
+      h.system.close();
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('property: the link gives up exactly when the guard is refused as "already exists" 8 times in a row in one session', () => {
+  const outcome = fc.constantFrom('refused' as const, 'failed' as const, 'done' as const);
+  fc.assert(
+    fc.property(fc.array(fc.oneof({ weight: 6, arbitrary: fc.constant('refused' as const) }, { weight: 1, arbitrary: outcome }), { minLength: 1, maxLength: 12 }), (outcomes) => {
+      const h = harness();
+      h.send('SESSION_OPENED', { session: 1, wampSession: 5 });
+      let expected = '"guard"';
+      for (const [i, o] of outcomes.entries()) {
+        if (h.state() !== '"guard"') break;
+        if (o === 'done') h.done(1, 'guard');
+        else h.failed(1, 'guard', o === 'refused');
+        const refusedInARow = outcomes.slice(0, i + 1).every((x) => x === 'refused') ? i + 1 : 0;
+        expected = o === 'done' ? '"testament"' : o === 'failed' ? '"dropping"' : refusedInARow >= 8 ? '"duplicate"' : '"guardWait"';
+        assert.equal(h.state(), expected);
+        h.clock.advance(1000);
+      }
+      const gaveUp = h.commands.some((c) => c.type === 'studio.duplicate');
+      assert.equal(gaveUp, expected === '"duplicate"');
+      if (gaveUp) assert.equal(h.commands.filter((c) => c.type === 'studio.guard').length, 8);
       h.system.close();
     }),
     { numRuns: 300 },
