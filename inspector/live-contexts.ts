@@ -14,15 +14,17 @@ export interface LiveContextBudget {
   maxBytes?: number;
 }
 
-export type ContextAnswer = { context: string } | { unavailable: string };
+export type ContextAnswer = { context: string; note?: string } | { unavailable: string };
 
 interface History {
   rows: number[];
   texts: (string | null)[];
   /** Index of the oldest change still kept (dropped ones are compacted away now and then). */
   start: number;
-  /** Row of the newest change dropped for the bound (-Infinity: none). */
+  /** Rows up to this one lost their context to the bound (-Infinity: none). */
   dropped: number;
+  /** Row of the first change ever noted: before it the actor did not exist (as far as the inspector saw). */
+  first: number;
   last: unknown;
 }
 
@@ -58,7 +60,7 @@ export class LiveContexts {
    */
   note(actor: string, row: number, context: unknown): void {
     let h = this.byActor.get(actor);
-    if (!h) this.byActor.set(actor, (h = { rows: [], texts: [], start: 0, dropped: Number.NEGATIVE_INFINITY, last: undefined }));
+    if (!h) this.byActor.set(actor, (h = { rows: [], texts: [], start: 0, dropped: Number.NEGATIVE_INFINITY, first: row, last: undefined }));
     if (h.rows.length > h.start && context === h.last) return;
     h.last = context;
     if (h.rows.length > h.start) {
@@ -81,17 +83,22 @@ export class LiveContexts {
     const k = h ? lastAtOrBefore(h.rows, row, h.start) : -1;
     if (h && k >= 0) {
       const text = h.texts[k]!;
-      return text === null ? { unavailable: 'the actor had stopped by this event' } : { context: text };
+      if (text !== null) return { context: text };
+      // Stopped: what it last held is what a person looks for (a gateway session lives a few seconds).
+      const before = k - 1 >= h.start ? h.texts[k - 1] : null;
+      if (before != null) return { context: before, note: `${actor} stopped at event #${h.rows[k]}; this is its context when it stopped.` };
+      return { unavailable: `${actor} stopped at event #${h.rows[k]}` };
     }
-    if (h && row <= h.dropped) {
-      return { unavailable: `this event is older than the context history kept: ${this.describeBound()}, and ${actor}'s oldest kept is from event #${h.rows[h.start] ?? '?'}` };
-    }
-    if (row < this.attachedAt) {
+    // Actors alive when the inspector attached have their context noted at the last row read from the journal.
+    if (row < this.attachedAt - 1) {
       return {
         unavailable:
           'this event happened before the inspector started: the journal keeps states and a hash of each context, not contexts. ' +
           'To travel through the contexts of earlier events, write a bug report (reagent bugreport -o r.ndjson) and open it with reagent replay r.ndjson --inspect',
       };
+    }
+    if (h && row >= h.first && row <= h.dropped) {
+      return { unavailable: `this event is older than the context history kept: ${this.describeBound()}, and ${actor}'s oldest kept is from event #${h.rows[h.start] ?? '?'}` };
     }
     return { unavailable: 'the actor did not exist yet at this event' };
   }
@@ -104,10 +111,11 @@ export class LiveContexts {
   private dropOldest(): void {
     const actor = this.order[this.head++]!;
     const h = this.byActor.get(actor)!;
-    h.dropped = h.rows[h.start]!;
     this.bytes -= h.texts[h.start]?.length ?? 0;
     h.texts[h.start] = null;
     h.start++;
+    // The context dropped held until the next change, which is kept (an actor's newest never goes).
+    h.dropped = h.rows[h.start]! - 1;
     if (h.start > 64 && h.start * 2 > h.rows.length) {
       h.rows.splice(0, h.start);
       h.texts.splice(0, h.start);

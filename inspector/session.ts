@@ -264,7 +264,7 @@ export class InspectorSession {
     const state = this.timeline.stateAt(row).find((s) => s.actor === actor);
     const machine = state?.machine ?? this.latest.get(actor)?.machine ?? null;
     const base = { actor, row, note: null, delays: {}, status: state === undefined ? 'not spawned' : state.state === null ? 'stopped' : 'active' };
-    const answer = this.contextAt(actor, row, state?.state ?? null);
+    const answer = this.contextAt(actor, row);
     if ('unavailable' in answer) return { ...base, context: null, unavailable: answer.unavailable };
     const raw = JSON.parse(answer.context) as unknown;
     const def = machine ? this.registry.get(machine) : undefined;
@@ -277,24 +277,33 @@ export class InspectorSession {
     };
   }
 
-  private contextAt(actor: string, row: number, state: string | null): { context: string; note?: string } | { unavailable: string } {
+  private contextAt(actor: string, row: number): { context: string; note?: string } | { unavailable: string } {
     if (row < this.timeline.first || row >= this.timeline.length) return { unavailable: `event #${row} is not in the timeline` };
     if (this.live) return this.live.at(actor, row);
     if (!this.replayed) return { unavailable: 'no recording was loaded' };
-    const at = this.replayed.at(row);
+    let at = this.replayed.at(row);
     const notReplayed = at.notReplayed.get(actor);
     if (notReplayed) return { unavailable: `${actor} is shown on its recorded states only, without its context: ${notReplayed}` };
-    const context = at.contexts.get(actor);
+    let context = at.contexts.get(actor);
+    let stopped: string | undefined;
     if (context === undefined) {
-      return { unavailable: state === null && this.timeline.stateAt(row).some((s) => s.actor === actor) ? 'the actor had stopped by this event' : 'the actor did not exist yet at this event' };
+      const here = this.timeline.stateAt(row).find((s) => s.actor === actor);
+      if (!here) return { unavailable: 'the actor did not exist yet at this event' };
+      // Stopped: show what it held right before its stop (a gateway session lives a few seconds).
+      if (here.state === null && here.since > this.timeline.first) {
+        at = this.replayed.at(here.since - 1);
+        context = at.contexts.get(actor);
+        stopped = `${actor} stopped at event #${here.since}; this is its context when it stopped.`;
+      }
+      if (context === undefined) return { unavailable: `${actor} had stopped by this event` };
     }
     const seq = this.timeline.get(row)?.seq ?? Number.POSITIVE_INFINITY;
     const d = this.differs.get(actor);
-    if (!d || d.seq > seq) return { context };
+    if (!d || d.seq > seq) return stopped ? { context, note: stopped } : { context };
     const why = this.redacted.has(actor)
       ? ' Secrets were redacted from its recorded events (a bug report), which changes what re-execution computes: expected.'
       : '';
-    return { context, note: `From seq ${d.seq} on, re-executing ${actor} gives another ${d.reason} than the recording; this is the re-executed context.${why}` };
+    return { context, note: `${stopped ? `${stopped} ` : ''}From seq ${d.seq} on, re-executing ${actor} gives another ${d.reason} than the recording; this is the re-executed context.${why}` };
   }
 
   private latestDetail(actor: string): ContextDetail | null {
