@@ -260,7 +260,9 @@ export class InspectorSession {
    * machine's delays resolved with it; without `row`, its newest context.
    */
   detail(actor: string, row?: number): ContextDetail | null {
-    if (row === undefined) return this.latestDetail(actor);
+    // A replay's newest context is the one after its last event.
+    if (row === undefined && this.replayed) row = this.timeline.length - 1;
+    if (row === undefined || row < 0) return this.latestDetail(actor);
     const state = this.timeline.stateAt(row).find((s) => s.actor === actor);
     const machine = state?.machine ?? this.latest.get(actor)?.machine ?? null;
     const base = { actor, row, note: null, delays: {}, status: state === undefined ? 'not spawned' : state.state === null ? 'stopped' : 'active' };

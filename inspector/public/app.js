@@ -279,16 +279,20 @@ async function selectActor(id) {
   showDetail();
 }
 
-let detailGeneration = 0;
-
-/** The selected event, and the context of the clicked actor (else the event's actor) right after it. */
-async function showDetail() {
-  const generation = ++detailGeneration;
+/**
+ * The selected event, and the context of the clicked actor (else the event's
+ * actor) right after it. A replay rebuilds that context, so while the slider
+ * moves only the newest request is sent.
+ */
+const showDetail = latestOnly(async () => {
   const e = app.entry;
   const actor = app.selectedActor ?? e?.actor ?? null;
   const row = app.cursor;
   const r = actor !== null && row >= app.first ? await rpc.call('detail', { actor, row }).catch(() => null) : null;
-  if (generation !== detailGeneration) return; // the slider moved on meanwhile
+  if (row !== app.cursor || e !== app.entry) {
+    showDetail(); // the slider moved on meanwhile: show where it is now
+    return;
+  }
   const box = $('detail');
   box.replaceChildren();
   if (e) {
@@ -314,7 +318,7 @@ async function showDetail() {
   if (d.note) addText(box, 'p', d.note).className = 'note';
   const view = app.actors.get(actor)?.view;
   if (view && d.delays) view.showDelays(d.delays);
-}
+});
 
 const RUNTIME_NOTES = new Set(['@runtime.ran-before-durable', '@runtime.journal-gap']);
 

@@ -84,5 +84,9 @@ test('a replay session walks every event of a recording that diverges (a redacte
   assert.match(gone.note ?? '', /^gateway stopped at event #7; this is its context when it stopped\.$/);
   assert.equal(session.detail('studio', 6)!.status, 'active', 'STOP is an event; the actor is still alive (idle)');
   assert.match(session.detail('nobody', 6)!.unavailable ?? '', /did not exist yet/);
+  // Without a row: after the last event (the page resolves each card's named delays with it).
+  const newest = session.detail('studio')!;
+  assert.equal(newest.row, session.timeline.length - 1);
+  assert.equal(typeof newest.delays['connectTimeout'], 'number');
   session.close();
 });
