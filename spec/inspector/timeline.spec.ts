@@ -119,6 +119,10 @@ test('page requests are checked field by field', () => {
   assert.throws(() => parseRequest('{"id":1,"op":"rows","offset":0,"limit":100000}'), /field "limit": expected an integer in \[1, 1000\]/);
   assert.throws(() => parseRequest('{"id":1,"op":"stateAt","row":"x"}'), /field "row"/);
   assert.throws(() => parseRequest('{"id":1,"op":"drop"}'), /field "op": expected rows, stateAt/);
+  // A context at an event (time travel), or the newest without a row.
+  assert.deepEqual(parseRequest('{"id":2,"op":"detail","actor":"studio","row":7}'), { id: 2, op: 'detail', actor: 'studio', row: 7 });
+  assert.deepEqual(parseRequest('{"id":2,"op":"detail","actor":"studio"}'), { id: 2, op: 'detail', actor: 'studio' });
+  for (const row of ['-1', '"7"', '1.5', 'null']) assert.throws(() => parseRequest(`{"id":2,"op":"detail","actor":"studio","row":${row}}`), /field "row": expected an integer/, row);
   assert.throws(() => parseRequest('{"id":1,"op":"rows","offset":0,"limit":1,"filter":{"text":5}}'), /field "filter.text"/);
   assert.throws(() => parseRequest('nope'));
 });
