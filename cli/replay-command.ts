@@ -7,6 +7,7 @@
 import { basename } from 'node:path';
 import { replayRecords, describeReport, type ReplayOptions, type ReplayReport, type ReplaySnapshot } from '../actors/replay.js';
 import type { MachineRegistry } from '../machines/registry.js';
+import type { JournalRecord } from '../actors/types.js';
 import { openRecording, type Recording } from '../adapters/store/recording.js';
 import { RecordingRefusedError } from '../adapters/store/recording-refused.js';
 
@@ -149,7 +150,7 @@ export async function inspectReplay(
   });
   let code: number;
   try {
-    const report = replayRecords(recording.records({ run: args.run }), { registry, ...prepared.options, onStep: (t, view) => session.record(t, view) });
+    const report = replayRecords(recording.records({ run: args.run }), { registry, ...prepared.options });
     session.replay = { line: describeReport(report), report };
     code = print(args, report, recording, agentVersion, io);
   } catch (err) {
@@ -157,6 +158,19 @@ export async function inspectReplay(
     return 2;
   } finally {
     recording.close();
+  }
+  // The verdict stops at the first divergence; the inspector walks every
+  // event (an export can be read once, so the file is opened again).
+  const again = prepare(args, { out: () => {}, err: () => {} });
+  if (!again.ok) return again.code;
+  try {
+    const { until, actor, snapshots, resumePoints } = again.options;
+    session.load(upTo(again.recording.records({ run: args.run }), until), { registry, actor, snapshots, resumePoints });
+  } catch (err) {
+    io.err(`replay: ${args.file}: ${(err as Error).message}`);
+    return 2;
+  } finally {
+    again.recording.close();
   }
   let server;
   try {
@@ -168,5 +182,13 @@ export async function inspectReplay(
   io.err(`inspector: ${server.url} (Ctrl-C to stop)`);
   await io.untilStopped();
   await server.close();
+  session.close();
   return code;
+}
+
+function* upTo(records: Iterable<JournalRecord>, until: number | undefined): Generator<JournalRecord> {
+  for (const r of records) {
+    if (until !== undefined && r.seq > until) return;
+    yield r;
+  }
 }

@@ -4,6 +4,7 @@
 import type { ActorSystem } from '../actors/system.js';
 import type { JournalRecord } from '../actors/types.js';
 import type { MachineRegistry } from '../machines/registry.js';
+import type { LiveContextBudget } from './live-contexts.js';
 import { InspectorSession } from './session.js';
 import { startInspectorServer, type InspectorServer } from './server.js';
 
@@ -17,6 +18,8 @@ export interface LiveInspectorOptions {
   title?: string;
   scrub?: (value: unknown) => unknown;
   maxRows?: number;
+  /** Bound of the contexts kept for time travel (default: 20 000 changes, 32 MiB). */
+  contextBudget?: LiveContextBudget;
   /** Fixed token (tests). */
   token?: string;
   /** Host names the inspector also answers to (`-inspectHosts`). */
@@ -43,6 +46,7 @@ export async function startLiveInspector(opts: LiveInspectorOptions): Promise<Li
     title: opts.title ?? 'live daemon',
     scrub: opts.scrub,
     maxRows: opts.maxRows,
+    contextBudget: opts.contextBudget,
   });
   if (opts.history) session.seed(opts.history());
   const detach = session.attach(opts.system, opts.now ?? 0);

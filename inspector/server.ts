@@ -172,20 +172,20 @@ export async function startInspectorServer(opts: InspectorServerOptions): Promis
 
   // Live updates in batches: a busy daemon must not send one frame per event.
   let pending: NodeJS.Timeout | undefined;
-  let actorsSent = session.timeline.actorList().length;
   const offChange = session.onChange(() => {
     if (pending || pages.size === 0) return;
     pending = setTimeout(() => {
       pending = undefined;
-      const actors = session.timeline.actorList();
+      const activity = session.takeActivity();
       const grow = {
         type: 'grow',
         length: session.timeline.length,
         first: session.timeline.first,
-        actors: actors.length !== actorsSent ? actors : undefined,
+        // The whole list only when it changed; otherwise the event counts of the actors that moved (the page orders by them).
+        actors: activity.actorsChanged ? session.actorList() : undefined,
+        events: activity.events,
         states: session.stateAt(session.timeline.length - 1),
       };
-      actorsSent = actors.length;
       for (const ws of pages) send(ws, grow);
     }, 100);
     pending.unref();
@@ -224,7 +224,7 @@ type Request =
   | { id: number; op: 'rows'; filter: TimelineFilter; offset: number; limit: number }
   | { id: number; op: 'stateAt'; row: number }
   | { id: number; op: 'locate'; filter: TimelineFilter; row: number }
-  | { id: number; op: 'detail'; actor: string }
+  | { id: number; op: 'detail'; actor: string; row?: number }
   | { id: number; op: 'chart'; machine: string };
 
 /** Checks a page request field by field: the socket is authenticated, but still input. */
@@ -263,7 +263,7 @@ export function parseRequest(text: string): Request {
     case 'locate':
       return { id, op: 'locate', filter: filter(), row: int('row', -1) };
     case 'detail':
-      return { id, op: 'detail', actor: str('actor') };
+      return r['row'] === undefined ? { id, op: 'detail', actor: str('actor') } : { id, op: 'detail', actor: str('actor'), row: int('row') };
     case 'chart':
       return { id, op: 'chart', machine: str('machine') };
     default:
@@ -280,14 +280,14 @@ function answer(session: InspectorSession, req: Request): object {
     case 'locate':
       return { index: session.timeline.indexOf(req.filter, req.row) };
     case 'detail':
-      return { actor: req.actor, detail: session.detail(req.actor) };
+      return { actor: req.actor, row: req.row ?? null, detail: session.detail(req.actor, req.row) };
     case 'chart':
       return { machine: req.machine, chart: session.chart(req.machine) ?? null };
   }
 }
 
 function hello(session: InspectorSession): object {
-  const actors = session.timeline.actorList();
+  const actors = session.actorList();
   const machines = new Set(actors.map((a) => a.machine).filter((m): m is string => m !== null));
   return {
     type: 'hello',

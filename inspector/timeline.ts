@@ -7,7 +7,17 @@ import type { Json } from '../actors/types.js';
 import type { Transition } from '../actors/system.js';
 
 /** A dispatched event as the runtime reports it, with commands by type only. */
-export type TimelineInput = Omit<Transition, 'commands'> & { commands: readonly string[] };
+export type TimelineInput = Omit<Transition, 'commands'> & {
+  commands: readonly string[];
+  /** Read from the journal before the inspector attached (live): no context was seen for it. */
+  history?: boolean;
+  /** Replay: re-executing it gave another outcome than the recorded one. */
+  differs?: boolean;
+};
+
+const CHANGED = 1;
+const HISTORY = 2;
+const DIFFERS = 4;
 
 export interface TimelineRow {
   row: number;
@@ -21,6 +31,10 @@ export interface TimelineRow {
   state: string | null;
   payload: Json;
   commands: string[];
+  /** The event moved its actor to another state (or spawned or stopped it). */
+  changed: boolean;
+  history: boolean;
+  differs: boolean;
 }
 
 export interface TimelineFilter {
@@ -80,6 +94,7 @@ export class Timeline {
   private stateCol = new Int32Array(GROW);
   private payloadCol = new Uint32Array(GROW);
   private cmdsCol = new Uint32Array(GROW);
+  private flagsCol = new Uint8Array(GROW);
   private readonly actors = new Interned();
   private readonly machines = new Interned();
   private readonly sources = new Interned();
@@ -87,8 +102,8 @@ export class Timeline {
   private readonly states = new Interned();
   private payloads = new Interned();
   private cmds = new Interned();
-  /** Per actor: rows where its state changed, and the state it changed to (-1 = gone). */
-  private readonly changes = new Map<number, { rows: number[]; states: number[]; machine: number }>();
+  /** Per actor: rows where its state changed, the state it changed to (-1 = gone), and how many events it had. */
+  private readonly changes = new Map<number, { rows: number[]; states: number[]; machine: number; events: number }>();
   private readonly filters: FilterCache[] = [];
   /** Absolute row number of stored row 0. */
   private base = 0;
@@ -124,12 +139,16 @@ export class Timeline {
     this.payloadCol[i] = this.payloads.id(JSON.stringify(e.payload));
     this.cmdsCol[i] = this.cmds.id(e.commands.length ? e.commands.join('\n') : '');
     let ch = this.changes.get(actor);
-    if (!ch) this.changes.set(actor, (ch = { rows: [], states: [], machine }));
+    if (!ch) this.changes.set(actor, (ch = { rows: [], states: [], machine, events: 0 }));
+    ch.events++;
+    let flags = (e.history ? HISTORY : 0) | (e.differs ? DIFFERS : 0);
     if (ch.states.length === 0 || ch.states[ch.states.length - 1] !== state) {
       ch.rows.push(row);
       ch.states.push(state);
       if (e.machine !== null) ch.machine = machine;
+      flags |= CHANGED;
     }
+    this.flagsCol[i] = flags;
     if (this.count > this.maxRows * 1.25) this.trim();
     return row;
   }
@@ -141,7 +160,7 @@ export class Timeline {
   declareActor(actor: string, machine: string | null, state: string | null): void {
     const a = this.actors.id(actor);
     if (this.changes.has(a)) return;
-    this.changes.set(a, { rows: [this.base - 1], states: [state === null ? -1 : this.states.id(state)], machine: this.machines.id(machine ?? '') });
+    this.changes.set(a, { rows: [this.base - 1], states: [state === null ? -1 : this.states.id(state)], machine: this.machines.id(machine ?? ''), events: 0 });
   }
 
   get(row: number): TimelineRow | undefined {
@@ -150,6 +169,7 @@ export class Timeline {
     const machine = this.machines.values[this.machineCol[i]!]!;
     const state = this.stateCol[i]!;
     const cmds = this.cmds.values[this.cmdsCol[i]!]!;
+    const flags = this.flagsCol[i]!;
     return {
       row,
       seq: this.seqs[i]!,
@@ -161,6 +181,9 @@ export class Timeline {
       state: state < 0 ? null : this.states.values[state]!,
       payload: JSON.parse(this.payloads.values[this.payloadCol[i]!]!) as Json,
       commands: cmds === '' ? [] : cmds.split('\n'),
+      changed: (flags & CHANGED) !== 0,
+      history: (flags & HISTORY) !== 0,
+      differs: (flags & DIFFERS) !== 0,
     };
   }
 
@@ -177,11 +200,11 @@ export class Timeline {
     return this.base + lo;
   }
 
-  /** Actors seen so far, with their machine. */
-  actorList(): Array<{ id: string; machine: string | null }> {
+  /** Actors seen so far, with their machine and how many events each had (forgotten rows included). */
+  actorList(): Array<{ id: string; machine: string | null; events: number }> {
     return [...this.changes.entries()].map(([a, ch]) => {
       const m = this.machines.values[ch.machine]!;
-      return { id: this.actors.values[a]!, machine: m === '' ? null : m };
+      return { id: this.actors.values[a]!, machine: m === '' ? null : m, events: ch.events };
     });
   }
 
@@ -265,7 +288,7 @@ export class Timeline {
 
   private grow(): void {
     this.capacity *= 2;
-    const grow = <T extends Float64Array | Uint32Array | Int32Array>(a: T): T => {
+    const grow = <T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(a: T): T => {
       const b = new (a.constructor as new (n: number) => T)(this.capacity);
       b.set(a);
       return b;
@@ -279,12 +302,13 @@ export class Timeline {
     this.stateCol = grow(this.stateCol);
     this.payloadCol = grow(this.payloadCol);
     this.cmdsCol = grow(this.cmdsCol);
+    this.flagsCol = grow(this.flagsCol);
   }
 
   /** Forgets the oldest rows down to `maxRows`; payloads are re-interned so their table shrinks too. */
   private trim(): void {
     const drop = this.count - this.maxRows;
-    for (const col of [this.seqs, this.ats, this.actorCol, this.machineCol, this.sourceCol, this.typeCol, this.stateCol, this.payloadCol, this.cmdsCol]) {
+    for (const col of [this.seqs, this.ats, this.actorCol, this.machineCol, this.sourceCol, this.typeCol, this.stateCol, this.payloadCol, this.cmdsCol, this.flagsCol]) {
       col.copyWithin(0, drop, this.count);
     }
     this.count -= drop;

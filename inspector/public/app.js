@@ -1,10 +1,12 @@
 // The inspector page: actor tree, one statechart per actor with its active
-// states highlighted, the event timeline, and time travel. Everything is
-// asked of the agent over one WebSocket (rpc.js); nothing is loaded from
-// anywhere else.
+// states highlighted (busiest actor first), the event timeline, and time
+// travel: states and contexts as they were right after the selected event.
+// Everything is asked of the agent over one WebSocket (rpc.js); nothing is
+// loaded from anywhere else.
 import { Rpc, latestOnly } from './rpc.js';
 import { layoutChart, mountChart } from './statechart.js';
 import { VirtualList } from './timeline.js';
+import { renderEmpty } from './empty.js';
 
 const $ = (id) => document.getElementById(id);
 const ROW_H = 22;
@@ -12,7 +14,9 @@ const ROW_H = 22;
 const app = {
   mode: null,
   charts: {},
-  actors: new Map(), // id -> { machine, card, view, tree, value, active }
+  actors: new Map(), // id -> { machine, label, events, card, view, tree, value, active }
+  machines: {},
+  divergence: null, // seq where `reagent replay` reports the divergence
   length: 0,
   first: 0,
   cursor: -1,
@@ -45,6 +49,8 @@ function onPush(msg) {
 async function hello(msg) {
   app.mode = msg.mode;
   app.charts = msg.charts;
+  app.machines = msg.machines;
+  app.divergence = msg.replay?.report?.divergence?.seq ?? null;
   $('mode').textContent = msg.mode === 'replay' ? 'replay' : 'live';
   $('title').textContent = `${msg.title} · run ${msg.run} · agent ${msg.agentVersion}`;
   if (msg.replay) {
@@ -55,8 +61,10 @@ async function hello(msg) {
   $('follow-label').hidden = msg.mode !== 'live';
   setFollow(msg.mode === 'live');
   fillSelect($('f-source'), msg.vocabulary.sources);
-  for (const a of msg.actors) await addActor(a);
+  for (const a of [...msg.actors].sort(busiestFirst)) await addActor(a);
+  reorder();
   setLength(msg.length, msg.first);
+  showEmpty();
   const t = await rpc.call('rows', { filter: app.filter, offset: 0, limit: 1 });
   $('count').textContent = `${t.total} event(s)`;
   list.reset(t.total);
@@ -67,9 +75,20 @@ async function hello(msg) {
 }
 
 async function grow(msg) {
-  if (msg.actors) for (const a of msg.actors) if (!app.actors.has(a.id)) await addActor(a);
+  if (msg.actors) {
+    for (const a of msg.actors) {
+      if (!app.actors.has(a.id)) await addActor(a);
+      else updateActor(a);
+    }
+  }
+  for (const [id, n] of Object.entries(msg.events ?? {})) {
+    const a = app.actors.get(id);
+    if (a) a.events = n;
+  }
+  reorder();
   const wasAtEnd = list.atEnd();
   setLength(msg.length, msg.first);
+  showEmpty();
   const t = await rpc.call('rows', { filter: app.filter, offset: 0, limit: 1 });
   $('count').textContent = `${t.total} event(s)`;
   list.setTotal(t.total);
@@ -87,35 +106,93 @@ function setLength(length, first) {
   slider.max = String(Math.max(first, length - 1));
 }
 
+function busiestFirst(a, b) {
+  return b.events - a.events || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Cards and tree entries ordered by activity: the first chart is the busiest actor's. */
+function reorder() {
+  const sorted = [...app.actors.entries()].map(([id, a]) => ({ id, events: a.events, a })).sort(busiestFirst);
+  sorted.forEach(({ a }, i) => {
+    a.card.style.order = String(i);
+    a.tree.parentElement.style.order = String(i);
+    a.card.dataset.rank = String(i);
+  });
+}
+
+function showEmpty() {
+  offerLegend();
+  $('tree-none').hidden = app.actors.size > 0;
+  const box = $('empty');
+  box.hidden = app.actors.size > 0;
+  if (!box.hidden) renderEmpty(box, { mode: app.mode, machines: app.machines, events: app.length });
+  const none = $('list-empty');
+  none.hidden = app.length > 0;
+  none.textContent = app.mode === 'replay' ? 'No events in this recording.' : 'No events yet: each event an actor receives appears here as it happens.';
+}
+
+/** What a person calls an actor: its label (a gateway session's connection and user) or its id. */
+function nameOf(id) {
+  return app.actors.get(id)?.label ?? id;
+}
+
+function updateActor(a) {
+  const entry = app.actors.get(a.id);
+  entry.events = a.events;
+  if (a.label && a.label !== entry.label) {
+    entry.label = a.label;
+    entry.name.textContent = a.label;
+    entry.treeLabel.textContent = a.label;
+    entry.idTag.hidden = false;
+    const o = [...$('f-actor').options].find((o) => o.value === a.id);
+    if (o) o.textContent = a.label;
+  }
+}
+
 async function addActor(a) {
   const card = document.createElement('div');
   card.className = 'card';
   card.dataset.actor = a.id;
   const h = document.createElement('h3');
   const name = document.createElement('span');
-  name.textContent = a.id;
+  name.className = 'name';
+  name.textContent = a.label ?? a.id;
+  const idTag = document.createElement('span');
+  idTag.className = 'id';
+  idTag.textContent = a.id;
+  idTag.hidden = !a.label;
+  const machine = document.createElement('span');
+  machine.className = 'machine';
+  machine.textContent = a.machine ?? 'no machine';
   const value = document.createElement('span');
   value.className = 'value';
-  h.append(name, value);
+  h.append(name, idTag, machine, value);
   const body = document.createElement('div');
   card.append(h, body);
+  if (a.notReplayed) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.textContent = `Shown on its recorded states, not re-executed: ${a.notReplayed}.`;
+    card.insertBefore(p, body);
+  }
   card.addEventListener('click', () => selectActor(a.id));
   $('charts').appendChild(card);
 
   const li = document.createElement('li');
   const row = document.createElement('div');
   row.className = 'actor';
+  row.title = a.id;
   const label = document.createElement('span');
-  label.textContent = a.id;
+  label.textContent = a.label ?? a.id;
   const v = document.createElement('span');
   v.className = 'value';
   row.append(label, v);
   row.addEventListener('click', () => selectActor(a.id));
   li.appendChild(row);
   treeGroup(a.machine).appendChild(li);
-  addOption($('f-actor'), a.id);
+  addOption($('f-actor'), a.id, a.label ?? a.id);
 
-  const entry = { machine: a.machine, card, value, tree: row, treeValue: v, view: null, active: [] };
+  const entry = { machine: a.machine, label: a.label, events: a.events ?? 0, card, name, idTag, value, tree: row, treeLabel: label, treeValue: v, view: null, active: [] };
   app.actors.set(a.id, entry);
   if (a.machine) {
     let chart = app.charts[a.machine];
@@ -127,6 +204,7 @@ async function addActor(a) {
       const layout = await layoutChart(chart);
       entry.view = mountChart(body, layout);
       entry.view.highlight(entry.active, null);
+      // Named delays get this actor's values (they may depend on its context; the detail of an event updates them).
       rpc.call('detail', { actor: a.id }).then((r) => r.detail && entry.view.showDelays(r.detail.delays)).catch(() => {});
     }
   }
@@ -184,7 +262,7 @@ function applyStates(row, actors, entry) {
     a.view?.highlight([], null);
   }
   $('cursor').textContent = entry
-    ? `#${row} · seq ${entry.seq} · ${fmtTime(entry.at)} · ${entry.actor} ${entry.type}`
+    ? `#${row} · seq ${entry.seq} · ${fmtTime(entry.at)} · ${nameOf(entry.actor)} ${entry.type}`
     : app.length === 0 ? 'no events yet' : `#${row}`;
   for (const c of document.querySelectorAll('.card.current')) c.classList.remove('current');
   if (entry) app.actors.get(entry.actor)?.card.classList.add('current');
@@ -201,30 +279,71 @@ async function selectActor(id) {
   showDetail();
 }
 
-async function showDetail() {
+/**
+ * The selected event, and the context of the clicked actor (else the event's
+ * actor) right after it. A replay rebuilds that context, so while the slider
+ * moves only the newest request is sent.
+ */
+const showDetail = latestOnly(async () => {
+  const e = app.entry;
+  const actor = app.selectedActor ?? e?.actor ?? null;
+  const row = app.cursor;
+  const r = actor !== null && row >= app.first ? await rpc.call('detail', { actor, row }).catch(() => null) : null;
+  if (row !== app.cursor || e !== app.entry) {
+    showDetail(); // the slider moved on meanwhile: show where it is now
+    return;
+  }
   const box = $('detail');
   box.replaceChildren();
-  const e = app.entry;
   if (e) {
     addText(box, 'h2', `event #${e.row} (seq ${e.seq})`);
     addText(box, 'pre', JSON.stringify({ actor: e.actor, source: e.source, type: e.type, payload: e.payload, stateAfter: e.state && JSON.parse(e.state), commands: e.commands }, null, 2));
   }
-  if (app.selectedActor) {
-    const r = await rpc.call('detail', { actor: app.selectedActor }).catch(() => null);
-    if (r?.detail) {
-      addText(box, 'h2', `${app.selectedActor}: context (${app.mode === 'replay' ? 'at the end of the replay' : 'now'})`);
-      addText(box, 'pre', JSON.stringify(r.detail.context, null, 2));
-    }
+  if (actor === null) {
+    addText(box, 'p', 'Click an actor or an event.').className = 'hint';
+    return;
   }
+  const d = r?.detail;
+  const h = addText(box, 'h2', `context of ${nameOf(actor)}`);
+  h.id = 'context-title';
+  addText(box, 'p', e ? `right after event #${row} (seq ${e.seq})${d ? ` · ${d.status}` : ''}` : '').className = 'hint';
+  if (!d) return;
+  if (d.unavailable) {
+    const p = addText(box, 'p', d.unavailable);
+    p.className = 'unavailable';
+    p.id = 'context-unavailable';
+    return;
+  }
+  addText(box, 'pre', JSON.stringify(d.context, null, 2)).id = 'context';
+  if (d.note) addText(box, 'p', d.note).className = 'note';
+  const view = app.actors.get(actor)?.view;
+  if (view && d.delays) view.showDelays(d.delays);
+});
+
+const RUNTIME_NOTES = new Set(['@runtime.ran-before-durable', '@runtime.journal-gap']);
+
+/** The colour class of a row: who sent the event (see the legend). */
+function kindOf(r) {
+  if (RUNTIME_NOTES.has(r.type)) return 'k-note';
+  if (r.type === '@runtime.spawn' || r.type === '@runtime.stop') return 'k-lifecycle';
+  if (r.source === 'clock') return 'k-timer';
+  return 'k-input';
 }
 
 function renderRow(div, r) {
-  const cells = [String(r.seq), fmtTime(r.at), r.actor, r.source, r.type, r.state ?? '—', r.payload && Object.keys(r.payload).length ? JSON.stringify(r.payload) : ''];
+  const cells = [String(r.seq), fmtTime(r.at), nameOf(r.actor), r.source, r.type, r.state ?? '—', r.payload && Object.keys(r.payload).length ? JSON.stringify(r.payload) : ''];
   if (div.children.length !== cells.length) div.replaceChildren(...cells.map(() => document.createElement('span')));
   cells.forEach((c, i) => {
     div.children[i].textContent = c;
     div.children[i].title = c;
   });
+  div.children[2].title = r.actor;
+  div.children[5].classList.toggle('changed', r.changed);
+  for (const k of ['k-note', 'k-lifecycle', 'k-timer', 'k-input']) div.classList.toggle(k, false);
+  div.classList.add(kindOf(r));
+  div.classList.toggle('differs', r.differs);
+  div.classList.toggle('history', r.history);
+  div.classList.toggle('diverged', app.divergence !== null && r.seq === app.divergence);
 }
 
 function fmtTime(at) {
@@ -236,13 +355,14 @@ function addText(parent, tag, text) {
   const el = document.createElement(tag);
   el.textContent = text;
   parent.appendChild(el);
+  return el;
 }
 
-function addOption(select, value) {
+function addOption(select, value, text = value) {
   if ([...select.options].some((o) => o.value === value)) return;
   const o = document.createElement('option');
   o.value = value;
-  o.textContent = value;
+  o.textContent = text;
   select.appendChild(o);
 }
 
@@ -256,6 +376,34 @@ function setFollow(on) {
 }
 
 // ---- controls ----
+
+// The legend opens by itself on a first visit; once closed it stays closed (until asked for again).
+const LEGEND_KEY = 'reagent-inspector.legend';
+function setLegend(open) {
+  $('legend').hidden = !open;
+  $('legend-toggle').setAttribute('aria-expanded', String(open));
+  try {
+    localStorage.setItem(LEGEND_KEY, open ? 'open' : 'closed');
+  } catch {
+    // storage may be off; the legend still toggles
+  }
+}
+let legendStored = null;
+try {
+  legendStored = localStorage.getItem(LEGEND_KEY);
+} catch {
+  legendStored = null;
+}
+if (legendStored === 'open') setLegend(true);
+/** A first visit gets the legend open, once there is something it explains (an empty view explains itself). */
+function offerLegend() {
+  if (legendStored === null && app.actors.size > 0 && $('legend').hidden) {
+    legendStored = 'offered';
+    setLegend(true);
+  }
+}
+$('legend-toggle').addEventListener('click', () => setLegend($('legend').hidden));
+$('legend-close').addEventListener('click', () => setLegend(false));
 
 $('slider').addEventListener('input', (e) => {
   setFollow(false);

@@ -170,15 +170,14 @@ export function mountChart(container, layout) {
         g.classList.toggle('taken', took);
       }
     },
-    /** Shows this actor's value of each named delay next to its name. */
+    /** Shows this actor's value of each named delay next to its name (values may change with its context). */
     showDelays(delays) {
       for (const g of edges) {
         const name = g.dataset.delay;
         const text = g.querySelector('text');
-        if (name && text && delays[name] !== undefined && !text.dataset.base) {
-          text.dataset.base = text.textContent;
-          text.textContent = `${text.textContent} (${delays[name]}ms)`;
-        }
+        if (!name || !text || delays[name] === undefined) continue;
+        if (text.dataset.base === undefined) text.dataset.base = text.textContent;
+        text.textContent = `${text.dataset.base} (${delays[name]}ms)`;
       }
     },
   };

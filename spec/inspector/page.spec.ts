@@ -52,8 +52,10 @@ function recordRun(steps: number, actors = 2): JournalRecord[] {
 async function replaySession(records: JournalRecord[]) {
   const registry = builtinMachines();
   const session = new InspectorSession({ mode: 'replay', registry, run: 'rec', agentVersion: 'test', title: 'replay of a test recording' });
-  const report = replayRecords(records, { registry, onStep: (t, view) => session.record(t, view) });
+  // As `reagent replay --inspect` does it: the verdict, then the walk through every event.
+  const report = replayRecords(records, { registry });
   session.replay = { line: describeReport(report), report };
+  session.load(records, { registry });
   const server = await startInspectorServer({ session, address: '127.0.0.1:0' });
   return { session, server };
 }

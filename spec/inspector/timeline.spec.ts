@@ -16,6 +16,8 @@ const arbEvent: fc.Arbitrary<Omit<TimelineInput, 'seq'>> = fc.record({
   payload: fc.oneof(fc.constant({}), fc.record({ reason: fc.constantFrom('eof', 'refused', 'Ünïcode') }).map((p) => ({ ...p }))),
   state: fc.constantFrom('"idle"', '"connecting"', '{"connected":"alive"}', null),
   commands: fc.constantFrom([], ['net.connect'], ['net.disconnect', 'net.online']),
+  history: fc.boolean(),
+  differs: fc.boolean(),
 });
 
 const arbFilter: fc.Arbitrary<TimelineFilter> = fc.record(
@@ -49,6 +51,10 @@ test('the timeline answers like a plain array would: rows, filtered pages, state
         const row = t.get(r)!;
         const e = all[r]!;
         assert.deepEqual([row.seq, row.actor, row.type, row.state, row.payload, row.commands, row.machine], [e.seq, e.actor, e.type, e.state, e.payload, [...e.commands], e.machine]);
+        // "changed": the first event of its actor, or one that left it in another state than its previous event did.
+        const previous = all.slice(0, r).findLast((p) => p.actor === e.actor);
+        assert.equal(row.changed, previous === undefined || previous.state !== e.state, `row ${r} changed`);
+        assert.deepEqual([row.history, row.differs], [e.history === true, e.differs === true]);
         assert.equal(t.rowOfSeq(e.seq), r);
         assert.equal(t.rowOfSeq(e.seq + 1), r, 'a seq between two rows finds the earlier one');
       }
@@ -67,6 +73,10 @@ test('the timeline answers like a plain array would: rows, filtered pages, state
         const got = new Map(t.stateAt(r).map((s) => [s.actor, s.state]));
         assert.deepEqual(got, naive, `row ${r}`);
       }
+      // Activity counts every event of an actor, also those forgotten by the cap.
+      const counts = new Map<string, number>();
+      for (const e of all) counts.set(e.actor, (counts.get(e.actor) ?? 0) + 1);
+      assert.deepEqual(new Map(t.actorList().map((a) => [a.id, a.events])), counts);
     }),
     { numRuns: 150 },
   );
@@ -78,7 +88,7 @@ test('an actor declared before the first row shows from the start', () => {
   assert.deepEqual(t.stateAt(-1).map((s) => [s.actor, s.state]), [['studio', '"idle"']]);
   t.append({ seq: 5, at: 0, actor: 'studio', machine: 'connection', source: 'net', type: 'START', payload: {}, state: '"connecting"', commands: [] });
   assert.equal(t.stateAt(0)[0]!.state, '"connecting"');
-  assert.deepEqual(t.actorList(), [{ id: 'studio', machine: 'connection' }]);
+  assert.deepEqual(t.actorList(), [{ id: 'studio', machine: 'connection', events: 1 }]);
 });
 
 test('the connection chart has every state, nested, and every transition with its event, delay and guard', () => {
@@ -109,6 +119,10 @@ test('page requests are checked field by field', () => {
   assert.throws(() => parseRequest('{"id":1,"op":"rows","offset":0,"limit":100000}'), /field "limit": expected an integer in \[1, 1000\]/);
   assert.throws(() => parseRequest('{"id":1,"op":"stateAt","row":"x"}'), /field "row"/);
   assert.throws(() => parseRequest('{"id":1,"op":"drop"}'), /field "op": expected rows, stateAt/);
+  // A context at an event (time travel), or the newest without a row.
+  assert.deepEqual(parseRequest('{"id":2,"op":"detail","actor":"studio","row":7}'), { id: 2, op: 'detail', actor: 'studio', row: 7 });
+  assert.deepEqual(parseRequest('{"id":2,"op":"detail","actor":"studio"}'), { id: 2, op: 'detail', actor: 'studio' });
+  for (const row of ['-1', '"7"', '1.5', 'null']) assert.throws(() => parseRequest(`{"id":2,"op":"detail","actor":"studio","row":${row}}`), /field "row": expected an integer/, row);
   assert.throws(() => parseRequest('{"id":1,"op":"rows","offset":0,"limit":1,"filter":{"text":5}}'), /field "filter.text"/);
   assert.throws(() => parseRequest('nope'));
 });
