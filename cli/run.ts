@@ -224,7 +224,9 @@ async function startDaemonFromCli(
     return { exit: 0, handover: () => ({ ...(supervised ? { kind: 'exit' as const } : { kind: 'exec' as const, path: updates.link.currentBinary, args: [...update.argv] }) }) };
   }
   for (const note of updates.notes) logger.warn({}, note);
-  const links = [...(await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out, updates: updates.link }, logger)), updates.link];
+  // -offline looks for no update and no studio can ask for one: the update link runs then only to judge a version on probation.
+  const updateLinks = !flags.offline || updates.onProbation ? [updates.link] : [];
+  const links = [...(await chooseLinks({ flags, flock, hoop, gatewayCredentials: gateway, gatewayOnly, redactor, env: io.env, home: io.home, out: io.out, updates: updates.link }, logger)), ...updateLinks];
   let daemon: Daemon;
   try {
     daemon = await startDaemon({

@@ -30,7 +30,8 @@ export interface UpdateSetup {
 }
 
 export type Prepared =
-  | { kind: 'start'; link: UpdateLink; notes: string[] }
+  /** `onProbation`: this start is a new version being judged. */
+  | { kind: 'start'; link: UpdateLink; notes: string[]; onProbation: boolean }
   | { kind: 'restart'; note: string; link: UpdateLink };
 
 /** Why this agent cannot replace itself, or null. */
@@ -77,7 +78,7 @@ export function prepareUpdates(s: UpdateSetup, probationMs: number): Prepared {
     args: s.argv,
   });
   if (decision.action === 'restart') return { kind: 'restart', note: decision.note, link };
-  return { kind: 'start', link, notes: decision.note ? [decision.note] : [] };
+  return { kind: 'start', link, notes: decision.note ? [decision.note] : [], onProbation: decision.action === 'start' && decision.probation !== null };
 }
 
 /** `reagent update-guard`: judge the update on probation before the daemon starts; always exit 0 (a failing pre-start step would keep the agent down). */

@@ -41,7 +41,7 @@ describe('the daemon under a systemd notification socket', () => {
     const p = daemon('a', { NOTIFY_SOCKET: peer.socket, WATCHDOG_USEC: '600000' });
     await p.waitFor(/"msg":"ready"/);
     const ready = await peer.waitFor((m) => m.text.startsWith('READY=1'));
-    assert.equal(ready.text, 'READY=1\nSTATUS=running; links: studio-fallback, apps, network, update');
+    assert.equal(ready.text, 'READY=1\nSTATUS=running; links: studio-fallback, apps, network');
     for (let n = 1; n <= 3; n++) await peer.waitFor(() => peer!.messages().filter((x) => x.text === 'WATCHDOG=1').length >= n);
     // Sent by systemd-notify children; as root they carry the daemon's pid (systemd-notify sends
     // its parent's credentials), so systemd attributes them to the main process.
