@@ -8,7 +8,7 @@
 // the log, the report, the inspector's page data or its Stately stream.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runReagent } from '../helpers/cli.js';
 import { cleanEnv, closedPort, execThrough, startGatewayProcess, startProcess, tempDir, type Proc } from '../helpers/gateway-peer.js';
@@ -73,10 +73,12 @@ describe('gateway link: a bug report of sessions and a gateway restart replays, 
     assert.equal(again.code, 0, again.stderr);
     await daemon.stop();
 
-    const report = join(agentDir, 'report.ndjson');
-    const written = runReagent(['-agentDir', agentDir, 'bugreport', '-o', report], daemonEnv);
+    // As users type it: the daemon's flag after the command; gzip by default.
+    const report = join(agentDir, 'report');
+    const written = runReagent(['bugreport', '-agentDir', agentDir, '-o', report], daemonEnv);
     assert.equal(written.code, 0, written.stderr);
     const text = reportText(report);
+    assert.deepEqual([...readFileSync(report).subarray(0, 2)], [0x1f, 0x8b], 'gzip');
     const records = text.trim().split('\n').slice(1).map((l) => JSON.parse(l) as { actor: string; type: string; redacted?: boolean });
     assert.ok(records.length >= 30, `${records.length} events`);
     assert.deepEqual(records.filter((r) => r.redacted).map((r) => `${r.actor} ${r.type}`), [], 'no event needed redaction');
