@@ -153,6 +153,21 @@ describe('apps link: a bug report across a Docker engine restart replays, and ca
         '.flock secret': DEVICE.secret,
       }, 'replay-apps-every-event');
       assert.ok(records.some((r) => r.actor === `app:PROD:${appKey}` && r.type === 'REQUEST'), 'the request is recorded');
+
+      // Offline, with the container gone: the next start recreates it with its environment, from the secret table.
+      await peer.docker().getContainer(`prod_${appKey}_weather`).remove({ force: true }).catch(() => undefined);
+      const offline = startCliDevice({ url: router.url, dir: device.dir, args: ['-offline'], env: { DOCKER_HOST: peer.dockerHost, REAGENT_APP_NETWORK: 'none' }, flock: { docker_registry_url: peer.registry.host, docker_main_repository: 'apps/' } });
+      try {
+        await until(
+          async () => (await peer.docker().getContainer(`prod_${appKey}_weather`).inspect().catch(() => null))?.State.Running === true,
+          60_000,
+          'the app recreated and running offline',
+        );
+        const recreated = await peer.docker().getContainer(`prod_${appKey}_weather`).inspect();
+        assert.ok(recreated.Config.Env.includes(`API_SECRET=${envSecret}`), 'recreated with its environment');
+      } finally {
+        await offline.stop();
+      }
     } finally {
       await device.stop();
       device.cleanup();
