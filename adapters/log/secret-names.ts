@@ -82,7 +82,8 @@ export function nameWords(name: string): string[] {
  */
 export function isSecretName(name: string, value: unknown = ''): boolean {
   if (typeof value === 'boolean') return false;
-  if (typeof value === 'string' && FINGERPRINT_VALUE.test(value) && /fingerprint$/i.test(name)) return false;
+  // Length and prefix first: this runs for every string field the redactor walks.
+  if (typeof value === 'string' && value.length === 23 && value.startsWith('sha256:') && FINGERPRINT_VALUE.test(value) && /fingerprint$/i.test(name)) return false;
   if (SECRET_FRAGMENT.test(name)) return true;
   if (SHELL_DIRECTORIES.has(name)) return false;
   const words = nameWords(name);
