@@ -11,6 +11,7 @@ import { acquireInstanceLock, type InstanceLock } from '../adapters/store/instan
 import type { Link } from './link.js';
 import { Journal } from '../adapters/store/journal.js';
 import { TimedJournal, type CommitStats } from '../adapters/metrics/commit-stats.js';
+import { FileSecretStore, type SecretStore } from '../adapters/store/secret-store.js';
 
 export interface DaemonConfig {
   agentDir: string;
@@ -124,7 +125,23 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     }
   };
   const links = deps.links ?? [];
-  const contexts = links.map((link) => ({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir, journal }));
+  // One secret table per daemon, opened under the instance lock: two writers would lose each other's apps.
+  let secrets: SecretStore | undefined;
+  if (links.length > 0) {
+    let store: FileSecretStore;
+    try {
+      store = new FileSecretStore(config.agentDir);
+    } catch (err) {
+      clearInterval(compactor);
+      system.close();
+      closeQuietly(journal, logger);
+      lock.release();
+      throw err;
+    }
+    for (const note of store.notes) logger.warn({ file: store.path }, note);
+    secrets = store;
+  }
+  const contexts = links.map((link) => ({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir, journal, secrets }));
   let phase = 'prepare';
   try {
     for (const [i, link] of links.entries()) await link.prepare?.(contexts[i]!);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ActorSystem } from './system.js';
 import type { Clock } from './clock.js';
 import type { Journal } from '../adapters/store/journal.js';
+import type { SecretStore } from '../adapters/store/secret-store.js';
 
 export interface LinkContext {
   system: ActorSystem;
@@ -15,6 +16,8 @@ export interface LinkContext {
   agentDir: string;
   /** The daemon's journal; its connection hosts the tables links add through MIGRATIONS (projections, outboxes). */
   journal?: Journal;
+  /** The secret table (`<agentDir>/secrets.json`): what adapters keep that no event may carry. */
+  secrets?: SecretStore;
 }
 
 export interface Link {

@@ -5,7 +5,7 @@
 import { ReplayClock } from './clock.js';
 import { ActorSystem, ReplayMismatch, type Transition } from './system.js';
 import { RUNTIME_EVENTS, type Json, type JournalPort, type JournalRecord, type NewJournalRecord, type SpawnPayload } from './types.js';
-import type { MachineRegistry } from '../machines/registry.js';
+import { versionRefusal, type MachineRegistry } from '../machines/registry.js';
 
 export interface Outcome {
   state: string | null;
@@ -236,6 +236,8 @@ function checkSpawn(rec: JournalRecord, registry: MachineRegistry): string | und
   const def = registry.get(name);
   if (!def) return `record ${rec.seq}: machine "${name}" is not part of this agent`;
   if (p?.version !== def.version) {
+    const why = versionRefusal(def, p?.version);
+    if (why.startsWith('recorded before')) return `record ${rec.seq}: ${rec.actor} was ${why}`;
     return (
       `record ${rec.seq}: ${rec.actor} was recorded with machine "${name}" v${String(p?.version)}, ` +
       `this agent has v${def.version}; replay it with the agent version that recorded it, or re-record`
@@ -250,6 +252,8 @@ function checkSnapshot(snap: ReplaySnapshot, registry: MachineRegistry): string 
     const def = typeof a.machine === 'string' ? registry.get(a.machine) : undefined;
     if (!def) return `snapshot at seq ${snap.seq}: machine "${String(a.machine)}" is not part of this agent`;
     if (a.version !== def.version) {
+      const why = versionRefusal(def, a.version);
+      if (why.startsWith('recorded before')) return `snapshot at seq ${snap.seq}: ${String(a.id)} was ${why}`;
       return `snapshot at seq ${snap.seq}: ${String(a.id)} was recorded with machine "${def.name}" v${String(a.version)}, this agent has v${def.version}`;
     }
   }

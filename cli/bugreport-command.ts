@@ -17,6 +17,8 @@ import { FileExistsError } from '../adapters/store/new-file.js';
 
 export interface BugreportArgs {
   out?: string;
+  /** `--no-gzip`: plain NDJSON (also when `-o` names a `.ndjson` file). */
+  noGzip?: boolean;
   /** Replace an existing output file. */
   force?: boolean;
   sinceMs?: number;
@@ -25,7 +27,38 @@ export interface BugreportArgs {
 
 export type BugreportArgsResult = { ok: true; args: BugreportArgs } | { ok: false; error: string };
 
-const USAGE = 'usage: reagent [flags] bugreport [-o FILE] [--force] [--since DURATION | --from SEQ]';
+const USAGE = 'usage: reagent [flags] bugreport [flags] [-o FILE] [--force] [--no-gzip] [--since DURATION | --from SEQ]';
+
+const OWN_WITH_VALUE = new Set(['o', 'out', 'since', 'from']);
+const OWN_BOOL = new Set(['force', 'no-gzip']);
+
+/**
+ * Users type the daemon's flags after the command too (`reagent bugreport
+ * -agentDir D -o r`): splits them from the command's own, so the daemon's go
+ * through the daemon's parser (and its errors) as if typed before it.
+ * `takesValue` answers for a daemon flag (flags.ts's flagTakesValue).
+ */
+export function splitBugreportArgv(argv: readonly string[], takesValue: (name: string) => boolean | undefined): { own: string[]; daemon: string[] } {
+  const own: string[] = [];
+  const daemon: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i]!;
+    if (!raw.startsWith('-') || raw === '-' || raw === '--') {
+      own.push(raw);
+      continue;
+    }
+    const eq = raw.indexOf('=');
+    const name = (eq > 0 ? raw.slice(0, eq) : raw).replace(/^--?/, '');
+    if (OWN_BOOL.has(name) || OWN_WITH_VALUE.has(name)) {
+      own.push(raw);
+      if (OWN_WITH_VALUE.has(name) && eq < 0 && i + 1 < argv.length) own.push(argv[++i]!);
+      continue;
+    }
+    daemon.push(raw);
+    if (eq < 0 && takesValue(name) === true && i + 1 < argv.length) daemon.push(argv[++i]!);
+  }
+  return { own, daemon };
+}
 
 export function parseBugreportArgs(argv: readonly string[]): BugreportArgsResult {
   const args: BugreportArgs = {};
@@ -34,9 +67,10 @@ export function parseBugreportArgs(argv: readonly string[]): BugreportArgsResult
     if (!raw.startsWith('-')) return { ok: false, error: `bugreport: unexpected argument "${raw}"; ${USAGE}` };
     const eq = raw.indexOf('=');
     const name = (eq > 0 ? raw.slice(0, eq) : raw).replace(/^--?/, '');
-    if (name === 'force') {
-      if (eq > 0) return { ok: false, error: `bugreport: flag --force takes no value; ${USAGE}` };
-      args.force = true;
+    if (name === 'force' || name === 'no-gzip') {
+      if (eq > 0) return { ok: false, error: `bugreport: flag --${name} takes no value; ${USAGE}` };
+      if (name === 'force') args.force = true;
+      else args.noGzip = true;
       continue;
     }
     const v = eq > 0 ? raw.slice(eq + 1) : argv[++i];
@@ -120,12 +154,15 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
     ctx.err(`bugreport: no journal at ${dbFile}; give the daemon's -agentDir (and -dbFileName if it has one)`);
     return 1;
   }
-  const out = resolve(args.out ?? `reagent-bugreport-${new Date(ctx.now).toISOString().replace(/[-:]|\.\d+/g, '')}.ndjson`);
+  // Gzip unless asked not to, or unless the name given says plain NDJSON.
+  const gzip = !args.noGzip && !(args.out !== undefined && /\.ndjson$/i.test(args.out));
+  const out = resolve(args.out ?? `reagent-bugreport-${new Date(ctx.now).toISOString().replace(/[-:]|\.\d+/g, '')}.ndjson${gzip ? '.gz' : ''}`);
   try {
     const r = writeBugreport({
       dbFile,
       out,
       force: args.force ?? false,
+      gzip,
       agentVersion: ctx.agentVersion,
       registry: ctx.registry,
       config,
@@ -138,7 +175,7 @@ export function runBugreport(args: BugreportArgs, ctx: BugreportContext): number
     });
     const range = r.fromSeq === null ? 'no events' : `seq ${r.fromSeq}..${r.toSeq}`;
     ctx.out(
-      `bugreport: wrote ${r.file} (${r.events} events, ${range}, ${r.runs} run(s), ${(r.bytes / 1024).toFixed(0)} KiB` +
+      `bugreport: wrote ${r.file} (${r.events} events, ${range}, ${r.runs} run(s), ${(r.bytes / 1024).toFixed(0)} KiB${gzip ? ' gzip' : ''}` +
         `${r.redactedEvents ? `, secrets redacted in ${r.redactedEvents} event(s)` : ''}); replay it with: reagent replay ${r.file}`,
     );
     for (const n of r.notes) ctx.err(`note: ${n}`);

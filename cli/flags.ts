@@ -367,6 +367,17 @@ function parseGoFlags(argv: readonly string[], table: readonly FlagSpec[]): Norm
   return { ok: true, positionals, afterDoubleDash: [], given, raw };
 }
 
+/**
+ * Whether daemon flag `name` (`-name value`) takes the next argument as its
+ * value; undefined when no such flag exists. For commands that accept the
+ * daemon's flags after their own name (`reagent bugreport -agentDir D`).
+ */
+export function flagTakesValue(name: string): boolean | undefined {
+  const spec = (FLAGS as readonly FlagSpec[]).find((f) => f.name === name || (f.aliases ?? []).includes(name));
+  if (!spec) return undefined;
+  return spec.type !== 'bool' && spec.bareValue === undefined;
+}
+
 // strconv.ParseBool's spellings, so `-update=0` works as it did in the Reagent.
 function parseGoBool(text: string): boolean | null {
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;

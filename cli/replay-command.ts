@@ -10,6 +10,7 @@ import type { MachineRegistry } from '../machines/registry.js';
 import type { JournalRecord } from '../actors/types.js';
 import { openRecording, type Recording } from '../adapters/store/recording.js';
 import { RecordingRefusedError } from '../adapters/store/recording-refused.js';
+import { DEFAULT_REPLAY_MAX_MB } from '../adapters/store/export.js';
 
 export interface ReplayArgs {
   file: string;
@@ -68,10 +69,23 @@ export interface ReplayOutput {
 
 type Prepared = { ok: true; recording: Recording; options: Omit<ReplayOptions, 'registry'> } | { ok: false; code: number };
 
+/** REAGENT_REPLAY_MAX_MB as bytes, or what is wrong with it. */
+export function replayMaxBytes(env: NodeJS.ProcessEnv): number | string {
+  const raw = env['REAGENT_REPLAY_MAX_MB'];
+  if (raw === undefined || raw.trim() === '') return DEFAULT_REPLAY_MAX_MB * 1024 * 1024;
+  if (!/^\d{1,7}$/.test(raw.trim()) || Number(raw) < 1) return `REAGENT_REPLAY_MAX_MB: expected a number of MiB from 1, got ${JSON.stringify(raw.slice(0, 40))}`;
+  return Number(raw) * 1024 * 1024;
+}
+
 function prepare(args: ReplayArgs, io: ReplayOutput): Prepared {
   let recording: Recording;
+  const maxBytes = replayMaxBytes(process.env);
+  if (typeof maxBytes === 'string') {
+    io.err(`replay: ${maxBytes}`);
+    return { ok: false, code: 2 };
+  }
   try {
-    recording = openRecording(args.file);
+    recording = openRecording(args.file, { maxBytes });
   } catch (err) {
     if (err instanceof RecordingRefusedError) {
       if (args.json) io.out(JSON.stringify({ file: args.file, verdict: 'refused', refusal: err.message }));

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { COMMANDS, parseFlags, type CommandName, type Flags } from './flags.js';
+import { COMMANDS, flagTakesValue, parseFlags, type CommandName, type Flags } from './flags.js';
 import { renderHelp } from './help.js';
 import { FLAGS } from './flags.js';
 import { COMMAND_USAGE, asksForHelp } from './usage.js';
@@ -102,13 +102,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
     return { exit: runReplay(args.args, builtinMachines(), { out: io.out, err: io.err }, agentVersion()) };
   }
   if (command === 'bugreport') {
-    const { parseBugreportArgs, runBugreport } = await import('./bugreport-command.js');
-    const args = parseBugreportArgs(positionals);
+    const { parseBugreportArgs, runBugreport, splitBugreportArgv } = await import('./bugreport-command.js');
+    // Daemon flags typed after the command are parsed as if typed before it.
+    const split = splitBugreportArgv(positionals, flagTakesValue);
+    let daemonFlags = flags;
+    if (split.daemon.length > 0) {
+      const again = parseFlags([...argv.slice(0, argv.length - positionals.length - 1), ...split.daemon, 'bugreport'], io.env, host);
+      if (!again.ok) {
+        io.err(again.error);
+        return { exit: 2 };
+      }
+      daemonFlags = again.flags;
+    }
+    const args = parseBugreportArgs(split.own);
     if (!args.ok) {
       io.err(args.error);
       return { exit: 2 };
     }
-    return { exit: runBugreport(args.args, { flags, env: io.env, registry: builtinMachines(), agentVersion: agentVersion(), now: Date.now(), out: io.out, err: io.err }) };
+    return { exit: runBugreport(args.args, { flags: daemonFlags, env: io.env, registry: builtinMachines(), agentVersion: agentVersion(), now: Date.now(), out: io.out, err: io.err }) };
   }
   if (command === 'gateway' || command === 'admin' || command === 'connect' || command === 'exec') {
     // Loaded on demand: the daemon never pays for the development gateway's code.

@@ -3,7 +3,10 @@
 // probe of the local gateway, registering, minting a token, saving it) is a
 // `creds.*` command for the credentials adapter, whose answer comes back as
 // an event. Secrets never enter this machine: events say *that* a source has
-// a token and where it points, the adapter keeps the token itself.
+// a token, where it points and the token's fingerprint (`sha256:…` with the
+// device's salt, store/secret-store.ts), so a changed token is visible; the
+// adapter keeps the token itself. No field is named like a secret either
+// (v1's `dsn` was), so a bug report changes nothing here and replays exactly.
 //
 //   idle -START-> readingEnv -+- AUTO_REGISTER ------> registering -REGISTERED-> ready
 //                             +- HOOP_KEY / env pair -------------------------> ready
@@ -18,7 +21,8 @@
 //                                                    gaveUp
 import { assign, emit, setup } from 'xstate';
 
-export const CREDENTIALS_MACHINE_VERSION = 1;
+/** v2: no field named like a secret (`dsn` became `keyTarget`), token fingerprints in events and context. */
+export const CREDENTIALS_MACHINE_VERSION = 2;
 
 /** Where the credentials came from; also the `mode=` of the start-up line. */
 export type CredentialMode = 'auto-register' | 'dsn' | 'env' | 'file' | 'local' | 'web-register';
@@ -45,6 +49,8 @@ export interface CredentialsContext extends CredentialsInput {
   attempts: number;
   bannerShown: boolean;
   problem: string | null;
+  /** The fingerprint of the token in use (null in local mode, which sends none). */
+  fingerprint: string | null;
 }
 
 type Stamp = { at: number; rand: number };
@@ -52,13 +58,22 @@ export type CredentialsEvent = Stamp &
   (
     | { type: 'START' }
     | { type: 'STOP' }
-    | { type: 'ENV_READ'; autoRegister: boolean; dsn: GatewayTarget | null; envPair: GatewayTarget | null }
-    | { type: 'REGISTERED'; target: GatewayTarget }
+    | {
+        type: 'ENV_READ';
+        autoRegister: boolean;
+        /** HOOP_KEY's gateway, when set. */
+        keyTarget: GatewayTarget | null;
+        keyFingerprint?: string | null;
+        /** HOOP_GRPCURL with HOOP_TOKEN. */
+        envPair: GatewayTarget | null;
+        pairFingerprint?: string | null;
+      }
+    | { type: 'REGISTERED'; target: GatewayTarget; fingerprint?: string | null }
     | { type: 'REGISTER_FAILED'; reason: string }
-    | { type: 'FILE_READ'; target: GatewayTarget | null }
+    | { type: 'FILE_READ'; target: GatewayTarget | null; fingerprint?: string | null }
     | { type: 'FILE_INVALID'; reason: string }
     | { type: 'LOCAL_PROBED'; target: GatewayTarget | null }
-    | { type: 'MINTED'; target: GatewayTarget }
+    | { type: 'MINTED'; target: GatewayTarget; fingerprint?: string | null }
     | { type: 'ATTEMPT_FAILED'; code: string; reason: string }
     | { type: 'ACCEPTED' }
     | { type: 'PERSISTED' }
@@ -67,6 +82,13 @@ export type CredentialsEvent = Stamp &
 
 /** The gRPC status name hoop's web registration waits through (token not registered yet). */
 export const UNAUTHENTICATED = 'UNAUTHENTICATED';
+
+const FINGERPRINT = /^sha256:[0-9a-f]{16}$/;
+
+/** A fingerprint-shaped string or null: nothing else (least of all a token) is kept. */
+function fingerprintOf(v: unknown): string | null {
+  return typeof v === 'string' && FINGERPRINT.test(v) ? v : null;
+}
 
 function targetOf(event: { target?: unknown }): GatewayTarget | null {
   const t = event.target as GatewayTarget | null | undefined;
@@ -85,18 +107,25 @@ export const credentialsMachine = setup({
   },
   guards: {
     autoRegister: ({ event }) => event.type === 'ENV_READ' && event.autoRegister,
-    hasDsn: ({ event }) => event.type === 'ENV_READ' && event.dsn !== null,
-    hasEnvPair: ({ event }) => event.type === 'ENV_READ' && event.envPair !== null,
+    hasKey: ({ event }) => event.type === 'ENV_READ' && targetOf({ target: event.keyTarget }) !== null,
+    hasEnvPair: ({ event }) => event.type === 'ENV_READ' && targetOf({ target: event.envPair }) !== null,
     found: ({ event }) => targetOf(event as { target?: unknown }) !== null,
     walksOn: ({ context }) => context.gatewayOnly,
     lastAttempt: ({ context }) => context.attempts + 1 >= context.webRegister.maxAttempts,
     firstRejection: ({ context, event }) => event.type === 'ATTEMPT_FAILED' && event.code === UNAUTHENTICATED && !context.bannerShown,
   },
   actions: {
-    useDsn: assign(({ event }) => (event.type === 'ENV_READ' ? { mode: 'dsn' as const, target: event.dsn } : {})),
-    useEnvPair: assign(({ event }) => (event.type === 'ENV_READ' ? { mode: 'env' as const, target: event.envPair } : {})),
+    useKey: assign(({ event }) =>
+      event.type === 'ENV_READ' ? { mode: 'dsn' as const, target: targetOf({ target: event.keyTarget }), fingerprint: fingerprintOf(event.keyFingerprint) } : {},
+    ),
+    useEnvPair: assign(({ event }) =>
+      event.type === 'ENV_READ' ? { mode: 'env' as const, target: targetOf({ target: event.envPair }), fingerprint: fingerprintOf(event.pairFingerprint) } : {},
+    ),
     useTarget: assign((_, params: { mode: CredentialMode }) => ({ mode: params.mode })),
-    keepTarget: assign(({ event }) => ({ target: targetOf(event as { target?: unknown }) })),
+    keepTarget: assign(({ event }) => ({
+      target: targetOf(event as { target?: unknown }),
+      fingerprint: fingerprintOf((event as { fingerprint?: unknown }).fingerprint),
+    })),
     keepProblem: assign(({ event }) => ({ problem: 'reason' in event && typeof event.reason === 'string' ? event.reason : null })),
     countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
     readEnv: emit({ type: 'creds.readEnv' }),
@@ -121,7 +150,7 @@ export const credentialsMachine = setup({
 }).createMachine({
   id: 'credentials',
   initial: 'idle',
-  context: ({ input }) => ({ ...input, mode: null, target: null, attempts: 0, bannerShown: false, problem: null }),
+  context: ({ input }) => ({ ...input, mode: null, target: null, attempts: 0, bannerShown: false, problem: null, fingerprint: null }),
   on: { STOP: '.stopped' },
   states: {
     idle: { on: { START: 'readingEnv' } },
@@ -130,7 +159,7 @@ export const credentialsMachine = setup({
       on: {
         ENV_READ: [
           { guard: 'autoRegister', target: 'registering' },
-          { guard: 'hasDsn', target: 'ready', actions: 'useDsn' },
+          { guard: 'hasKey', target: 'ready', actions: 'useKey' },
           { guard: 'hasEnvPair', target: 'ready', actions: 'useEnvPair' },
           { target: 'readingFile' },
         ],

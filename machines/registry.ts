@@ -14,6 +14,21 @@ export interface MachineDefinition {
   /** Bump when a change alters behaviour on purpose (re-record the fixtures then). */
   version: number;
   logic: AnyStateMachine;
+  /**
+   * The first version whose events and context carry no secret. A recording
+   * of an older one had its secrets redacted by the export, so it cannot
+   * replay; it is refused with that reason.
+   */
+  secretsLeftAt?: number;
+}
+
+/** Why a recording of `definition` at `version` is refused: the reason names the secrets change when it is the cause. */
+export function versionRefusal(definition: MachineDefinition, version: unknown): string {
+  const mismatch = `machine "${definition.name}" v${String(version)}, this agent has v${definition.version}`;
+  if (definition.secretsLeftAt !== undefined && typeof version === 'number' && version < definition.secretsLeftAt) {
+    return `recorded before secrets left the journal (${mismatch}): its secrets were redacted from the recording, so it cannot be replayed exactly`;
+  }
+  return mismatch;
 }
 
 export class MachineRegistry {
@@ -49,7 +64,7 @@ export function builtinMachines(): MachineRegistry {
     { name: 'connection', version: CONNECTION_MACHINE_VERSION, logic: connectionMachine },
     { name: 'app', version: APP_MACHINE_VERSION, logic: appMachine },
     { name: 'studio-session', version: STUDIO_SESSION_VERSION, logic: studioSessionMachine },
-    { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine },
+    { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine, secretsLeftAt: 2 },
     { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine },
     { name: 'update', version: UPDATE_MACHINE_VERSION, logic: updateMachine },
   ]);

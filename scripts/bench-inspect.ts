@@ -82,12 +82,13 @@ export interface BugreportBench {
   eventsPerSec: number;
 }
 
-/** Time to write a whole-journal bug report (read-only, redacted NDJSON) of `file` to `out`. */
-export function benchBugreport(file: string, out: string): BugreportBench {
+/** Time to write a whole-journal bug report (read-only, redacted NDJSON, gzip when asked) of `file` to `out`. */
+export function benchBugreport(file: string, out: string, gzip = false): BugreportBench {
   const t = performance.now();
   const r = writeBugreport({
     dbFile: file,
     out,
+    gzip,
     agentVersion: 'bench',
     registry: builtinMachines(),
     config: { flags: { dbFileName: file } },
@@ -119,6 +120,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const b = benchBugreport(j.file, join(dir, 'report.ndjson'));
     console.log('bugreport export:', b);
     console.log('replay from export:', benchReplayFile(join(dir, 'report.ndjson')));
+    const g = benchBugreport(j.file, join(dir, 'report.ndjson.gz'), true);
+    console.log('bugreport export, gzip:', g, `${(b.bytes / g.bytes).toFixed(1)}x smaller`);
+    console.log('replay from gzip export:', benchReplayFile(join(dir, 'report.ndjson.gz')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -63,8 +63,32 @@ try {
   const rf = benchReplayFile(jf.file);
   row(`replay from a journal file (${rf.events} events, ${rf.verdict})`, `${rf.replayPerSec} ev/s`, `read only: ${rf.readPerSec} ev/s`, `${(rf.replayPerSec / 200_000).toFixed(2)}x of 200k ev/s`);
   const br = benchBugreport(jf.file, join(dir, 'report.ndjson'));
-  row(`bugreport export (${br.events} events)`, `${(br.elapsedMs / 1000).toFixed(1)} s`, `${(br.bytes / 2 ** 20).toFixed(0)} MiB`, `${br.eventsPerSec} ev/s`);
-  Object.assign(out, { replay_file_events_per_sec: rf.replayPerSec, journal_read_events_per_sec: rf.readPerSec, bugreport_events_per_sec: br.eventsPerSec });
+  row(`bugreport export, plain (${br.events} events)`, `${(br.elapsedMs / 1000).toFixed(1)} s`, `${(br.bytes / 2 ** 20).toFixed(1)} MiB`, `${br.eventsPerSec} ev/s`);
+  const rp = benchReplayFile(join(dir, 'report.ndjson'));
+  rmSync(join(dir, 'report.ndjson'));
+  // The default since issue 12: the same report gzip-compressed, and its replay.
+  const bg = benchBugreport(jf.file, join(dir, 'report.ndjson.gz'), true);
+  const rg = benchReplayFile(join(dir, 'report.ndjson.gz'));
+  rmSync(join(dir, 'report.ndjson.gz'));
+  row(
+    `bugreport export, gzip (${bg.events} events)`,
+    `${(bg.elapsedMs / 1000).toFixed(1)} s`,
+    `${(bg.bytes / 2 ** 20).toFixed(1)} MiB (plain ${(br.bytes / 2 ** 20).toFixed(1)} MiB)`,
+    `${(br.bytes / bg.bytes).toFixed(1)}x smaller, ${(bg.elapsedMs / br.elapsedMs).toFixed(2)}x the time`,
+  );
+  row(`  replay of the report (${rg.events} events, ${rg.verdict})`, `gzip ${(rg.elapsedMs / 1000).toFixed(1)} s`, `plain ${(rp.elapsedMs / 1000).toFixed(1)} s`, `${(rg.elapsedMs / rp.elapsedMs).toFixed(2)}x the time`);
+  Object.assign(out, {
+    replay_file_events_per_sec: rf.replayPerSec,
+    journal_read_events_per_sec: rf.readPerSec,
+    bugreport_events_per_sec: br.eventsPerSec,
+    bugreport_plain_mib: r2(br.bytes / 2 ** 20),
+    bugreport_plain_write_s: r2(br.elapsedMs / 1000),
+    bugreport_plain_replay_s: r2(rp.elapsedMs / 1000),
+    bugreport_gzip_mib: r2(bg.bytes / 2 ** 20),
+    bugreport_gzip_write_s: r2(bg.elapsedMs / 1000),
+    bugreport_gzip_replay_s: r2(rg.elapsedMs / 1000),
+    bugreport_gzip_ratio: r2(br.bytes / bg.bytes),
+  });
 
   const d = await benchDaemon(quick ? 1 : 5);
   const idle = d.daemon.idleRssKiB / d.bare.idleRssKiB;

@@ -39,7 +39,8 @@ import { CredentialVault, type RegistryAuthSource } from './credentials.js';
 import { AppActors } from './app-actors.js';
 import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
-import { specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { legacyEnv, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { MemorySecretStore, type SecretStore } from '../store/secret-store.js';
 import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
 
@@ -65,6 +66,8 @@ export class AppsRuntime implements AppsService {
   private readonly hub: AppLogHub;
   private readonly follows: LogFollows;
   private readonly vault: CredentialVault;
+  /** Environment values by app actor: they leave the journal, and a container is recreated offline from them. */
+  private readonly secrets: SecretStore;
   private readonly specs = new Map<string, AppRuntimeSpec>();
   private readonly actors: AppActors;
   private readonly monitor: EngineMonitor;
@@ -100,6 +103,7 @@ export class AppsRuntime implements AppsService {
       logger: this.logger,
     });
     this.vault = new CredentialVault((secret) => deps.redactor?.addSecret(secret));
+    this.secrets = ctx.secrets ?? new MemorySecretStore();
     this.actors = new AppActors(ctx.system);
     this.monitor = new EngineMonitor({
       engine: this.engine,
@@ -141,6 +145,7 @@ export class AppsRuntime implements AppsService {
       onForgotten: (id) => {
         this.vault.forget(id);
         this.specs.delete(id);
+        this.secrets.forgetApp(id);
       },
       logger: this.logger,
     });
@@ -207,7 +212,11 @@ export class AppsRuntime implements AppsService {
 
   /** `raw` is not needed: the parsed request carries environment, ports and credentials as received. */
   async requestAppState(request: AppStateRequest, origin: RequestOrigin, _raw?: Record<string, unknown>): Promise<void> {
-    const v = validateRequest(request, this.settings.registry, { requestId: randomUUID(), resync: origin === 'reconcile' });
+    const v = validateRequest(request, this.settings.registry, {
+      requestId: randomUUID(),
+      resync: origin === 'reconcile',
+      fingerprint: (value) => this.secrets.fingerprint(value),
+    });
     if (!v.ok) throw new InvalidAppRequest(v.error);
     this.vault.set(v.request.actorId, v.request.credentials);
     const applied = this.chain.then(() => this.apply(v.request));
@@ -307,6 +316,8 @@ export class AppsRuntime implements AppsService {
 
   private async apply(r: ValidatedRequest): Promise<void> {
     this.specs.set(r.actorId, r.spec);
+    // Saved before the event is journaled: a restart right after must find the values.
+    this.secrets.setAppEnv(r.actorId, r.spec.env);
     if (!this.ctx.system.has(r.actorId)) await this.spawnFresh(r);
     this.ctx.system.send(r.actorId, SOURCE, 'REQUEST', r.event as unknown as { [key: string]: Json });
     await this.ctx.system.flush();
@@ -357,7 +368,7 @@ export class AppsRuntime implements AppsService {
 
   private specFromProjection(actor: string): AppRuntimeSpec {
     for (const row of this.projection.all()) {
-      if (`app:${row.stage}:${row.appKey}` === actor) return specFromPayload(row.payload, this.settings.registry);
+      if (`app:${row.stage}:${row.appKey}` === actor) return specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actor));
     }
     return { ...EMPTY_SPEC, registry: this.settings.registry.registry, repository: this.settings.registry.repository };
   }
@@ -371,7 +382,17 @@ export class AppsRuntime implements AppsService {
     const rows = this.projection.all((row, why) =>
       this.logger.error({ app_key: row['app_key'], stage: row['stage'], why }, 'a stored app request is damaged; skipped'),
     );
-    for (const row of rows) this.specs.set(`app:${row.stage}:${row.appKey}`, specFromPayload(row.payload, this.settings.registry));
+    for (const row of rows) {
+      const actor = `app:${row.stage}:${row.appKey}`;
+      // A request stored before environment values left the journal: its values move to the secret
+      // table, and the payload re-sent below (and so the projection) no longer has them.
+      const legacy = legacyEnv(row.payload, (value) => this.secrets.fingerprint(value));
+      if (legacy) {
+        if (this.secrets.appEnv(actor) === undefined) this.secrets.setAppEnv(actor, legacy.env);
+        row.payload = legacy.payload as typeof row.payload;
+      }
+      this.specs.set(actor, specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actor) ?? {}));
+    }
     let orphans = 0;
     if (containers) {
       const facts = new Map<AppRequestRow, AppFacts>();

@@ -3,8 +3,10 @@
 // again where a value becomes a container name, a path, an image tag or a
 // journal record. The result is the REQUEST event for the app
 // statechart (journaled, so it carries no secret: registry credentials stay
-// in memory and the event names only the hosts they are for) plus what the
-// Docker adapter needs to run the app (registry, environment, ports).
+// in memory and the event names only the hosts they are for; environment
+// values go to the secret table, store/secret-store.ts, and the event names
+// the variables and the fingerprint of their values) plus what the Docker
+// adapter needs to run the app (registry, environment, ports).
 
 import type { Json } from '../../actors/types.js';
 import { APP_STATES, isAppState, type AppState } from '../../machines/app-states.js';
@@ -14,6 +16,7 @@ import type { AppRuntimeSpec } from '../docker/app-image.js';
 import type { PortSpec } from '../docker/containers.js';
 import type { RegistryCredentials } from '../docker/types.js';
 import type { AppStateRequest } from '../wamp/apps-service.js';
+import { envFingerprint } from '../store/secret-store.js';
 
 /** Registry settings that apply when a request does not name its own (the `.flock`'s). */
 export interface RegistryDefaults {
@@ -32,12 +35,22 @@ export interface RequestEventPayload {
   requestId?: string;
   resync?: boolean;
   appName: string;
-  spec: { registry: string; repository: string; env: { [key: string]: string }; ports: Array<{ [key: string]: Json }> };
+  spec: RequestSpecPayload;
   /** Keys `update_app_on_device` echoes back to the studio. */
   report: { device_to_app_key: Json; requestor_account_key: Json; release_key: Json };
-  /** Hosts that in-memory credentials were given for; never the credentials. */
-  credentialHosts?: string[];
+  /** Registry hosts that in-memory `docker_credentials` were given for; never the credentials. */
+  registryLogins?: string[];
 }
+
+/** The runtime spec as journaled: environment variable names and the fingerprint of their values, never the values. */
+export type RequestSpecPayload = {
+  registry: string;
+  repository: string;
+  envNames: string[];
+  /** `sha256:…` of the sorted NAME=value lines with the device's salt; absent for an empty environment. */
+  envFingerprint?: string;
+  ports: Array<{ [key: string]: Json }>;
+};
 
 export interface ValidatedRequest {
   app: AppIdentity;
@@ -167,6 +180,8 @@ function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
 }
 
 export interface RequestOptions {
+  /** The device's fingerprint of a value (SecretStore.fingerprint); the environment's goes into the event. */
+  fingerprint?: (value: string) => string;
   requestId?: string;
   /** A re-statement of the standing request (boot, reconnect sync), not a user action. */
   resync?: boolean;
@@ -199,7 +214,13 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
     const event: RequestEventPayload = {
       target: req.targetState,
       appName,
-      spec: { registry: spec.registry, repository: spec.repository, env, ports: portsJson(ports) },
+      spec: {
+        registry: spec.registry,
+        repository: spec.repository,
+        envNames: Object.keys(env).sort(),
+        ...(Object.keys(env).length > 0 && opts.fingerprint ? { envFingerprint: envFingerprint({ fingerprint: opts.fingerprint }, env) } : {}),
+        ports: portsJson(ports),
+      },
       report: {
         device_to_app_key: keyJson(req.deviceToAppKey ?? null),
         requestor_account_key: keyJson(req.requestorAccountKey ?? null),
@@ -211,7 +232,7 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
       ...(cancel ? { cancel } : {}),
       ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}),
       ...(opts.resync ? { resync: true } : {}),
-      ...(credentials.size > 0 ? { credentialHosts: [...credentials.keys()] } : {}),
+      ...(credentials.size > 0 ? { registryLogins: [...credentials.keys()] } : {}),
     };
     const app: AppIdentity = { appKey, stage, appName };
     return { ok: true, request: { app, actorId: appActorId(stage, appKey), event, spec, credentials } };
@@ -220,21 +241,61 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
   }
 }
 
-/** The runtime spec stored in a REQUEST payload (journal or projection), read defensively. */
-export function specFromPayload(payload: unknown, defaults: RegistryDefaults): AppRuntimeSpec {
+/**
+ * The runtime spec stored in a REQUEST payload (journal or projection), read
+ * defensively; the environment values come from the secret table (`env`).
+ * A payload journaled before values left the journal still has them under
+ * `spec.env`: they are used when the table has none (see legacyEnv).
+ */
+export function specFromPayload(payload: unknown, defaults: RegistryDefaults, env?: Record<string, string>): AppRuntimeSpec {
   const spec = isRecord(payload) && isRecord(payload['spec']) ? payload['spec'] : {};
-  let env: Record<string, string> = {};
   let ports: PortSpec[] = [];
+  let values: Record<string, string> = env ?? {};
   try {
-    env = parseEnvironment(spec['env']);
-    ports = parsePorts(spec['ports']);
+    if (env === undefined) values = parseEnvironment(spec['env']);
   } catch {
     // a damaged row runs the app without them rather than not at all
+  }
+  try {
+    ports = parsePorts(spec['ports']);
+  } catch {
+    // likewise
   }
   return {
     registry: typeof spec['registry'] === 'string' ? spec['registry'] : defaults.registry,
     repository: typeof spec['repository'] === 'string' ? spec['repository'] : defaults.repository,
-    env,
+    env: values,
     ports,
+  };
+}
+
+/**
+ * A REQUEST payload of a journal written before environment values left it:
+ * the values (to move into the secret table) and the payload without them,
+ * as it is journaled again. `undefined` for a current payload.
+ */
+export function legacyEnv(
+  payload: { [key: string]: Json | undefined },
+  fingerprint: (value: string) => string,
+): { env: Record<string, string>; payload: { [key: string]: Json | undefined } } | undefined {
+  const spec = payload['spec'];
+  if (!isRecord(spec) || !('env' in spec)) return undefined;
+  let env: Record<string, string> = {};
+  try {
+    env = parseEnvironment(spec['env']);
+  } catch {
+    // damaged: dropped, as specFromPayload did
+  }
+  const { env: _dropped, credentialHosts, ...rest } = { ...spec, credentialHosts: payload['credentialHosts'] } as Record<string, Json | undefined>;
+  const names = Object.keys(env).sort();
+  const newSpec: { [key: string]: Json | undefined } = {
+    ...rest,
+    envNames: names,
+    ...(names.length > 0 ? { envFingerprint: envFingerprint({ fingerprint }, env) } : {}),
+  };
+  const { credentialHosts: _old, ...top } = payload;
+  return {
+    env,
+    payload: { ...top, spec: newSpec as Json, ...(Array.isArray(credentialHosts) ? { registryLogins: credentialHosts } : {}) },
   };
 }

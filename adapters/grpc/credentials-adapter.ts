@@ -1,8 +1,9 @@
 // The I/O of the credentials statechart (machines/credentials.ts): it reads
 // the environment and agent.toml, probes the local gateway, registers with
 // it, mints a web-registration token and saves it. It answers each `creds.*`
-// command with an event carrying only where to connect and whether with
-// TLS; the token stays here, in memory, and is handed to the link directly.
+// command with an event carrying only where to connect, whether with TLS and
+// the token's fingerprint (the secret table's, store/secret-store.ts); the
+// token stays here, in memory, and is handed to the link directly.
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import type { Logger } from 'pino';
@@ -52,6 +53,8 @@ export interface CredentialsAdapterOptions {
   out: (text: string) => void;
   /** For tests: the kernel's socket table (socket-owner.ts). */
   socketTable?: () => SocketTable;
+  /** The device's fingerprint of a token (SecretStore.fingerprint): what events carry instead of it. */
+  fingerprint?: (value: string) => string;
 }
 
 export interface CredentialsListener {
@@ -116,6 +119,11 @@ export class CredentialsAdapter {
     }
   };
 
+  /** What events carry instead of the token; null without a fingerprint source (it never falls back to the token). */
+  private fp(token: string | null): string | null {
+    return token && this.opts.fingerprint ? this.opts.fingerprint(token) : null;
+  }
+
   private send(type: string, payload: { [key: string]: Json } = {}): void {
     this.opts.system.send(this.opts.actor, SOURCE, type, payload);
   }
@@ -148,8 +156,10 @@ export class CredentialsAdapter {
     }
     this.send('ENV_READ', {
       autoRegister: h.autoRegister !== null,
-      dsn: dsn as unknown as Json,
+      keyTarget: dsn as unknown as Json,
+      keyFingerprint: this.fp(h.key?.raw ?? null),
       envPair: envPair as unknown as Json,
+      pairFingerprint: envPair ? this.fp(h.token) : null,
     });
   }
 
@@ -186,7 +196,7 @@ export class CredentialsAdapter {
     }
     const target = this.checkedTarget(this.local.host, this.local.port, null);
     this.tokens.set('auto-register', { token, host: this.local.host, port: this.local.port, grpcUrl: target.grpcServer });
-    this.send('REGISTERED', { target: target as unknown as Json });
+    this.send('REGISTERED', { target: target as unknown as Json, fingerprint: this.fp(token) });
   }
 
   private registerFailed(apiUrl: string, cause: string): void {
@@ -215,7 +225,7 @@ export class CredentialsAdapter {
       return;
     }
     this.tokens.set('file', { token, host: grpcUrl.host, port: grpcUrl.port, grpcUrl: grpcUrl.raw });
-    this.send('FILE_READ', { target: target as unknown as Json });
+    this.send('FILE_READ', { target: target as unknown as Json, fingerprint: this.fp(token) });
   }
 
   /**
@@ -246,7 +256,7 @@ export class CredentialsAdapter {
     const target = this.checkedTarget(host, port, url?.scheme ?? null);
     this.minted = { token, registerUrl: `${webApiUrl(this.opts.env, url)}/agents/new/${token}`, grpcUrl: url?.raw ?? SAAS_GRPC_URL };
     this.tokens.set('web-register', { token, host, port, grpcUrl: this.minted.grpcUrl });
-    this.send('MINTED', { target: target as unknown as Json });
+    this.send('MINTED', { target: target as unknown as Json, fingerprint: this.fp(token) });
   }
 
   private banner(): void {

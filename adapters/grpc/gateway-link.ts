@@ -30,6 +30,7 @@ import { DEFAULT_LIMITS, type Dialer, type PacketSink, type SessionLimits, type 
 import { channelSecurity, TlsConfigError } from './tls.js';
 import { GatewayCall, GatewayTransport, type CallEnd, type KeepalivePolicy } from './transport.js';
 import { GatewayPacket, SpecKey } from './wire-names.js';
+import { MemorySecretStore } from '../store/secret-store.js';
 
 export const CONNECTION_ACTOR = 'gateway';
 export const CREDENTIALS_ACTOR = 'gateway-credentials';
@@ -126,6 +127,7 @@ export class GatewayLink implements Link {
     routeGrpcLogs(this.log, this.opts.debugGrpc);
     this.facts = this.opts.facts ?? hostFacts(this.opts.version);
     this.prepareEnvFiles(ctx.agentDir);
+    const secrets = ctx.secrets ?? new MemorySecretStore();
     this.creds = new CredentialsAdapter(
       {
         system: ctx.system,
@@ -139,6 +141,7 @@ export class GatewayLink implements Link {
         redactor: this.opts.redactor,
         out: this.opts.out,
         ...(this.opts.socketTable ? { socketTable: this.opts.socketTable } : {}),
+        fingerprint: (value) => secrets.fingerprint(value),
       },
       {
         ready: (c, retryMs) => this.onReady(c, retryMs),

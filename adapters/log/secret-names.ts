@@ -32,6 +32,10 @@
 //    WAMP session id or our session counter, kept for debugging, and so are
 //    identifiers named after a session (`session_id`, `sessionId`: last word `id`).
 //
+// 5. A fingerprint (`sha256:` + 16 hex, store/secret-store.ts) is never one,
+//    whatever it is the fingerprint of (`tokenFingerprint`): it is what
+//    events carry so that no secret has to.
+//
 // Booleans are never secret (`hasToken: true`, `authFailed: false` help
 // debugging); a number under a secret name is (a PIN is one).
 
@@ -51,6 +55,8 @@ const IRONFLOCK_KEYS = new Set([
 ]);
 
 const SECRET_FRAGMENT = /token|secret|passw|passphrase|credential|authorization|cookie|dsn|api[-_]?key|private[-_]?key/i;
+/** store/secret-store.ts's FINGERPRINT, repeated so the log layer imports nothing from the store. */
+const FINGERPRINT_VALUE = /^sha256:[0-9a-f]{16}$/;
 const SECRET_WORDS = new Set(['pass', 'pwd', 'pin', 'auth']);
 const SHELL_DIRECTORIES = new Set(['PWD', 'OLDPWD']);
 
@@ -76,6 +82,8 @@ export function nameWords(name: string): string[] {
  */
 export function isSecretName(name: string, value: unknown = ''): boolean {
   if (typeof value === 'boolean') return false;
+  // Length and prefix first: this runs for every string field the redactor walks.
+  if (typeof value === 'string' && value.length === 23 && value.startsWith('sha256:') && FINGERPRINT_VALUE.test(value) && /fingerprint$/i.test(name)) return false;
   if (SECRET_FRAGMENT.test(name)) return true;
   if (SHELL_DIRECTORIES.has(name)) return false;
   const words = nameWords(name);

@@ -23,6 +23,8 @@ export interface BugreportOptions {
   out: string;
   /** Replace an existing `out` (by rename: whatever it was is not written into). */
   force?: boolean;
+  /** Gzip-compress the file (`bytes` is then its compressed size). */
+  gzip?: boolean;
   agentVersion: string;
   registry: MachineRegistry;
   /** The effective configuration, as the daemon would run with it. Redacted here. */
@@ -111,7 +113,7 @@ export function writeBugreport(opts: BugreportOptions): BugreportResult {
       extra: { bugreport: extra },
     };
     const records: Iterable<JournalRecord> = first ? reader.events({ fromSeq: first.seq, toSeq: lastSeq }) : [];
-    const written = writeNewFile(opts.out, (fd) => writeExportTo(fd, header, records, opts.redactor, { scrubHeader: false }), { force: opts.force ?? false });
+    const written = writeNewFile(opts.out, (fd) => writeExportTo(fd, header, records, opts.redactor, { scrubHeader: false, gzip: opts.gzip ?? false }), { force: opts.force ?? false });
     return {
       file: opts.out,
       events: written.events,

@@ -2,8 +2,15 @@
 // line. Self-contained (runs, snapshots, machine versions), scrubbed of secrets
 // on the way out, and streamable both ways so a million events never sit in
 // memory at once.
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+//
+// Gzip (a bug report's default): written as one gzip member per 4 MiB of
+// lines (a multi-member stream every gunzip reads), so writing stays
+// synchronous and bounded; read back by its magic bytes, whatever the name,
+// decompressed up to a bound (REAGENT_REPLAY_MAX_MB) so a small file cannot
+// expand to fill the memory.
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import type { Json, JournalRecord } from '../../actors/types.js';
 import { RecordingRefusedError } from './recording-refused.js';
 
@@ -48,6 +55,18 @@ export interface Scrubber {
 export interface ExportOptions {
   /** Pass the header through the scrubber too (default). Off when the caller redacted it part by part. */
   scrubHeader?: boolean;
+  /** Gzip-compress what is written (`bytes` then counts compressed bytes). */
+  gzip?: boolean;
+}
+
+/** Default bound of what a recording may hold (decompressed), in MiB: REAGENT_REPLAY_MAX_MB overrides it. */
+export const DEFAULT_REPLAY_MAX_MB = 2048;
+/** Lines gathered before a write (plain) or a gzip member (gzip). */
+const FLUSH_BYTES = 4 << 20;
+
+export interface ReadExportOptions {
+  /** The most bytes the (decompressed) export may have. */
+  maxBytes?: number;
 }
 
 export interface ExportResult {
@@ -85,9 +104,15 @@ export function writeExportTo(
   let events = 0;
   let redacted = 0;
   let buffer = '';
+  const write = (data: Buffer) => {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    bytes += data.length;
+  };
   const flush = () => {
     if (!buffer) return;
-    bytes += writeSync(fd, buffer);
+    const data = Buffer.from(buffer, 'utf8');
+    write(opts.gzip ? gzipSync(data, { level: zlibConstants.Z_DEFAULT_COMPRESSION }) : data);
     buffer = '';
   };
   const safeHeader = scrubber && opts.scrubHeader !== false ? (scrubber.scrub(header) as ExportHeader) : header;
@@ -104,7 +129,7 @@ export function writeExportTo(
     }
     buffer += line + '\n';
     events++;
-    if (buffer.length > 1 << 20) flush();
+    if (buffer.length > FLUSH_BYTES) flush();
   }
   flush();
   return { events, bytes, redacted };
@@ -113,8 +138,8 @@ export function writeExportTo(
 export class ExportFormatError extends Error {}
 
 /** Reads an export: the header at once, the records lazily. */
-export function readExport(path: string): { header: ExportHeader; records(): Generator<ExportedRecord> } {
-  const lines = readLines(path);
+export function readExport(path: string, opts: ReadExportOptions = {}): { header: ExportHeader; records(): Generator<ExportedRecord> } {
+  const lines = readLines(path, opts.maxBytes ?? DEFAULT_REPLAY_MAX_MB * 1024 * 1024);
   const first = lines.next();
   if (first.done) throw new ExportFormatError(`${path}: empty file, expected a reagent journal export`);
   let header: ExportHeader;
@@ -156,25 +181,64 @@ export function readExport(path: string): { header: ExportHeader; records(): Gen
   };
 }
 
-/** Synchronous line reader over a file of any size. */
-function* readLines(path: string): Generator<string> {
+/** Whether the file starts with gzip's magic bytes (1f 8b). */
+export function isGzipFile(path: string): boolean {
   const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(path: string, maxBytes: number): ExportFormatError {
+  const mb = Math.floor(maxBytes / (1024 * 1024));
+  return new ExportFormatError(`${path}: holds more than ${mb} MiB of recording; raise REAGENT_REPLAY_MAX_MB (now ${mb}) to replay it`);
+}
+
+/** Synchronous line reader over a plain or gzip file, at most `maxBytes` of text. */
+function* readLines(path: string, maxBytes: number): Generator<string> {
+  if (isGzipFile(path)) {
+    let offset = 0;
+    let text: Buffer;
+    try {
+      text = gunzipSync(readFileSync(path), { maxOutputLength: maxBytes });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(path, maxBytes);
+      throw new ExportFormatError(`${path}: not a complete gzip file (${(err as Error).message})`);
+    }
+    yield* linesOf((chunk) => {
+      const n = Math.min(chunk.length, text.length - offset);
+      text.copy(chunk, 0, offset, offset + n);
+      offset += n;
+      return n;
+    });
+    return;
+  }
+  const fd = openSync(path, 'r');
+  try {
+    if (fstatSync(fd).size > maxBytes) throw tooLarge(path, maxBytes);
+    yield* linesOf((chunk) => readSync(fd, chunk, 0, chunk.length, null));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Lines from a source that fills a chunk and says how much (0 at the end). */
+function* linesOf(read: (chunk: Buffer) => number): Generator<string> {
   const chunk = Buffer.allocUnsafe(1 << 20);
   // A chunk boundary may cut a multi-byte character; the decoder carries it over.
   const decoder = new StringDecoder('utf8');
   let rest = '';
-  try {
-    for (;;) {
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      const text = rest + decoder.write(chunk.subarray(0, n));
-      const parts = text.split('\n');
-      rest = parts.pop() ?? '';
-      yield* parts;
-    }
-    rest += decoder.end();
-    if (rest) yield rest;
-  } finally {
-    closeSync(fd);
+  for (;;) {
+    const n = read(chunk);
+    if (n === 0) break;
+    const text = rest + decoder.write(chunk.subarray(0, n));
+    const parts = text.split('\n');
+    rest = parts.pop() ?? '';
+    yield* parts;
   }
+  rest += decoder.end();
+  if (rest) yield rest;
 }

@@ -18,12 +18,18 @@ export interface Recording {
   close(): void;
 }
 
-export function openRecording(path: string): Recording {
-  return isSqliteFile(path) ? openJournalFile(path) : openExportFile(path);
+export interface OpenRecordingOptions {
+  /** The most bytes an export may hold, decompressed (REAGENT_REPLAY_MAX_MB). */
+  maxBytes?: number;
 }
 
-function openExportFile(path: string): Recording {
-  const exp = readExport(path);
+/** A journal database, or an export plain or gzip (told apart by their first bytes, never by the name). */
+export function openRecording(path: string, opts: OpenRecordingOptions = {}): Recording {
+  return isSqliteFile(path) ? openJournalFile(path) : openExportFile(path, opts);
+}
+
+function openExportFile(path: string, opts: OpenRecordingOptions): Recording {
+  const exp = readExport(path, opts);
   return {
     kind: 'export',
     header: exp.header,

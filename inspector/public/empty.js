@@ -9,6 +9,7 @@ const MACHINES = {
   'studio-session': ['the studio session after each connect: registering the device API, reporting state, heartbeats', 'start with -config device.flock and without -offline'],
   credentials: ['how the gateway link finds its credentials (hoop’s order: AUTO_REGISTER, HOOP_KEY, HOOP_GRPCURL+HOOP_TOKEN, agent.toml, …)', 'set HOOP_KEY, or HOOP_GRPCURL and HOOP_TOKEN, and start without -offline'],
   'gateway-session': ['one actor per gateway session, named by its connection and user', 'connect through the gateway to this agent, e.g. reagent exec AGENT -- uptime'],
+  update: ['the self-update (update): checking for a newer version, switching, probation and rollback', 'start without -offline: it looks for a newer version (-update) and answers the studio’s update_agent'],
 };
 
 function el(tag, text, cls) {

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { validateRequest, specFromPayload } from '../../adapters/apps/request.js';
+import { validateRequest, specFromPayload, legacyEnv } from '../../adapters/apps/request.js';
+import { MemorySecretStore } from '../../adapters/store/secret-store.js';
 import { appRequest } from '../helpers/apps-daemon.js';
 
 const DEFAULTS = { registry: 'registry.example.com/', repository: 'apps/' };
 
 test('a request becomes a REQUEST event with the app spec and no secret', () => {
+  const store = new MemorySecretStore();
   const r = validateRequest(
     appRequest({
       appKey: 42,
@@ -23,7 +25,7 @@ test('a request becomes a REQUEST event with the app spec and no secret', () => 
       releaseKey: 'r-1',
     }),
     DEFAULTS,
-    { requestId: 'req-1' },
+    { requestId: 'req-1', fingerprint: (v) => store.fingerprint(v) },
   );
   assert.ok(r.ok, r.ok ? '' : r.error);
   const { request } = r;
@@ -37,11 +39,49 @@ test('a request becomes a REQUEST event with the app spec and no secret', () => 
   assert.equal(request.event.newestVersion, '1.3.0');
   assert.equal(request.event.requestUpdate, true);
   assert.equal(request.event.requestId, 'req-1');
-  assert.deepEqual(request.event.credentialHosts, ['registry.example.com']);
+  assert.deepEqual(request.event.registryLogins, ['registry.example.com']);
+  assert.deepEqual(request.event.spec.envNames, ['DEBUG', 'GREETING', 'PORT', 'WRAPPED']);
+  assert.match(request.event.spec.envFingerprint ?? '', /^sha256:[0-9a-f]{16}$/);
   assert.deepEqual(request.event.report, { device_to_app_key: 7, requestor_account_key: null, release_key: 'r-1' });
   const json = JSON.stringify(request.event);
   assert.ok(!json.includes('hunter2') && !json.includes('device"'), json);
-  assert.deepEqual(specFromPayload(JSON.parse(json), { registry: '', repository: '' }), request.spec);
+  // Environment values stay out of the event: they come back from the secret table.
+  assert.ok(!json.includes('"hi"') && !json.includes('8080"') && !json.includes('"x"'), json);
+  assert.deepEqual(specFromPayload(JSON.parse(json), { registry: '', repository: '' }, request.spec.env), request.spec);
+});
+
+test('a changed environment value changes the fingerprint; the order of the variables does not', () => {
+  const store = new MemorySecretStore();
+  const fp = (environment: Record<string, string>) => {
+    const r = validateRequest(appRequest({ appKey: 1, appName: 'a', stage: 'PROD', targetState: 'RUNNING', environment }), DEFAULTS, {
+      fingerprint: (v) => store.fingerprint(v),
+    });
+    assert.ok(r.ok);
+    return r.request.event.spec.envFingerprint;
+  };
+  assert.equal(fp({ A: '1', B: '2' }), fp({ B: '2', A: '1' }));
+  assert.notEqual(fp({ A: '1', B: '2' }), fp({ A: '1', B: '3' }));
+  assert.notEqual(store.fingerprint('x'), new MemorySecretStore().fingerprint('x'), 'each device has its own salt');
+});
+
+test('a REQUEST stored before values left the journal gives its environment to the secret table and loses it', () => {
+  const store = new MemorySecretStore();
+  const old = {
+    target: 'RUNNING',
+    appName: 'a',
+    spec: { registry: 'r/', repository: 'p/', env: { TOKEN: 'planted-env-secret' }, ports: [] },
+    credentialHosts: ['r.example.com'],
+  };
+  const moved = legacyEnv(old, (v) => store.fingerprint(v));
+  assert.ok(moved);
+  assert.deepEqual(moved.env, { TOKEN: 'planted-env-secret' });
+  const json = JSON.stringify(moved.payload);
+  assert.ok(!json.includes('planted-env-secret'), json);
+  assert.deepEqual((moved.payload['spec'] as { envNames: string[] }).envNames, ['TOKEN']);
+  assert.deepEqual(moved.payload['registryLogins'], ['r.example.com']);
+  assert.equal(legacyEnv(moved.payload, (v) => store.fingerprint(v)), undefined, 'a current payload is left alone');
+  // Without the table (a damaged one), the old payload still runs the app with its values.
+  assert.deepEqual(specFromPayload(old, { registry: '', repository: '' }).env, { TOKEN: 'planted-env-secret' });
 });
 
 test('bad fields are refused with the field and what was expected', () => {

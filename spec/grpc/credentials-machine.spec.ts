@@ -36,12 +36,12 @@ function harness(input: Partial<CredentialsInput> = {}) {
 
 const target = (grpcServer: string, tls: boolean): GatewayTarget => ({ grpcServer, tls });
 const T = (t: GatewayTarget) => t as unknown as Json;
-const none = { autoRegister: false, dsn: null, envPair: null };
+const none = { autoRegister: false, keyTarget: null, envPair: null };
 
 test('auto registration comes first: it registers, then connects to the local gateway in plaintext', () => {
   const h = harness();
   assert.deepEqual(h.types(), ['creds.readEnv']);
-  h.send('ENV_READ', { autoRegister: true, dsn: T(target('gw:1', true)), envPair: T(target('gw:2', true)) });
+  h.send('ENV_READ', { autoRegister: true, keyTarget: T(target('gw:1', true)), envPair: T(target('gw:2', true)) });
   assert.equal(h.state(), '"registering"');
   assert.equal(h.types().at(-1), 'creds.register');
   h.send('REGISTERED', { target: T(target('127.0.0.1:8010', false)) });
@@ -63,7 +63,7 @@ test('auto registration that fails is retried after a pause, not abandoned', () 
 
 test('the DSN (HOOP_KEY) comes before the env pair, and both before agent.toml', () => {
   const h = harness();
-  h.send('ENV_READ', { autoRegister: false, dsn: T(target('gw:443', true)), envPair: T(target('gw:8443', true)) });
+  h.send('ENV_READ', { autoRegister: false, keyTarget: T(target('gw:443', true)), envPair: T(target('gw:8443', true)) });
   assert.deepEqual(h.commands.at(-1), { type: 'creds.ready', mode: 'dsn', grpcServer: 'gw:443', tls: true });
   assert.ok(!h.types().includes('creds.readFile'));
 
@@ -150,7 +150,7 @@ test('property: whatever is configured, the first source in hoop order wins, and
   fc.assert(
     fc.property(fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), (auto, dsn, pair, file, local, gatewayOnly) => {
       const h = harness({ gatewayOnly });
-      h.send('ENV_READ', { autoRegister: auto, dsn: dsn ? T(target('d:1', true)) : null, envPair: pair ? T(target('e:1', true)) : null });
+      h.send('ENV_READ', { autoRegister: auto, keyTarget: dsn ? T(target('d:1', true)) : null, envPair: pair ? T(target('e:1', true)) : null });
       if (h.state() === '"registering"') h.send('REGISTERED', { target: T(target('127.0.0.1:8010', false)) });
       if (h.state() === '"readingFile"') h.send('FILE_READ', { target: file ? T(target('f:1', true)) : null });
       if (h.state() === '"probingLocal"') h.send('LOCAL_PROBED', { target: local ? T(target('127.0.0.1:8010', false)) : null });
@@ -164,4 +164,19 @@ test('property: whatever is configured, the first source in hoop order wins, and
     }),
     { numRuns: 200 },
   );
+});
+
+test('the context keeps the token fingerprint, never anything else under that name; the bug report scrubber leaves it alone', async () => {
+  const { Redactor } = await import('../../adapters/log/redactor.js');
+  const h = harness();
+  const fp = 'sha256:0123456789abcdef';
+  h.send('ENV_READ', { autoRegister: false, keyTarget: T(target('gw:443', true)), keyFingerprint: fp, envPair: null, pairFingerprint: null });
+  assert.equal(h.ctx().fingerprint, fp);
+  const tricked = harness();
+  tricked.send('ENV_READ', { ...none, keyTarget: T(target('gw:443', true)), keyFingerprint: 'x-agt-the-token-itself' });
+  assert.equal(tricked.ctx().fingerprint, null, 'a value that is not a fingerprint is not kept');
+  // What made v1 diverge after a bug report: a field named like a secret (`dsn`) got redacted.
+  const r = new Redactor();
+  for (const rec of h.journal.records) assert.deepEqual(r.scrub(rec.payload), rec.payload, `${rec.type} is unchanged by the scrubber`);
+  assert.deepEqual(r.scrub(h.ctx()), JSON.parse(JSON.stringify(h.ctx())));
 });

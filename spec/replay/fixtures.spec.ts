@@ -51,3 +51,32 @@ test('the fixtures still record what the scenarios do today (a scenario edited w
     assert.deepEqual(fresh, saved, `scenario ${s.name} no longer matches its fixture; ${HOW}`);
   }
 });
+
+// Recordings made before secrets left the journal (spec/fixtures/recordings/before-secrets/):
+// each one replays, or is refused with that reason and exit 3 (never "diverged").
+const BEFORE_SECRETS = join(RECORDINGS_DIR, 'before-secrets');
+const before = existsSync(BEFORE_SECRETS) ? readdirSync(BEFORE_SECRETS).filter((f) => f.endsWith('.ndjson')).sort() : [];
+
+test('a recording from before secrets left the journal is replayed if it can be, else refused with that reason', async () => {
+  const { cleanEnv, runReagent, tempDir } = await import('../helpers/cli.js');
+  assert.ok(before.length > 0, 'there is a pre-change recording to test');
+  let refused = 0;
+  for (const file of before) {
+    const path = join(BEFORE_SECRETS, file);
+    const recording = openRecording(path);
+    try {
+      const report = replayRecords(recording.records(), { registry: builtinMachines() });
+      if (report.verdict === 'refused') {
+        refused++;
+        assert.match(report.refusal ?? '', /recorded before secrets left the journal/, file);
+      } else {
+        assert.equal(report.verdict, 'reproduced', `${file}: ${describeReport(report)}`);
+      }
+    } finally {
+      recording.close();
+    }
+    const cli = runReagent(['replay', path], cleanEnv(tempDir('reagent-before-secrets-')));
+    assert.ok(cli.code === 0 || (cli.code === 3 && /^refused: .*recorded before secrets left the journal/.test(cli.stdout)), `${file}: exit ${cli.code} ${cli.stdout}`);
+  }
+  assert.ok(refused > 0, 'the gateway credentials recording of v1 is refused');
+});
