@@ -135,7 +135,7 @@ describe('studio terminals: studio client → router → CLI → Docker / host P
     await studio.session.unregister(frontend);
     await until(() => data.eof(), 10_000, 'TERMINAL_EOF after the registration went away');
     await until(async () => (await shellsInContainer()) === 0, 15_000, 'the shell killed within the grace');
-    assert.ok(device.lines().some((l) => l.msg === 'terminal closed' && l.terminal === t.sessionID));
+    await until(() => device.lines().some((l) => l.msg === 'terminal closed' && l.terminal === t.sessionID), 5_000, 'the terminal released');
     await studio.session.unsubscribe(data.sub);
   });
 
@@ -188,5 +188,21 @@ describe('studio terminals: studio client → router → CLI → Docker / host P
     assert.equal(applicationError(await callOutcome(studio.session, proc('init_device_terminal'))), 'wamp.error.not_authorized');
     assert.equal(applicationError(await callOutcome(maintainer.session, proc('request_terminal_session'), [{ containerName: container }])), 'wamp.error.not_authorized');
     assert.equal(applicationError(await callOutcome(studio.session, proc('request_terminal_session'), [{ containerName: '../etc' }])), 'wamp.error.invalid_argument');
+  });
+
+  test('a SIGKILLed daemon leaves no container shell behind once it starts again (the ledger sweep)', async () => {
+    const t = await requestTerminal();
+    const frontend = await studio.session.register(`studio.frontend.${t.sessionID}`, () => null);
+    assert.ok((await callOutcome(studio.session, proc('start_terminal_session'), [{ sessionID: t.sessionID, registrationID: frontend.id }])).ok);
+    await until(async () => (await shellsInContainer()) === 1, 10_000, 'the shell');
+    device.reagent.child.kill('SIGKILL');
+    await device.reagent.exit;
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await shellsInContainer(), 1, 'nobody cleaned up: Docker keeps an exec whose client died');
+    const before = backend.statuses().length;
+    device = startCliDevice({ url: router.url, dir: device.dir, env: { DOCKER_HOST: peer.dockerHost, REAGENT_APP_NETWORK: 'none' } });
+    await until(async () => (await shellsInContainer()) === 0, 30_000, 'the sweep at start');
+    await backend.until(() => backend.statuses().length > before, 60_000, 'the device online again');
+    await studio.session.unregister(frontend);
   });
 });
