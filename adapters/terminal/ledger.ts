@@ -94,6 +94,7 @@ export function readLedger(path: string): LedgerEntry[] {
   if (!Array.isArray(list)) return [];
   const out: LedgerEntry[] = [];
   for (const e of list.slice(0, MAX_ENTRIES)) {
+    if (e === null || typeof e !== 'object') continue;
     const v = e as Record<string, unknown>;
     if (v.kind === 'pty' && isPid(v.pid) && typeof v.start === 'string') out.push({ kind: 'pty', pid: v.pid, start: v.start });
     else if (v.kind === 'exec' && typeof v.execId === 'string' && /^[0-9a-f]{1,128}$/.test(v.execId) && typeof v.container === 'string') {
@@ -115,6 +116,15 @@ function isPid(v: unknown): v is number {
  * number of processes signalled.
  */
 export function sweepLedger(path: string, procs: ProcessTable = procfs): number {
+  try {
+    return sweep(path, procs);
+  } catch {
+    // A sweep that fails leaves what it could not kill; the daemon starts anyway.
+    return 0;
+  }
+}
+
+function sweep(path: string, procs: ProcessTable): number {
   const entries = readLedger(path);
   let killed = 0;
   for (const e of entries) {
