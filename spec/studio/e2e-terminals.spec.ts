@@ -205,4 +205,26 @@ describe('studio terminals: studio client → router → CLI → Docker / host P
     await backend.until(() => backend.statuses().length > before, 60_000, 'the device online again');
     await studio.session.unregister(frontend);
   });
+
+  test('losing the studio link ends every terminal: the container shell and the host shell are gone', async () => {
+    await backend.until(() => backend.statuses().filter((x) => x === 'CONNECTED').length >= 2, 60_000, 'the restarted device online');
+    await studio.close();
+    await maintainer.close();
+    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    maintainer = await connectPeer(router.url, OTHER_USER.authid, OTHER_USER.secret);
+    const t = await requestTerminal();
+    const frontend = await studio.session.register(`studio.frontend.${t.sessionID}`, () => null);
+    assert.ok((await callOutcome(studio.session, proc('start_terminal_session'), [{ sessionID: t.sessionID, registrationID: frontend.id }])).ok);
+    const d = (await callOutcome(maintainer.session, proc('init_device_terminal'))).args[0] as Topics;
+    const data = await follow(maintainer.session, d.dataTopic);
+    await maintainer.session.publish(d.writeTopic, ['echo "pid-$$-up"\n']);
+    await until(() => /pid-\d+-up/.test(data.text()), 15_000, 'the host shell');
+    const pid = Number(/pid-(\d+)-up/.exec(data.text())![1]);
+    await until(async () => (await shellsInContainer()) === 1, 10_000, 'the container shell');
+    await router.crash('SIGKILL');
+    await until(() => !alive(pid), 10_000, 'the host shell gone with the link');
+    await until(async () => (await shellsInContainer()) === 0, 15_000, 'the container shell gone with the link');
+    await until(() => device.lines().filter((l) => l.msg === 'terminal closed').length >= 2, 10_000, 'both released');
+    await router.restart();
+  });
 });
