@@ -165,7 +165,7 @@ export class StudioTerminals {
     const topics: TerminalTopics = { sessionID: id, writeTopic: `${base}.term_write.${id}`, dataTopic: `${base}.data.${id}`, resizeTopic: `${base}.term_resize.${id}` };
     const shell = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
     const env: Record<string, string> = { ...this.deps.hostEnv, TERM: 'xterm' };
-    const proc = pty.spawn(shell, [], { name: 'xterm', rows: 24, cols: 80, cwd: env['HOME'] ?? '/', env, encoding: null } as Parameters<Pty['spawn']>[2]);
+    const proc = pty.spawn(shell, [], { name: 'xterm', rows: 24, cols: 80, cwd: env['HOME'] && existsSync(env['HOME']) ? env['HOME'] : '/', env, encoding: null } as Parameters<Pty['spawn']>[2]);
     const term = this.add({ id, kind: 'device', container: null, caller, topics, wamp, exec: null });
     term.pty = proc;
     term.pid = proc.pid;

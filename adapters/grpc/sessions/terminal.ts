@@ -5,6 +5,7 @@
 // it comes first. Output goes out as ClientWriteStdout and the end as
 // ClientSessionClose with the exit code. Closing the session hangs the
 // terminal up (SIGHUP to its process group) and kills it after the grace.
+import { existsSync } from 'node:fs';
 import type { IPty } from '@lydell/node-pty';
 import type { Pty } from '../../../packaging/pty.js';
 import { killSession, type TerminalLedger } from '../../terminal/ledger.js';
@@ -119,7 +120,8 @@ export class TerminalSession {
         name: this.env['TERM'] ?? 'xterm',
         cols: this.size.cols,
         rows: this.size.rows,
-        cwd: this.env['HOME'] ?? '/',
+        // A HOME that does not exist (a service user) would make the spawn fail.
+        cwd: homeOr(this.env['HOME']),
         env: { TERM: 'xterm', ...this.env },
       });
     } catch (err) {
@@ -186,6 +188,10 @@ export class TerminalSession {
     if (durable) void durable.then(send);
     else send();
   }
+}
+
+function homeOr(home: string | undefined): string {
+  return home && existsSync(home) ? home : '/';
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
