@@ -194,10 +194,20 @@ export class StudioTerminals {
     for (const t of [...this.terms.values()]) this.close(t, reason);
   }
 
-  /** The daemon stops: shells are hung up now; what survives is swept at the next start. */
+  /**
+   * The daemon stops: no grace to wait out, every shell is hung up and killed
+   * now (a shell that ignores SIGHUP would otherwise live until the next start's sweep).
+   */
   shutdown(): void {
     this.off();
-    for (const t of [...this.terms.values()]) this.hangup(t);
+    for (const t of [...this.terms.values()]) {
+      this.hangup(t);
+      this.kill(t);
+      if (t.exec) this.deps.ledger.removeExec(t.exec.execId);
+      if (t.pty) this.deps.ledger.removePty(t.pty.pid);
+    }
+    this.terms.clear();
+    this.deviceByCaller.clear();
   }
 
   // ---- internals -------------------------------------------------------------------

@@ -206,8 +206,27 @@ describe('studio terminals: studio client → router → CLI → Docker / host P
     await studio.session.unregister(frontend);
   });
 
-  test('losing the studio link ends every terminal: the container shell and the host shell are gone', async () => {
+  test('a daemon stopped with SIGTERM kills its shells at once, even one that ignores the hangup', async () => {
     await backend.until(() => backend.statuses().filter((x) => x === 'CONNECTED').length >= 2, 60_000, 'the restarted device online');
+    await studio.close();
+    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    const t = await requestTerminal();
+    const data = await follow(studio.session, t.dataTopic);
+    const frontend = await studio.session.register(`studio.frontend.${t.sessionID}`, () => null);
+    assert.ok((await callOutcome(studio.session, proc('start_terminal_session'), [{ sessionID: t.sessionID, registrationID: frontend.id }])).ok);
+    await studio.session.publish(t.writeTopic, ["trap '' HUP; echo \"stubborn-$((3+3))\"\n"]);
+    await until(() => /stubborn-6/.test(data.text()), 15_000, 'the shell');
+    const stoppedAt = Date.now();
+    assert.equal(await device.stop(), 0);
+    await until(async () => (await shellsInContainer()) === 0, 15_000, 'the shell killed by the stop');
+    assert.ok(Date.now() - stoppedAt < 4_000, 'not left to the 5 s grace');
+    assert.ok(!/"kind":"exec"/.test(readFileSync(join(device.agentDir, 'terminals-studio.json'), 'utf8')), 'nothing left in the ledger');
+    const before = backend.statuses().filter((x) => x === 'CONNECTED').length;
+    device = startCliDevice({ url: router.url, dir: device.dir, env: { DOCKER_HOST: peer.dockerHost, REAGENT_APP_NETWORK: 'none' } });
+    await backend.until(() => backend.statuses().filter((x) => x === 'CONNECTED').length > before, 60_000, 'the device online again');
+  });
+
+  test('losing the studio link ends every terminal: the container shell and the host shell are gone', async () => {
     await studio.close();
     await maintainer.close();
     studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
