@@ -178,8 +178,9 @@ export class GatewayLink implements Link {
     if (system?.has(CONNECTION_ACTOR)) system.send(CONNECTION_ACTOR, SOURCE, 'STOP', { reason: 'agent stopping' });
     if (system?.has(CREDENTIALS_ACTOR)) system.send(CREDENTIALS_ACTOR, SOURCE, 'STOP');
     this.stopped = true;
-    this.dropCall('agent stopping');
+    // Sessions first: stopping kills terminals at once, where a dropped stream only hangs them up.
     this.sessions?.stop('agent stopping');
+    this.dropCall('agent stopping');
     this.transport?.close();
     this.transport = null;
   }

@@ -179,4 +179,18 @@ describe('interactive terminals through the development gateway', () => {
     t.session.close();
     await waitUntil(() => !alive(pid), 10_000, `job ${pid} to end with its session`);
   });
+
+  it('an agent stopped with SIGTERM kills its terminals at once, even a shell that ignores the hangup', async () => {
+    const t = await openTerminal(endpoint, 'runner', ['sh']);
+    t.type("trap '' HUP; echo \"shell-$$-ready\"\r");
+    await waitUntil(() => /shell-\d+-ready/.test(t.output()), 10_000, 'the shell');
+    const pid = Number(/shell-(\d+)-ready/.exec(t.output())![1]);
+    leftovers.push(pid);
+    const stoppedAt = Date.now();
+    await agent.stop();
+    assert.equal(await agent.exit, 0, agent.output());
+    await waitUntil(() => !alive(pid), 3_000, `shell ${pid} killed by the stop`);
+    assert.ok(Date.now() - stoppedAt < 4_000, 'not left to the 5 s grace');
+    assert.doesNotMatch(readFileSync(join(agentDir, 'terminals-gateway.json'), 'utf8'), /"kind":"pty"/);
+  });
 });

@@ -58,9 +58,10 @@ export class CommandLineSession {
     return null;
   }
 
-  close(): void {
+  close(now = false): void {
     if (this.closed) return;
     this.closed = true;
-    this.impl?.close();
+    if (this.impl instanceof TerminalSession) this.impl.close(now);
+    else this.impl?.close();
   }
 }

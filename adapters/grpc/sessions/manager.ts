@@ -58,6 +58,7 @@ export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Set<string>();
   private stopped = false;
+  private stopping = false;
   /** Bytes waiting in the `early` queues of every opening session. */
   private earlyBytes = 0;
   /** Interactive terminals running now (bounded by `limits.maxTerminals`). */
@@ -105,6 +106,8 @@ export class SessionManager {
   }
 
   stop(reason: string): void {
+    // The agent is going: terminals are killed now, not after a grace nobody would wait out.
+    this.stopping = true;
     this.closeAll(reason);
     this.stopped = true;
   }
@@ -297,7 +300,10 @@ export class SessionManager {
     this.sessions.delete(s.sid);
     this.releaseEarly(s);
     this.forget(s.sid);
-    if (s.state === 'open') s.impl.close();
+    if (s.state === 'open') {
+      if (s.kind === 'exec') s.impl.close(this.stopping);
+      else s.impl.close();
+    }
     removeEnvFiles(s.files);
     this.deps.recorder.closed(s.sid, reason, exitCode);
   }

@@ -91,12 +91,22 @@ export class TerminalSession {
     this.stopProcess(this.term);
   }
 
-  /** The gateway closed the session: hang the terminal up, kill it after the grace; nothing more is sent. */
-  close(): void {
+  /**
+   * The gateway closed the session: hang the terminal up, kill it after the
+   * grace; nothing more is sent. `now` (the agent stopping): no grace, since
+   * nobody would be left to wait it out.
+   */
+  close(now = false): void {
     if (this.ended) return;
     this.ended = true;
     this.out.discard();
-    if (this.term) this.stopProcess(this.term);
+    if (this.term) {
+      this.stopProcess(this.term);
+      if (now) {
+        killSession(this.term.pid);
+        this.deps.ledger?.removePty(this.term.pid);
+      }
+    }
     this.deps.onEnd();
   }
 
