@@ -79,9 +79,13 @@ export const COMMAND_USAGE: Record<CommandName, string> = {
   ].join('\n'),
   exec: [
     'usage: reagent exec AGENT [--gateway HOST:PORT] [--tls-ca FILE] [--tls-server-name NAME] -- CMD [ARGS...]',
+    '       reagent exec AGENT -t [--gateway HOST:PORT] [...] [-- CMD [ARGS...]]',
     '',
     "Runs a command through an agent (no shell unless the command is one): stdin, stdout and stderr are",
     "relayed, and the exit status is the command's.",
+    '',
+    '  -t, --tty                 an interactive terminal (a PTY on the agent, like ssh -t): raw mode, window',
+    "                            size followed; without CMD, the agent user's login shell",
     '',
     ...GATEWAY_CLIENT_OPTIONS,
   ].join('\n'),

@@ -4,6 +4,7 @@
 //   reagent admin create agent NAME [--api URL] [--data-dir DIR] [--mode standard|embedded|multi-connection] [--legacy-token]
 //   reagent connect AGENT --tcp H:P [--listen H:P] [--gateway H:P] [--data-dir DIR] [--tls-ca F] [--tls-server-name N]
 //   reagent exec AGENT [--gateway H:P] [--data-dir DIR] [--tls-ca F] [--tls-server-name N] -- CMD [ARGS...]
+//   reagent exec AGENT -t [...] [-- CMD [ARGS...]]   (an interactive terminal, as ssh -t)
 // `gateway` writes its admin token to <data-dir>/admin.token on first start;
 // the others read it from there (or REAGENT_GATEWAY_TOKEN) and send it only
 // over TLS or to a loopback socket of root or their own user.
@@ -22,7 +23,7 @@ import { checkListener, ownUid, readSocketTable } from '../adapters/grpc/socket-
 import { parseGrpcAddress, parseLogLevel, type DsnScheme } from '../config/hoop-env.js';
 import { isLoopbackHost } from '../config/loopback.js';
 import { AdminTokenError, defaultGatewayDataDir, ensureAdminToken, findAdminToken } from './admin-token.js';
-import { openSession, PortForward, runExec, SessionError, type GatewayEndpoint } from './client.js';
+import { openSession, PortForward, runExec, runTerminal, SessionError, type GatewayEndpoint, type TerminalIo } from './client.js';
 import { DevGateway, type HostPort } from './server.js';
 
 export interface GatewayCommandIo {
@@ -274,14 +275,26 @@ async function connectCommand(args: string[], io: GatewayCommandIo): Promise<num
   return Promise.race([ended, stopped]);
 }
 
+/** What `reagent exec -t` without a command runs: the agent user's login shell, else sh. */
+const DEFAULT_TERMINAL_COMMAND = ['/bin/sh', '-c', 'exec "${SHELL:-/bin/sh}" -l'];
+
 async function execCommand(args: string[], io: GatewayCommandIo): Promise<number> {
+  const usage = 'usage: reagent exec AGENT [-t] [--gateway HOST:PORT] -- CMD [ARGS...]';
   const split = args.indexOf('--');
-  if (split < 0) throw new UsageError('usage: reagent exec AGENT [--gateway HOST:PORT] -- CMD [ARGS...]');
-  const { values, positionals } = parseArgs({ args: args.slice(0, split), allowPositionals: true, options: CLIENT_OPTIONS });
-  const command = args.slice(split + 1);
-  if (positionals.length !== 1 || command.length === 0) throw new UsageError('usage: reagent exec AGENT [--gateway HOST:PORT] -- CMD [ARGS...]');
-  const session = await openSession(endpoint(values, adminToken(values, io)), positionals[0]!, { type: 'command-line', command });
-  const result = await runExec(session, { stdin: io.stdin.isTTY ? null : io.stdin, stdout: io.stdout, stderr: io.stderr });
+  const { values, positionals } = parseArgs({
+    args: split < 0 ? args : args.slice(0, split),
+    allowPositionals: true,
+    options: { ...CLIENT_OPTIONS, tty: { type: 'boolean', short: 't', default: false } },
+  });
+  const tty = values.tty === true;
+  let command = split < 0 ? [] : args.slice(split + 1);
+  if (tty && command.length === 0) command = DEFAULT_TERMINAL_COMMAND;
+  if (positionals.length !== 1 || command.length === 0) throw new UsageError(usage);
+  if (tty && !io.stdin.isTTY) throw new UsageError('reagent exec -t: stdin is not a terminal (run it from one, or drop -t)');
+  const session = await openSession(endpoint(values, adminToken(values, io)), positionals[0]!, { type: 'command-line', command, tty });
+  const result = tty
+    ? await runTerminal(session, { stdin: io.stdin, stdout: io.stdout as TerminalIo['stdout'] })
+    : await runExec(session, { stdin: io.stdin.isTTY ? null : io.stdin, stdout: io.stdout, stderr: io.stderr });
   if (result.message) io.err(result.message);
   return result.code;
 }

@@ -271,3 +271,52 @@ async function readAll(stream: Readable): Promise<Buffer> {
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks);
 }
+
+/** What `reagent exec -t` needs of the local terminal (process.stdin / process.stdout when they are TTYs). */
+export interface TerminalIo {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: Writable & { rows?: number; columns?: number; on(event: 'resize', fn: () => void): unknown; off(event: 'resize', fn: () => void): unknown };
+}
+
+/**
+ * `reagent exec -t`: hoop's interactive terminal, as `hoop connect` runs it.
+ * The size goes first (the agent keeps it for the spawn), then the first
+ * AgentTerminalWriteStdin, which only spawns; keystrokes follow in raw mode,
+ * SIGWINCH (the stdout 'resize' event) becomes AgentTerminalResizeTTY, and
+ * the remote exit code is returned.
+ */
+export async function runTerminal(session: ClientSession, io: TerminalIo): Promise<{ code: number; message: string }> {
+  const ended = new Promise<{ code: number; message: string }>((resolve) => session.onEnd((code, message) => resolve({ code, message })));
+  session.onPacket((p) => {
+    if (p.type === ClientPacket.WriteStdout || p.type === ClientPacket.WriteStderr) writeWithBackpressure(session, io.stdout, p.payload);
+  });
+  const sendSize = () => {
+    const rows = io.stdout.rows ?? 24;
+    const cols = io.stdout.columns ?? 80;
+    session.send(AgentPacket.TerminalResizeTTY, [], Buffer.from(`${rows},${cols},0,0`));
+  };
+  sendSize();
+  session.send(AgentPacket.TerminalWriteStdin, [], Buffer.from('\n'));
+  const raw = io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
+  if (raw) io.stdin.setRawMode!(true);
+  const onInput = (chunk: Buffer | string) => {
+    // At most the agent's 1 MiB per packet (a large paste is split).
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    for (let i = 0; i < data.length; i += MAX_TERMINAL_INPUT) session.send(AgentPacket.TerminalWriteStdin, [], data.subarray(i, i + MAX_TERMINAL_INPUT));
+  };
+  const onStdinEnd = () => session.send(AgentPacket.TerminalClose);
+  io.stdin.on('data', onInput);
+  io.stdin.on('end', onStdinEnd);
+  io.stdout.on('resize', sendSize);
+  try {
+    return await ended;
+  } finally {
+    io.stdin.off('data', onInput);
+    io.stdin.off('end', onStdinEnd);
+    io.stdout.off('resize', sendSize);
+    if (raw) io.stdin.setRawMode!(false);
+    io.stdin.pause();
+  }
+}
+
+const MAX_TERMINAL_INPUT = 1024 * 1024;

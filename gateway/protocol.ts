@@ -14,7 +14,8 @@ export const ClientSpec = {
   Target: 'dev.target',
 } as const;
 
-export type SessionTarget = { type: 'tcp'; host: string; port: number } | { type: 'command-line'; command: string[] };
+/** `tty`: the client opens hoop's interactive terminal (AgentTerminal* packets) rather than an exec. */
+export type SessionTarget = { type: 'tcp'; host: string; port: number } | { type: 'command-line'; command: string[]; tty?: boolean };
 
 /** The packet types a client may send once its session is open. */
 export const CLIENT_FORWARDED_TYPES: ReadonlySet<string> = new Set([
@@ -25,6 +26,9 @@ export const CLIENT_FORWARDED_TYPES: ReadonlySet<string> = new Set([
   AgentPacket.MSSQLConnectionWrite,
   AgentPacket.MongoDBConnectionWrite,
   AgentPacket.ExecWriteStdin,
+  AgentPacket.TerminalWriteStdin,
+  AgentPacket.TerminalResizeTTY,
+  AgentPacket.TerminalClose,
   AgentPacket.SessionClose,
 ]);
 
@@ -47,7 +51,8 @@ export function parseTarget(bytes: Buffer | undefined): SessionTarget | string {
     if (!Array.isArray(t.command) || t.command.length === 0 || !t.command.every((c) => typeof c === 'string')) {
       return `spec "${ClientSpec.Target}": a command-line target needs "command", a non-empty list of strings`;
     }
-    return { type: 'command-line', command: t.command as string[] };
+    if (t.tty !== undefined && typeof t.tty !== 'boolean') return `spec "${ClientSpec.Target}": "tty" must be a boolean`;
+    return { type: 'command-line', command: t.command as string[], ...(t.tty ? { tty: true } : {}) };
   }
   return `spec "${ClientSpec.Target}": "type" must be "tcp" or "command-line"`;
 }

@@ -306,7 +306,8 @@ export class Router {
           ? { 'envvar:HOST': b(target.host).toString('base64'), 'envvar:PORT': b(String(target.port)).toString('base64') }
           : {},
       CmdList: target.type === 'command-line' ? target.command : [],
-      ClientVerb: target.type === 'tcp' ? 'connect' : 'exec',
+      // hoop: `hoop connect` (a terminal, too) versus `hoop exec`.
+      ClientVerb: target.type === 'tcp' || target.tty ? 'connect' : 'exec',
       ClientOrigin: ConnectionOrigin.Client,
     });
     const spec: Array<[string, Buffer]> = [

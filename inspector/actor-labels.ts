@@ -20,6 +20,13 @@ const LABELLERS: Record<string, Labeller> = {
     const sid = pick('sid')?.slice(0, 8);
     return [name ?? '(unnamed connection)', user ?? '(unknown user)', sid].filter(Boolean).join(' · ');
   },
+  // `terminal:<uuid>`: which shell (a container's, or the device's) and for whom.
+  'studio-terminal': (f) => {
+    const where = f['kind'] === 'device' ? 'device shell' : text(f['container']);
+    const who = text(f['caller']);
+    if (!where && !who) return null;
+    return [where ?? '(container)', who ?? '(unknown caller)', text(f['sessionId'])?.slice(0, 8)].filter(Boolean).join(' · ');
+  },
 };
 
 /** A label for an actor of `machine` from its spawn input or its context; null when its id says enough. */

@@ -8,7 +8,8 @@
 //      \-OPEN_FAILED / CLOSED ----------^
 import { assign, setup } from 'xstate';
 
-export const GATEWAY_SESSION_MACHINE_VERSION = 1;
+// v2: interactive terminals (TERMINAL_STARTED / TERMINAL_EXITED, context `terminal`).
+export const GATEWAY_SESSION_MACHINE_VERSION = 2;
 
 export interface GatewaySessionInput {
   sid: string;
@@ -26,6 +27,8 @@ export interface GatewaySessionContext extends GatewaySessionInput {
   bytesIn: number;
   bytesOut: number;
   exitCode: number | null;
+  /** The PTY size at spawn when the session is an interactive terminal; null for exec and relays. */
+  terminal: { rows: number; cols: number } | null;
   endReason: string | null;
   /** The last few problems (bounded: a session with a flapping target must not grow without end). */
   errors: string[];
@@ -40,6 +43,8 @@ export type GatewaySessionEvent = Stamp &
     | { type: 'CONNECTION_CLOSED'; connection: string; bytesIn: number; bytesOut: number; reason: string }
     | { type: 'EXEC_STARTED'; program: string; args: number }
     | { type: 'EXEC_EXITED'; exitCode: number; stdinBytes: number; stdoutBytes: number; stderrBytes: number }
+    | { type: 'TERMINAL_STARTED'; program: string; args: number; rows: number; cols: number }
+    | { type: 'TERMINAL_EXITED'; exitCode: number; stdinBytes: number; stdoutBytes: number }
     | { type: 'ERROR'; reason: string }
     | { type: 'CLOSED'; reason: string; exitCode: number | null }
   );
@@ -80,6 +85,12 @@ export const gatewaySessionMachine = setup({
         ? { exitCode: event.exitCode, bytesIn: context.bytesIn + num(event.stdinBytes), bytesOut: context.bytesOut + num(event.stdoutBytes) + num(event.stderrBytes) }
         : {},
     ),
+    terminalStarted: assign(({ event }) => (event.type === 'TERMINAL_STARTED' ? { terminal: { rows: num(event.rows), cols: num(event.cols) } } : {})),
+    terminalExited: assign(({ context, event }) =>
+      event.type === 'TERMINAL_EXITED'
+        ? { exitCode: event.exitCode, bytesIn: context.bytesIn + num(event.stdinBytes), bytesOut: context.bytesOut + num(event.stdoutBytes) }
+        : {},
+    ),
     recordError: assign(({ context, event }) => ({ errors: addError(context.errors, 'reason' in event ? event.reason : event.type) })),
     recordEnd: assign(({ context, event }) =>
       event.type === 'CLOSED' ? { endReason: event.reason, exitCode: event.exitCode ?? context.exitCode, openConnections: 0 } : {},
@@ -95,6 +106,7 @@ export const gatewaySessionMachine = setup({
     bytesIn: 0,
     bytesOut: 0,
     exitCode: null,
+    terminal: null,
     endReason: null,
     errors: [],
   }),
@@ -112,6 +124,8 @@ export const gatewaySessionMachine = setup({
         CONNECTION_CLOSED: { actions: 'connectionClosed' },
         EXEC_STARTED: {},
         EXEC_EXITED: { actions: 'execExited' },
+        TERMINAL_STARTED: { actions: 'terminalStarted' },
+        TERMINAL_EXITED: { actions: 'terminalExited' },
         ERROR: { actions: 'recordError' },
         CLOSED: { target: 'closed', actions: 'recordEnd' },
       },

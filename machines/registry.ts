@@ -8,6 +8,7 @@ import { STUDIO_SESSION_VERSION, studioSessionMachine } from './studio-session.j
 import { CREDENTIALS_MACHINE_VERSION, credentialsMachine } from './credentials.js';
 import { GATEWAY_SESSION_MACHINE_VERSION, gatewaySessionMachine } from './gateway-session.js';
 import { UPDATE_MACHINE_VERSION, updateMachine } from './update.js';
+import { STUDIO_TERMINAL_MACHINE_VERSION, studioTerminalMachine } from './studio-terminal.js';
 
 export interface MachineDefinition {
   name: string;
@@ -67,5 +68,6 @@ export function builtinMachines(): MachineRegistry {
     { name: 'credentials', version: CREDENTIALS_MACHINE_VERSION, logic: credentialsMachine, secretsLeftAt: 2 },
     { name: 'gateway-session', version: GATEWAY_SESSION_MACHINE_VERSION, logic: gatewaySessionMachine },
     { name: 'update', version: UPDATE_MACHINE_VERSION, logic: updateMachine },
+    { name: 'studio-terminal', version: STUDIO_TERMINAL_MACHINE_VERSION, logic: studioTerminalMachine },
   ]);
 }

@@ -31,7 +31,12 @@
 // - Subscription meta API: wamp.subscription.on_create / on_subscribe /
 //   on_unsubscribe / on_delete events and the wamp.subscription.match
 //   procedure, for exact-match subscriptions (fox-wamp has no prefix matching).
-// `--no-meta` leaves the subscription meta API out, as fox-wamp alone is.
+// - Registration meta events: wamp.registration.on_register [sessionId,
+//   {id, created, uri, match, invoke}] and wamp.registration.on_unregister
+//   [sessionId, registrationId], also when a session leaves or a
+//   force_reregister evicts a registration (the Reagent cleans up a terminal
+//   when its frontend's registration goes away).
+// `--no-meta` leaves the meta API out, as fox-wamp alone is.
 // `--inject` (tests only: a hostile router) adds the procedure `test.inject`,
 // kwargs {authid, frames: [string | {binary: base64}]}: each frame is written
 // as it is to the WebSocket of every session of that authid, answering with
@@ -221,6 +226,27 @@ router.on(MSG.REALM_CREATED, (realm) => {
     for (const topic of [...topics.values()]) {
       for (const [actor, sid] of [...topic.subscribers]) if (sid === session.sessionId) removed(actor, sid);
     }
+  });
+
+  /** registration actor -> the session that holds it, for on_unregister when it leaves. */
+  const registrations = new Map();
+  realm.on(MSG.ON_REGISTERED, (actor) => {
+    const uri = restoreUri(actor.getUri());
+    if (uri.startsWith('wamp.')) return;
+    const sid = actor.getSid();
+    registrations.set(actor, sid);
+    api.publish('wamp.registration.on_register', [sid, { id: actor.subId, created: new Date().toISOString(), uri, match: 'exact', invoke: 'single' }]);
+  });
+  const unregistered = (actor) => {
+    const sid = registrations.get(actor);
+    if (sid === undefined) return;
+    registrations.delete(actor);
+    api.publish('wamp.registration.on_unregister', [sid, actor.subId]);
+  };
+  realm.on(MSG.ON_UNREGISTERED, unregistered);
+  // fox-wamp drops a leaving session's registrations without ON_UNREGISTERED
+  realm.on(MSG.SESSION_LEAVE, (session) => {
+    for (const [actor, sid] of [...registrations]) if (sid === session.sessionId) unregistered(actor);
   });
 
   api.register('wamp.subscription.match', (qid, callArgs) => {

@@ -7,6 +7,7 @@
 // it answers once the link is started.
 
 import type Dockerode from 'dockerode';
+import type { ContainerTerminal } from '../docker/terminal-exec.js';
 import type { Link, LinkContext } from '../../actors/link.js';
 import type { Stage } from '../../machines/app-states.js';
 import type { Json } from '../../actors/types.js';
@@ -119,6 +120,9 @@ class LateService implements AppsLinkService {
   }
   logSources(): Promise<string[]> {
     return this.rt().logSources();
+  }
+  openTerminal(containerName: string): Promise<ContainerTerminal> {
+    return this.rt().openTerminal(containerName);
   }
   subscribeLogBatches(containerName: string, onBatch: (batch: LogBatch) => void): () => void {
     return this.rt().subscribeLogBatches(containerName, onBatch);

@@ -13,6 +13,7 @@ import type { AppInput } from '../../machines/app.js';
 import type { AppState, Stage } from '../../machines/app-states.js';
 import type { Redactor } from '../log/redactor.js';
 import { DockerEngine } from '../docker/engine.js';
+import { openContainerTerminal, type ContainerTerminal } from '../docker/terminal-exec.js';
 import { DockerCommands } from '../docker/command-handler.js';
 import { EngineMonitor } from '../docker/engine-monitor.js';
 import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from '../docker/app-image.js';
@@ -296,6 +297,10 @@ export class AppsRuntime implements AppsService {
 
   queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult> {
     return queryAppLogs(this.docker, this.history, query, this.ctx.clock.now());
+  }
+
+  openTerminal(name: string): Promise<ContainerTerminal> {
+    return openContainerTerminal(this.docker, validateAppContainerName(name));
   }
 
   async logSources(): Promise<string[]> {

@@ -22,6 +22,9 @@ import { connectMetadata, goPlatform, hostFacts, userAgent, type HostFacts } fro
 import { packet, type Packet } from './packet-codec.js';
 import { classifyPacket } from './packet-validation.js';
 import { SessionManager } from './sessions/manager.js';
+import { join } from 'node:path';
+import { loadPty, type Pty } from '../../packaging/pty.js';
+import { ledgerPath, sweepLedger, TerminalLedger } from '../terminal/ledger.js';
 import { dialTcp } from './sessions/dial.js';
 import { envFileDir, prepareEnvFileDir } from './sessions/env.js';
 import { checkListener, ownUid, readSocketTable, type OwnerVerdict, type SocketTable } from './socket-owner.js';
@@ -94,6 +97,8 @@ export interface GatewayLinkOptions {
   uid?: number;
   /** Where `filesystem:` session files go (a private directory is made in it); the OS temp dir by default. */
   tmpdir?: string;
+  /** node-pty for interactive terminals; loaded from packaging/pty.ts by default. */
+  pty?: () => Promise<Pty>;
 }
 
 export class GatewayLink implements Link {
@@ -116,6 +121,8 @@ export class GatewayLink implements Link {
   /** The last owner refusal logged, so a squatter on the port is one line, not one per retry. */
   private lastRefusal: string | null = null;
   private envDir: string | null = null;
+  private ledger: TerminalLedger | null = null;
+  private pty: (() => Promise<Pty>) | null = null;
 
   constructor(private readonly opts: GatewayLinkOptions) {
     this.finished = new Promise((resolve) => (this.finish = resolve));
@@ -127,6 +134,7 @@ export class GatewayLink implements Link {
     routeGrpcLogs(this.log, this.opts.debugGrpc);
     this.facts = this.opts.facts ?? hostFacts(this.opts.version);
     this.prepareEnvFiles(ctx.agentDir);
+    this.prepareTerminals(ctx.agentDir);
     const secrets = ctx.secrets ?? new MemorySecretStore();
     this.creds = new CredentialsAdapter(
       {
@@ -173,8 +181,9 @@ export class GatewayLink implements Link {
     if (system?.has(CONNECTION_ACTOR)) system.send(CONNECTION_ACTOR, SOURCE, 'STOP', { reason: 'agent stopping' });
     if (system?.has(CREDENTIALS_ACTOR)) system.send(CREDENTIALS_ACTOR, SOURCE, 'STOP');
     this.stopped = true;
-    this.dropCall('agent stopping');
+    // Sessions first: stopping kills terminals at once, where a dropped stream only hangs them up.
     this.sessions?.stop('agent stopping');
+    this.dropCall('agent stopping');
     this.transport?.close();
     this.transport = null;
   }
@@ -332,6 +341,8 @@ export class GatewayLink implements Link {
       limits: this.limits(),
       agentEnv: this.opts.env,
       envDir: this.envDir,
+      pty: this.pty ?? undefined,
+      ledger: this.ledger,
     });
     // hoop's legacy agent starts its keep-alive on AgentGatewayConnectOK; the gateway ignores them.
     const every = this.opts.keepAlivePacketMs ?? KEEPALIVE_PACKET_MS;
@@ -454,6 +465,23 @@ export class GatewayLink implements Link {
       // Sessions with filesystem: values are refused then; everything else works.
       this.log.error({ dir, err: errorText(err) }, `cannot prepare the directory for session files: ${errorText(err)}`);
     }
+  }
+
+  /**
+   * Terminals a previous run left (it was killed before it could hang them
+   * up) are swept before this run opens any; node-pty loads on the first one.
+   */
+  private prepareTerminals(agentDir: string): void {
+    const path = ledgerPath(agentDir, 'gateway');
+    const killed = sweepLedger(path);
+    if (killed > 0) this.log.warn({ killed }, `killed ${killed} terminal process(es) left by an earlier run`);
+    this.ledger = new TerminalLedger(path);
+    if (this.opts.pty) {
+      this.pty = this.opts.pty;
+      return;
+    }
+    let loaded: Promise<Pty> | null = null;
+    this.pty = () => (loaded ??= loadPty({ nativeDir: join(agentDir, 'native') }));
   }
 
   private fail(reason: string): void {

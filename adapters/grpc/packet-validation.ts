@@ -28,7 +28,9 @@ export type Inbound =
   | { kind: 'tcp-write'; sid: string; connection: string; reply: RelayReplyType; payload: Buffer; serverConnect: boolean; spec: Map<string, Buffer> }
   | { kind: 'tcp-close'; sid: string; connection: string }
   | { kind: 'exec-stdin'; sid: string; payload: Buffer }
-  | { kind: 'terminal'; sid: string; type: string }
+  | { kind: 'terminal-stdin'; sid: string; payload: Buffer }
+  | { kind: 'terminal-resize'; sid: string; rows: number; cols: number }
+  | { kind: 'terminal-close'; sid: string }
   | { kind: 'system'; sid: string | null; type: string }
   | { kind: 'unsupported'; sid: string | null; type: string }
   | { kind: 'invalid'; sid: string | null; type: string; reason: string };
@@ -39,6 +41,10 @@ export const LIMITS = {
   specKeyLength: 256,
   sessionIdLength: 128,
   connectionIdLength: 64,
+  /** One AgentTerminalWriteStdin: keystrokes and pastes, not file transfers. */
+  terminalInputBytes: 1024 * 1024,
+  /** Rows and columns of an AgentTerminalResizeTTY, each. */
+  terminalMaxSize: 1000,
 } as const;
 
 const PRINTABLE_TYPE = /^[\x21-\x7e]+$/;
@@ -120,13 +126,41 @@ export function classifyPacket(p: Packet): Inbound {
       return needSid() ?? { kind: 'session-close', sid: sid! };
     case AgentPacket.ExecWriteStdin:
       return needSid() ?? { kind: 'exec-stdin', sid: sid!, payload: p.payload };
-    case AgentPacket.TerminalWriteStdin:
-    case AgentPacket.TerminalResizeTTY:
+    case AgentPacket.TerminalWriteStdin: {
+      const bad = needSid();
+      if (bad) return bad;
+      if (p.payload.length > LIMITS.terminalInputBytes) {
+        return { kind: 'invalid', sid, type, reason: `field "payload": expected at most ${LIMITS.terminalInputBytes} bytes of terminal input, got ${p.payload.length}` };
+      }
+      return { kind: 'terminal-stdin', sid: sid!, payload: p.payload };
+    }
+    case AgentPacket.TerminalResizeTTY: {
+      const bad = needSid();
+      if (bad) return bad;
+      const size = parseTtySize(p.payload);
+      if (typeof size === 'string') return { kind: 'invalid', sid, type, reason: size };
+      return { kind: 'terminal-resize', sid: sid!, ...size };
+    }
     case AgentPacket.TerminalClose:
-      return needSid() ?? { kind: 'terminal', sid: sid!, type };
+      return needSid() ?? { kind: 'terminal-close', sid: sid! };
     default:
       return { kind: 'unsupported', sid, type };
   }
+}
+
+/**
+ * hoop's resize payload, ASCII `"rows,cols,x,y"` (x and y are pixel sizes,
+ * unused by a PTY). Returns the size or a reason naming the field.
+ */
+export function parseTtySize(payload: Buffer): { rows: number; cols: number } | string {
+  const max = LIMITS.terminalMaxSize;
+  const expected = `field "payload": expected "rows,cols,x,y" with rows and cols 1-${max}`;
+  if (payload.length > 64) return `${expected}, got ${payload.length} bytes`;
+  const parts = payload.toString('latin1').split(',');
+  if (parts.length < 2 || parts.length > 4 || !parts.every((x) => /^\d{1,10}$/.test(x.trim()))) return expected;
+  const [rows, cols] = parts.map((x) => Number(x.trim())) as [number, number];
+  if (rows < 1 || rows > max || cols < 1 || cols > max) return `${expected}, got rows ${rows} and cols ${cols}`;
+  return { rows, cols };
 }
 
 function featureFlags(p: Packet): Inbound {

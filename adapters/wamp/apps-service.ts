@@ -5,6 +5,7 @@
 // implementation on the Docker adapter layer until the apps link ships its own.
 import type { AppState, Stage } from '../../machines/app-states.js';
 import type { Json } from '../../actors/types.js';
+import type { ContainerTerminal } from '../docker/terminal-exec.js';
 
 /** A registry login from `docker_credentials`. Secret: never journal or log it. */
 export interface DockerCredential {
@@ -144,6 +145,11 @@ export interface AppsService {
   logSources(): Promise<string[]>;
   /** Starts following a container's output; the function stops it. Called only while someone listens. */
   subscribeLogBatches(containerName: string, onBatch: (batch: LogBatch) => void): () => void;
+  /**
+   * `request_terminal_session`: a shell in an app's container, created (not
+   * started) as a docker exec with a TTY. The name must be an app's container.
+   */
+  openTerminal(containerName: string): Promise<ContainerTerminal>;
   /** The per-session app credential key (`get_app_cred_key`); null when it could not be fetched. Secret. */
   setAppCredentialKey?(key: string | null): void;
   /** A DEV upload failed midway; the Reagent resets the app to REMOVED. */

@@ -49,6 +49,8 @@ export interface AbSession {
   publish(topic: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: object): Promise<unknown> | undefined;
   subscribe(topic: string, handler: AbEventHandler, options?: object): Promise<AbSubscription>;
   register(procedure: string, endpoint: AbEndpoint, options?: object): Promise<AbRegistration>;
+  unsubscribe(subscription: AbSubscription): Promise<unknown>;
+  unregister(registration: AbRegistration): Promise<unknown>;
   onjoin: (details: Record<string, unknown>) => void;
   onleave: (reason: string, details: { message?: string; [k: string]: unknown }) => void;
 }

@@ -13,7 +13,9 @@ import {
   isAbResult,
   type AbEndpoint,
   type AbInvocation,
+  type AbRegistration,
   type AbSession,
+  type AbSubscription,
   type SerializerName,
 } from './autobahn.js';
 import { AUTH_METHODS, REALM, respondToChallenge } from './cra.js';
@@ -59,6 +61,9 @@ export class WampSession {
   private ended: SessionEnd | null = null;
   private readonly pending = new Set<(err: WampCallError) => void>();
   private readonly endListeners: Array<(end: SessionEnd) => void> = [];
+  /** What register/subscribe returned, by id, for unregister/unsubscribe (terminal topics come and go). */
+  private readonly registrations = new Map<number, AbRegistration>();
+  private readonly subscriptions = new Map<number, AbSubscription>();
 
   private constructor(
     private readonly t: WampTransport,
@@ -179,7 +184,25 @@ export class WampSession {
       }
     };
     const reg = await this.guard(procedure, () => this.ab.register(procedure, ab, options));
+    this.registrations.set(reg.id, reg);
     return reg.id;
+  }
+
+  /** Removes a registration made on this session; a session already gone has none left. */
+  async unregister(id: number): Promise<void> {
+    const reg = this.registrations.get(id);
+    if (!reg) return;
+    this.registrations.delete(id);
+    if (this.ended) return;
+    await this.guard(`unregister ${id}`, () => this.ab.unregister(reg));
+  }
+
+  async unsubscribe(id: number): Promise<void> {
+    const sub = this.subscriptions.get(id);
+    if (!sub) return;
+    this.subscriptions.delete(id);
+    if (this.ended) return;
+    await this.guard(`unsubscribe ${id}`, () => this.ab.unsubscribe(sub));
   }
 
   async subscribe(topic: string, handler: EventHandler): Promise<number> {
@@ -193,6 +216,7 @@ export class WampSession {
         }
       }),
     );
+    this.subscriptions.set(sub.id, sub);
     return sub.id;
   }
 

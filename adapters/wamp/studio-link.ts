@@ -41,6 +41,12 @@ import * as steps from './session-steps.js';
 import { HostSystem, type SystemAdapter } from './system-adapter.js';
 import type { AgentUpdates } from '../update/service.js';
 import { updateProcedures } from './procedures/update.js';
+import { terminalProcedures } from './procedures/terminals.js';
+import { StudioTerminals } from '../terminal/studio-terminals.js';
+import { ledgerPath, sweepLedger, TerminalLedger } from '../terminal/ledger.js';
+import { TERMINAL_GRACE_MS } from '../../machines/studio-terminal.js';
+import { loadPty, type Pty } from '../../packaging/pty.js';
+import { join as joinPath } from 'node:path';
 import { agentUpdateProgressTopic } from './wire.js';
 import { trafficLogger } from './traffic-log.js';
 import { plaintextWarning } from './transport.js';
@@ -52,6 +58,8 @@ const SOURCE = 'wamp';
 
 export interface StudioLinkOptions {
   flock: FlockConfig;
+  /** Between a terminal's hangup and its kill (the Reagent's 5 s). */
+  terminalGraceMs?: number;
   apps: AppsService;
   /** `-offline`: no connection attempts; reports still go into the outbox. */
   offline: boolean;
@@ -127,6 +135,7 @@ export class StudioLink implements Link {
   private transfers!: FileTransfers;
   private attempt: AbortController | null = null;
   private live: Live | null = null;
+  private terminals: StudioTerminals | null = null;
   private stopping = false;
   private readonly unhandle: Array<() => void> = [];
   private readonly timers = new Set<TimerHandle>();
@@ -219,8 +228,17 @@ export class StudioLink implements Link {
         logger: this.logger,
         redactor: this.opts.redactor,
       },
-      [...appProcedures(deps), ...logProcedures(deps), ...transferProcedures(deps), ...systemProcedures(deps), ...networkProcedures(deps), ...updateProcedures(deps, this.opts.updates)],
+      [
+        ...appProcedures(deps),
+        ...logProcedures(deps),
+        ...transferProcedures(deps),
+        ...systemProcedures(deps),
+        ...networkProcedures(deps),
+        ...updateProcedures(deps, this.opts.updates),
+        ...terminalProcedures(() => this.terminals),
+      ],
     );
+    this.terminals = this.startTerminals(ctx);
     // Download progress of any update (at start-up or asked by the studio), while a session is live.
     const updates = this.opts.updates;
     if (updates) this.unhandle.push(updates.onProgress((p) => deps.publish(agentUpdateProgressTopic(this.identity.serial), [{ increment: p.increment, currentBytes: p.currentBytes, fileSize: p.fileSize }])));
@@ -260,6 +278,8 @@ export class StudioLink implements Link {
       this.publisher.detach();
       await this.transfers.close();
     }
+    this.terminals?.shutdown();
+    this.terminals = null;
     for (const t of this.timers) ctx.clock.clearTimer(t);
     this.timers.clear();
     await this.outbox?.idle();
@@ -387,8 +407,32 @@ export class StudioLink implements Link {
 
   private offline(live: Live, reason: string): void {
     this.outbox?.setSender(null);
+    // The terminals' topics and the frontends went with the session (issue 14: no shell outlives its link).
+    this.terminals?.linkLost(`studio link lost: ${this.opts.redactor.scrubString(reason)}`);
     this.publisher.detach();
     if (live.number !== null) this.sys.send(SESSION_ACTOR, SOURCE, 'SESSION_CLOSED', { session: live.number, reason: this.opts.redactor.scrubString(reason) });
+  }
+
+  /** Shells a killed run left are swept first; node-pty loads on the first device terminal. */
+  private startTerminals(ctx: LinkContext): StudioTerminals {
+    const path = ledgerPath(ctx.agentDir, 'studio');
+    const killed = sweepLedger(path);
+    if (killed > 0) this.logger.warn({ killed }, `killed ${killed} terminal process(es) left by an earlier run`);
+    let pty: Promise<Pty> | null = null;
+    const env: Record<string, string> = {};
+    for (const k of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'USER', 'LOGNAME', 'SHELL', 'TZ']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    return new StudioTerminals({
+      serial: this.identity.serial,
+      system: ctx.system,
+      logger: this.logger,
+      session: () => this.live?.session ?? null,
+      openContainer: (name) => this.opts.apps.openTerminal(name),
+      pty: () => (pty ??= loadPty({ nativeDir: joinPath(ctx.agentDir, 'native') })),
+      ledger: new TerminalLedger(path),
+      graceMs: this.opts.terminalGraceMs ?? TERMINAL_GRACE_MS,
+      maxTerminals: 64,
+      hostEnv: env,
+    });
   }
 
   private retryDelay(): number | undefined {

@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { DIST_BIN, ROOT, executable, freshBuild, installAlone, missingPeer, nodeOnPath, runProc, startProc, toolPath, type Proc } from '../helpers/executables.js';
+import { spawn as ptySpawn } from '@lydell/node-pty';
 import { buildNotifyPeer, startNotifyPeer, type NotifyPeer } from '../service/notify-peer.js';
 
 const FILE = 'reagent-linux-amd64';
@@ -135,7 +136,7 @@ describe('the amd64 executable, alone in an empty directory, without Node', () =
     assert.deepEqual([verify.status, `${verify.stdout}${verify.stderr}`.trim()], [0, '']);
   });
 
-  it('carries a gateway exec session, gateway and agent both from the executable, under a systemd notify socket', async (t) => {
+  it('carries a gateway exec session and a terminal, gateway and agent both from the executable, under a systemd notify socket', async (t) => {
     const home = join(dir, 'home');
     const gateway = startProc([exe, 'gateway', '--listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'], env(), dir);
     procs.push(gateway);
@@ -158,6 +159,15 @@ describe('the amd64 executable, alone in an empty directory, without Node', () =
       assert.match(r.stdout, /^through the agent\nLinux\n/);
       // The agent took systemd's variables out of the environment its sessions inherit.
       assert.doesNotMatch(r.stdout, /NOTIFY_SOCKET/);
+      // An interactive terminal, client and agent from the executable: the agent's PTY comes from its embedded addon.
+      const term = ptySpawn(exe, ['exec', 'runner', '-t', '--gateway', grpc!, '--', 'sh'], { name: 'xterm', rows: 25, cols: 90, cwd: dir, env: env() as Record<string, string> });
+      let shown = '';
+      term.onData((d) => (shown += d));
+      const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+      term.write('[ -t 0 ] && [ -t 1 ] && echo "tty-$((6*7))"; exit 4\r');
+      assert.equal(await exited, 4, shown);
+      assert.match(shown, /tty-42/);
+      assert.ok(readdirSync(join(dir, 'agent-gw', 'native')).some((f) => /^pty-[0-9a-f]{16}\.node$/.test(f)), 'the agent extracted its PTY addon');
       if (peer) {
         const ready = await peer.waitFor((m) => m.text.includes('READY=1'));
         assert.match(ready.text, /STATUS=running; links: gateway/);

@@ -9,7 +9,10 @@ import { packet } from '../packet-codec.js';
 import type { Inbound } from '../packet-validation.js';
 import { ClientPacket, SpecKey } from '../wire-names.js';
 import { materializeEnv, parseEnvVars, removeEnvFiles } from './env.js';
-import { ExecSession, INTERNAL_ERROR_EXIT } from './exec.js';
+import { INTERNAL_ERROR_EXIT } from './exec.js';
+import { CommandLineSession } from './command-line.js';
+import type { Pty } from '../../../packaging/pty.js';
+import type { TerminalLedger } from '../../terminal/ledger.js';
 import { describeError, TcpSession } from './tcp.js';
 import type { Dialer, InboundGate, PacketSink, SessionLimits, SessionRecorder, Spawner } from './types.js';
 
@@ -34,12 +37,16 @@ export interface SessionManagerDeps {
   agentEnv: NodeJS.ProcessEnv;
   /** Where `filesystem:` values are written (sessions/env.ts envFileDir); null refuses them. */
   envDir: string | null;
+  /** node-pty for interactive terminals, loaded on first use; absent: terminals are refused. */
+  pty?: () => Promise<Pty>;
+  /** Where spawned terminals are noted so a restart after a crash can sweep them. */
+  ledger?: TerminalLedger | null;
 }
 
 type Session =
   | { sid: string; state: 'opening'; early: Inbound[]; earlyBytes: number; files: string[] }
   | { sid: string; state: 'open'; kind: 'tcp'; impl: TcpSession; files: string[] }
-  | { sid: string; state: 'open'; kind: 'exec'; impl: ExecSession; files: string[] };
+  | { sid: string; state: 'open'; kind: 'exec'; impl: CommandLineSession; files: string[] };
 
 /** Sessions ended recently, so their late packets are dropped instead of answered. */
 const MAX_REMEMBERED_ENDED = 1024;
@@ -51,8 +58,11 @@ export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly ended = new Set<string>();
   private stopped = false;
+  private stopping = false;
   /** Bytes waiting in the `early` queues of every opening session. */
   private earlyBytes = 0;
+  /** Interactive terminals running now (bounded by `limits.maxTerminals`). */
+  private terminals = 0;
 
   constructor(private readonly deps: SessionManagerDeps) {}
 
@@ -96,6 +106,8 @@ export class SessionManager {
   }
 
   stop(reason: string): void {
+    // The agent is going: terminals are killed now, not after a grace nobody would wait out.
+    this.stopping = true;
     this.closeAll(reason);
     this.stopped = true;
   }
@@ -133,10 +145,14 @@ export class SessionManager {
         if (s.kind === 'tcp') s.impl.closeConnection(msg.connection);
         return;
       case 'exec-stdin':
-        if (s.kind !== 'exec') return this.fail(s.sid, 'AgentExecWriteStdin sent to a TCP session');
-        return s.impl.stdin(msg.payload);
-      case 'terminal':
-        return this.fail(s.sid, 'interactive terminal sessions are not supported by this agent yet; use exec');
+      case 'terminal-stdin':
+      case 'terminal-resize':
+      case 'terminal-close': {
+        if (s.kind !== 'exec') return this.fail(s.sid, `${inboundName(msg.kind)} sent to a TCP session`);
+        const problem = s.impl.handle(msg);
+        if (problem) this.fail(s.sid, problem);
+        return;
+      }
       default:
         return;
     }
@@ -194,11 +210,22 @@ export class SessionManager {
       const command = [...params.CmdList, ...params.ClientArgs];
       if (command.length === 0 || command[0] === '') return this.refuse(session, 'the connection has no command to run');
       const sessionEnv = { ...this.inheritedEnv(), ...env.vars, ...this.hoopVars(session.sid, params, connectionType) };
-      const impl = new ExecSession(session.sid, command, sessionEnv, {
+      const pty = this.deps.pty;
+      const impl = new CommandLineSession(session.sid, command, sessionEnv, {
         sink: this.deps.sink,
         spawn: this.deps.spawn,
         recorder: this.deps.recorder,
         limits: this.deps.limits,
+        pty: pty ?? (() => Promise.reject(new Error('this agent cannot open terminals (no PTY)'))),
+        ledger: this.deps.ledger ?? null,
+        acquireTerminal: () => {
+          if (this.terminals >= this.deps.limits.maxTerminals) return false;
+          this.terminals++;
+          return true;
+        },
+        releaseTerminal: () => {
+          this.terminals--;
+        },
         onEnd: () => this.release(session.sid),
       });
       okSpec.push([SpecKey.ClientExecCommand, Buffer.from(command.join(' '))]);
@@ -273,7 +300,10 @@ export class SessionManager {
     this.sessions.delete(s.sid);
     this.releaseEarly(s);
     this.forget(s.sid);
-    if (s.state === 'open') s.impl.close();
+    if (s.state === 'open') {
+      if (s.kind === 'exec') s.impl.close(this.stopping);
+      else s.impl.close();
+    }
     removeEnvFiles(s.files);
     this.deps.recorder.closed(s.sid, reason, exitCode);
   }
@@ -309,6 +339,10 @@ export class SessionManager {
     );
   }
 
+  get openTerminals(): number {
+    return this.terminals;
+  }
+
   private inheritedEnv(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const name of INHERITED_ENV) {
@@ -329,5 +363,18 @@ export class SessionManager {
       HOOP_USER_EMAIL: p.UserEmail,
       HOOP_SESSION_ID: sid,
     };
+  }
+}
+
+function inboundName(kind: string): string {
+  switch (kind) {
+    case 'exec-stdin':
+      return 'AgentExecWriteStdin';
+    case 'terminal-stdin':
+      return 'AgentTerminalWriteStdin';
+    case 'terminal-resize':
+      return 'AgentTerminalResizeTTY';
+    default:
+      return 'AgentTerminalClose';
   }
 }

@@ -67,6 +67,8 @@ export interface SessionLimits {
   maxEarlyBytesTotal: number;
   /** Relayed connections open at once in one TCP session. */
   maxConnectionsPerSession: number;
+  /** Interactive terminals (PTYs) open at once; one more fails its session with exit code 254. */
+  maxTerminals: number;
   /** Grace between SIGTERM and SIGKILL for an exec that is closed. */
   killGraceMs: number;
   /**
@@ -89,6 +91,7 @@ export const DEFAULT_LIMITS: SessionLimits = {
   maxEarlyBytes: 4 * 1024 * 1024,
   maxEarlyBytesTotal: 32 * 1024 * 1024,
   maxConnectionsPerSession: 256,
+  maxTerminals: 64,
   killGraceMs: 5_000,
   exitDurableWaitMs: 5_000,
 };

@@ -13,6 +13,7 @@ import type {
   ReportFields,
   RequestOrigin,
 } from '../../../adapters/wamp/apps-service.js';
+import type { ContainerTerminal } from '../../../adapters/docker/terminal-exec.js';
 import type { PowerAction, StartedCommand, SystemAdapter, CommandRun } from '../../../adapters/wamp/system-adapter.js';
 
 export class RecordingApps implements AppsService {
@@ -63,6 +64,11 @@ export class RecordingApps implements AppsService {
     return () => {
       if (this.listeners.get(containerName) === onBatch) this.listeners.delete(containerName);
     };
+  }
+
+  /** No Docker here: the studio terminal tests run the real apps link on a private dockerd. */
+  async openTerminal(containerName: string): Promise<ContainerTerminal> {
+    throw new Error(`container ${containerName} is not running`);
   }
 
   setAppCredentialKey(key: string | null): void {
