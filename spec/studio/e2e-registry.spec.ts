@@ -36,11 +36,16 @@ after(async () => {
 const APP_CRED_KEY = 'app-cred-key-of-this-test-3f9a';
 const OWNER = 3003;
 
-async function pushTicker(peer: DockerPeer, refs: string[]): Promise<void> {
+const TICKER = (image: string) => `FROM ${image}\nCMD ["sh", "-c", "while true; do echo tick; sleep 1; done"]\n`;
+/** Healthy for its first seconds, then its HEALTHCHECK fails for good. */
+const SICKENING = (image: string) =>
+  `FROM ${image}\nHEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD test ! -f /tmp/sick\nCMD ["sh", "-c", "sleep 4; touch /tmp/sick; while true; do sleep 1; done"]\n`;
+
+async function pushTicker(peer: DockerPeer, refs: string[], dockerfile = TICKER): Promise<void> {
   const docker = peer.docker();
   const work = await mkdtemp(path.join(os.tmpdir(), 'reagent-e2e-img-'));
   try {
-    const tgz = await makeTgz(work, { Dockerfile: `FROM ${peer.image}\nCMD ["sh", "-c", "while true; do echo tick; sleep 1; done"]\n` });
+    const tgz = await makeTgz(work, { Dockerfile: dockerfile(peer.image) });
     await drainProgress(await docker.buildImage(tgz, { t: refs[0], rm: true }), `build ${refs[0]}`);
     const auth = { username: peer.registry.username, password: peer.registry.password, serveraddress: peer.registry.host };
     for (const ref of refs) {
@@ -65,6 +70,7 @@ describe('studio apps: registry login as the Reagent, app credentials, removal o
   const peer = peerOrSkip as DockerPeer;
   const good = Number(uniqueAppKey());
   const bad = Number(uniqueAppKey());
+  const sick = Number(uniqueAppKey());
   const goodContainer = `prod_${good}_weather`;
   let router: RouterPeer;
   let backend: BackendSim;
@@ -96,6 +102,7 @@ describe('studio apps: registry login as the Reagent, app credentials, removal o
   before(async () => {
     const repo = `${peer.registry.host}/apps/prod_${dockerArch()}_`;
     await pushTicker(peer, [`${repo}${good}_weather:1.0.0`, `${repo}${bad}_weather:1.0.0`]);
+    await pushTicker(peer, [`${repo}${sick}_weather:1.0.0`], SICKENING);
     // The registry's htpasswd user is the token; its password is the device secret (= the WAMP-CRA secret).
     router = await startRouter({ ...routerUsers(), [DEVICE_AUTHID]: { secret: peer.registry.password, role: 'device' } });
     backend = new BackendSim({ url: router.url, ...BACKEND_USER, allow: [`*:${STUDIO_USER.authid}`], appCredKey: APP_CRED_KEY, registryToken: peer.registry.username });
@@ -116,7 +123,7 @@ describe('studio apps: registry login as the Reagent, app credentials, removal o
   });
   after(async () => {
     if (studio) {
-      for (const key of [good, bad]) {
+      for (const key of [good, bad, sick]) {
         await callOutcome(studio.session, proc('request_app_state'), [], { app_key: key, app_name: 'weather', stage: 'PROD', target_state: 'UNINSTALLED' }).catch(() => undefined);
       }
       await studio.close();
@@ -167,6 +174,19 @@ describe('studio apps: registry login as the Reagent, app credentials, removal o
     backend.registryToken = peer.registry.username;
   });
 
+  test('a container whose real HEALTHCHECK turns unhealthy is seen and reported in the app log', { timeout: 90_000 }, async () => {
+    const r = await callOutcome(studio.session, proc('request_app_state'), [], request(sick));
+    assert.ok(r.ok, JSON.stringify(r));
+    await backend.until(() => backend.statesOf(sick, 'PROD').at(-1) === 'RUNNING', 60_000, 'RUNNING reported');
+    await until(() => said('app container is unhealthy').some((l) => l.actor === `app:PROD:${sick}`), 40_000, 'unhealthy seen');
+    const history = await callOutcome(studio.session, proc('get_app_log_history'), [{ containerName: `prod_${sick}_weather` }]);
+    assert.ok(history.ok, JSON.stringify(history));
+    assert.ok((history.args[0] as string[]).some((l) => l.includes('Health check failing')), `history: ${JSON.stringify(history.args[0])}`);
+    const containers = (await callOutcome(studio.session, proc('list_containers'))).args[0] as Array<{ Names: string[]; Status: string }>;
+    assert.match(containers.find((c) => c.Names.includes(`/prod_${sick}_weather`))!.Status, /unhealthy/);
+    backend.requestedAppStates = [request(good)];
+  });
+
   test('an error from get_requested_app_states removes nothing', { timeout: 60_000 }, async () => {
     backend.requestedAppStates = [];
     backend.failures.set('reswarm.containers.get_requested_app_states', 1);
@@ -180,18 +200,18 @@ describe('studio apps: registry login as the Reagent, app credentials, removal o
   test('an app get_requested_app_states no longer lists is removed on reconnect, its /data kept', { timeout: 90_000 }, async () => {
     const dataDir = path.join(appsDir, 'data', goodContainer);
     assert.ok(existsSync(dataDir), `the running app has its data dir ${dataDir}`);
-    // The backend lists the good app only: the failed one goes.
+    // The backend lists the good app only: the failed one and the unhealthy one go.
     backend.requestedAppStates = [request(good)];
     await reconnect();
-    await until(() => said('the studio no longer lists this app').length === 1, 20_000, 'the unlisted app removed');
-    assert.equal(said('the studio no longer lists this app')[0]!.actor, `app:PROD:${bad}`);
-    await backend.until(() => backend.statesOf(bad, 'PROD').at(-1) === 'REMOVED', 30_000, 'REMOVED reported');
+    await until(() => said('the studio no longer lists this app').length === 2, 20_000, 'the unlisted apps removed');
+    assert.deepEqual(said('the studio no longer lists this app').map((l) => l.actor).sort(), [`app:PROD:${bad}`, `app:PROD:${sick}`].sort());
+    await backend.until(() => backend.statesOf(bad, 'PROD').at(-1) === 'REMOVED' && backend.statesOf(sick, 'PROD').at(-1) === 'REMOVED', 30_000, 'REMOVED reported');
     assert.equal((await peer.docker().getContainer(goodContainer).inspect()).State.Running, true, 'the listed app still runs');
 
     // Now it lists nothing: the running app goes too, its data stays.
     backend.requestedAppStates = [];
     await reconnect();
-    await until(() => said('the studio no longer lists this app').length === 2, 20_000, 'the second unlisted app removed');
+    await until(() => said('the studio no longer lists this app').length === 3, 20_000, 'the last unlisted app removed');
     await until(
       async () => !(await peer.docker().listContainers({ all: true })).some((c) => c.Names.includes(`/${goodContainer}`)),
       30_000,
