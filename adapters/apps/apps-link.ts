@@ -156,6 +156,9 @@ class LateService implements AppsLinkService {
   transferFailed(containerName: string, reason: string): void {
     this.current()?.transferFailed(containerName, reason);
   }
+  diskEmergency(): boolean {
+    return this.current()?.diskEmergency() ?? false;
+  }
   removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
     return this.rt().removeUnlisted(listed);
   }

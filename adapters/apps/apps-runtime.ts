@@ -44,6 +44,7 @@ import { specFromPayload, validateRequest, type RequestEventPayload, type Valida
 import { appCredentials } from './app-credential.js';
 import { parseAppActorId } from './journal-listener.js';
 import { minimalRequest } from './internal-request.js';
+import { DiskWatch } from './disk-watch.js';
 import { planRemovals } from '../../machines/studio-reconcile.js';
 import { appActorId } from '../../machines/app.js';
 import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
@@ -87,6 +88,8 @@ export class AppsRuntime implements AppsService {
   /** The per-session `get_app_cred_key` answer; memory only. */
   private appCredKey: string | null = null;
   private readonly serial: string | undefined;
+  private readonly disk: DiskWatch;
+  private dataRootPath: string | undefined;
   private readonly redactor: Redactor | undefined;
 
   constructor(deps: AppsRuntimeDeps) {
@@ -148,6 +151,17 @@ export class AppsRuntime implements AppsService {
         progressIntervalMs: settings.progressIntervalMs,
       },
     });
+    this.disk = new DiskWatch({
+      thresholds: settings.disk,
+      timing: settings.diskWatch,
+      paths: async () => {
+        this.dataRootPath ??= await this.engine.dataRoot().catch(() => undefined);
+        return [...(this.dataRootPath ? [this.dataRootPath] : []), settings.appsDir];
+      },
+      freeBytes: (p) => this.engine.freeBytes(p),
+      onChange: (emergency, detail) => this.onDisk(emergency, detail),
+      logger: this.logger,
+    });
     this.listener = new AppsJournalListener({
       projection: this.projection,
       logs: this.hub,
@@ -184,6 +198,8 @@ export class AppsRuntime implements AppsService {
         'Docker engine not reachable at start: apps start from their last reported states and wait for it',
       );
     }
+    // As the Reagent's CheckNow before CorrectAppStates: the apps learn of an emergency before they converge.
+    await this.disk.start();
     // Requests (from the studio link, started later) queue behind the boot reconciliation.
     const booting = this.boot(containers);
     this.chain = booting.catch(() => undefined);
@@ -192,6 +208,7 @@ export class AppsRuntime implements AppsService {
   }
 
   async stop(): Promise<void> {
+    this.disk.stop();
     this.monitor.close();
     this.commands.close();
     await this.commands.idle(5000);
@@ -233,6 +250,10 @@ export class AppsRuntime implements AppsService {
   /** Plugs in the registry token source (the studio link's `get_registry_token`). */
   useRegistryAuth(source: RegistryAuthSource): () => void {
     return this.vault.useSource(source);
+  }
+
+  diskEmergency(): boolean {
+    return this.disk.emergency;
   }
 
   setAppCredentialKey(key: string | null): void {
@@ -360,6 +381,19 @@ export class AppsRuntime implements AppsService {
 
   // ---- internals -----------------------------------------------------------
 
+  /** The disk guard changed its verdict: every app is told (journaled); their statecharts stop, refuse or resume. */
+  private onDisk(emergency: boolean, detail: string): void {
+    if (emergency) this.logger.error({ detail }, 'disk emergency: running apps are stopped and disk-growing transitions refused until space returns');
+    else this.logger.warn({ detail }, 'disk emergency over: apps drive to their requested states again');
+    for (const id of this.actors.appActors()) this.ctx.system.send(id, 'disk', 'DISK', { emergency });
+    void this.ctx.system.flush();
+  }
+
+  /** A newly spawned app learns of an emergency before its first request. */
+  private tellDisk(actorId: string): void {
+    if (this.disk.emergency) this.ctx.system.send(actorId, 'disk', 'DISK', { emergency: true });
+  }
+
   /**
    * A request of the agent's own (an unlisted app removed, a failed upload
    * reset), on the app's stored request so its spec stays as it was. Queued
@@ -435,6 +469,7 @@ export class AppsRuntime implements AppsService {
       }
     }
     this.ctx.system.spawn(r.actorId, 'app', this.input(r.app, version, initial), SOURCE);
+    this.tellDisk(r.actorId);
     if (!known) this.monitor.tellDown(r.actorId, 'Docker engine unreachable');
     if (container?.state === 'running') this.follows.ensure(container.name, container.id);
   }
@@ -482,6 +517,7 @@ export class AppsRuntime implements AppsService {
       orphans = await this.removeOrphans(plan.orphans);
       for (const a of plan.apps) {
         system.spawn(a.actorId, 'app', this.input(a.row, a.version, a.initial), SOURCE);
+        this.tellDisk(a.actorId);
         system.send(a.actorId, SOURCE, 'REQUEST', { ...a.row.payload, resync: true });
         if (a.container?.state === 'running') this.follows.ensure(a.container.name, a.container.id, this.sinceFor(a.container.name));
       }
@@ -490,6 +526,7 @@ export class AppsRuntime implements AppsService {
       for (const row of rows) {
         const actor = `app:${row.stage}:${row.appKey}`;
         system.spawn(actor, 'app', this.input(row, installedVersion(row), lastKnownState(row)), SOURCE);
+        this.tellDisk(actor);
         this.monitor.tellDown(actor, 'Docker engine unreachable at start');
         system.send(actor, SOURCE, 'REQUEST', { ...row.payload, resync: true });
       }

@@ -158,6 +158,8 @@ export interface AppsService {
    * image's registry. Returns how to unplug it.
    */
   useRegistryAuth(source: RegistryAuthSource): () => void;
+  /** The disk guard's emergency (§7.5): the device reports EMERGENCY in place of CONNECTED. */
+  diskEmergency(): boolean;
   /**
    * The on-connect removal (§3 OnConnect step 1): every app the apps link
    * keeps that `listed` (a successful `get_requested_app_states`) does not

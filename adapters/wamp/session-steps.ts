@@ -68,9 +68,11 @@ export async function testament(ctx: StepContext, wampSessionId: number): Promis
 }
 
 export async function status(ctx: StepContext, value: SequenceStatus, wampSessionId: number): Promise<StepOutcome> {
+  // The disk guard's emergency is reported in place of CONNECTED, as the Reagent does (§7.5).
+  const wire = value === 'CONNECTED' && ctx.apps.diskEmergency() ? 'EMERGENCY' : value;
   try {
-    await reportDeviceStatus(ctx.session, ctx.identity, value, wampSessionId, ctx.appsDir, ctx.respTimeoutMs);
-    return { ok: true, detail: { status: value } };
+    await reportDeviceStatus(ctx.session, ctx.identity, wire, wampSessionId, ctx.appsDir, ctx.respTimeoutMs);
+    return { ok: true, detail: { status: wire } };
   } catch (err) {
     return { ok: false, reason: reasonOf(err) };
   }

@@ -86,6 +86,12 @@ export class RecordingApps implements AppsService {
     };
   }
 
+  /** A test plays the disk guard. */
+  emergency = false;
+  diskEmergency(): boolean {
+    return this.emergency;
+  }
+
   /** Records the listed apps; a test sets `kept` to play apps the device keeps. */
   async removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
     this.removalChecks.push(listed.map((l) => ({ ...l })));
