@@ -195,10 +195,13 @@ describe('apps link on a real engine', { skip }, () => {
     try {
       await pushTickerImage(peer, `prod_${arch}_${k}_big`, '2.0.0');
       const actor = appActorId('PROD', k);
+      // The continuous guard's first check (at start) already found the emergency: the request is refused before any pull.
+      assert.equal(guarded.link.service.diskEmergency(), true);
       await guarded.request({ appKey: Number(k), appName: 'big', stage: 'PROD', targetState: 'PRESENT', version: '2.0.0', dockerCredentials: creds() });
-      await guarded.waitForState(actor, 'FAILED');
-      const failed = guarded.transitions.find((tr) => tr.actor === actor && tr.type === 'OP_FAILED');
-      assert.match(String((failed?.payload as { reason?: string }).reason), /^disk: only .* free on the filesystem of .*; pulling .* needs at least .* free$/);
+      await waitFor('the refusal', () => guarded.transitions.some((tr) => tr.actor === actor && tr.commands.some((c) => c.type === 'apps.request-refused')));
+      const refusal = guarded.transitions.flatMap((tr) => (tr.actor === actor ? tr.commands : [])).find((c) => c.type === 'apps.request-refused');
+      assert.match(String(refusal?.['reason']), /^disk emergency: .* would grow the disk \(DOWNLOADING\)/);
+      assert.deepEqual(guarded.reports(actor), ['REMOVED'], 'nothing pulled');
     } finally {
       await guarded.stop();
       await rm(guarded.agentDir, { recursive: true, force: true });
