@@ -89,6 +89,8 @@ export class AppsRuntime implements AppsService {
   private appCredKey: string | null = null;
   private readonly serial: string | undefined;
   private readonly disk: DiskWatch;
+  /** Apps whose reset after a failed upload is queued. */
+  private readonly resetting = new Set<string>();
   private dataRootPath: string | undefined;
   private readonly redactor: Redactor | undefined;
 
@@ -270,12 +272,21 @@ export class AppsRuntime implements AppsService {
       this.logger.warn({ container: name }, 'upload failed for a name that is no app container; nothing to reset');
       return;
     }
+    const actorId = appActorId(parsed.stage, parsed.appKey);
     const row = this.projection.get(parsed.appKey, parsed.stage);
-    const appName = row?.appName ?? this.actors.appView(appActorId(parsed.stage, parsed.appKey))?.app.appName ?? parsed.name;
+    const appName = row?.appName ?? this.actors.appView(actorId)?.app.appName;
+    // Only an app the device has: a caller's made-up container names must not spawn app actors.
+    if (appName === undefined) {
+      this.logger.info({ container: parsed.container, reason }, 'upload failed for an app this device does not have; nothing to reset');
+      return;
+    }
+    // One reset per app at a time, however many uploads of it fail meanwhile.
+    if (this.resetting.has(actorId)) return;
+    this.resetting.add(actorId);
     this.logger.info({ container: parsed.container, reason }, 'upload failed; the app is reset to REMOVED');
-    this.internalRequest({ stage: parsed.stage, appKey: parsed.appKey, appName }, 'REMOVED', { transferFailed: true }).catch((err: unknown) =>
-      this.logger.warn({ container: parsed.container, err: (err as Error).message }, 'could not reset the app after a failed upload'),
-    );
+    this.internalRequest({ stage: parsed.stage, appKey: parsed.appKey, appName }, 'REMOVED', { transferFailed: true })
+      .catch((err: unknown) => this.logger.warn({ container: parsed.container, err: (err as Error).message }, 'could not reset the app after a failed upload'))
+      .finally(() => this.resetting.delete(actorId));
   }
 
   async removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
