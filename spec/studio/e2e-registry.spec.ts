@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +56,13 @@ async function pushTicker(peer: DockerPeer, refs: string[], dockerfile = TICKER)
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
 }
 
 /** Computed here, independently of the agent's code, from §1.3. */
@@ -159,6 +166,13 @@ describe('studio apps: registry login as the Reagent, app credentials, removal o
     assert.equal(env.get('APP_AUTH_SECRET'), want.secret);
     assert.equal(env.has('DEVICE_SECRET'), false, 'the device secret is not given to apps');
     assert.ok(!device.reagent.output().includes(want.secret), 'the app secret never printed');
+    // Nor in any file the agent wrote (journal, logs): only the .flock holds the device secret.
+    for (const file of filesUnder(device.agentDir)) {
+      const bytes = readFileSync(file);
+      for (const [what, secret] of [['the app credential key', APP_CRED_KEY], ['the app secret', want.secret], ['the device secret', peer.registry.password]] as const) {
+        assert.equal(bytes.includes(Buffer.from(secret)), false, `${what} found in ${file}`);
+      }
+    }
   });
 
   test('a token the registry refuses is asked for once more, then the app is FAILED with the registry’s reason', { timeout: 60_000 }, async () => {
