@@ -61,6 +61,7 @@ async function appsLinkFor(inputs: LinkInputs): Promise<AppsLink> {
     ...(inputs.flock?.docker_main_repository !== undefined ? { repository: inputs.flock.docker_main_repository } : {}),
     env: inputs.env,
     redactor: inputs.redactor,
+    ...(inputs.flock?.serial_number !== undefined ? { serial: inputs.flock.serial_number } : {}),
   });
 }
 

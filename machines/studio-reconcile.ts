@@ -37,3 +37,20 @@ export function planReconciliation<T extends CloudRequest>(entries: readonly T[]
   });
   return plan;
 }
+
+/** An app the device keeps a request for (the apps projection). */
+export interface KeptApp {
+  appKey: string;
+  stage: Stage;
+}
+
+/**
+ * The Reagent's CleanupOrphanedAppsFromDatabase (OnConnect step 1): the kept
+ * apps a successful `get_requested_app_states` does not list, in their order.
+ * Only ever called with a complete, well-formed answer: a list that failed or
+ * could not be read removes nothing.
+ */
+export function planRemovals<T extends KeptApp>(kept: readonly T[], listed: ReadonlyArray<{ appKey: string; stage: Stage }>): T[] {
+  const names = new Set(listed.map((l) => `${l.stage}:${l.appKey}`));
+  return kept.filter((k) => !names.has(`${k.stage}:${k.appKey}`));
+}

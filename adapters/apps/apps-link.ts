@@ -31,26 +31,37 @@ export interface AppsLinkOptions {
   /** Registry passwords are registered here so no log line can show them. */
   redactor?: Redactor;
   arch?: string;
+  /** The `.flock`'s serial_number, part of APP_AUTH_ID/SECRET. */
+  serial?: string;
   /** Tests and benchmarks: a client for their engine, short policies, small thresholds. */
   docker?: Dockerode;
   overrides?: Partial<AppsSettings>;
 }
 
-/** The studio link's view of the apps, plus the registry token hook. */
-export interface AppsLinkService extends AppsService {
-  useRegistryAuth(source: RegistryAuthSource): () => void;
+/** The studio link's view of the apps. */
+export type AppsLinkService = AppsService;
+
+/** What the studio link plugs in; kept here so a restarted runtime gets it too. */
+interface Plugged {
+  source: RegistryAuthSource | undefined;
+  appCredKey: string | null;
 }
 
 export class AppsLink implements Link {
   readonly name = 'apps';
   readonly service: AppsLinkService;
   private rt: AppsRuntime | undefined;
+  private readonly plugged: Plugged = { source: undefined, appCredKey: null };
 
   constructor(private readonly opts: AppsLinkOptions) {
-    this.service = new LateService(() => {
-      if (!this.rt) throw new Error('the apps link is not running');
-      return this.rt;
-    });
+    this.service = new LateService(
+      () => {
+        if (!this.rt) throw new Error('the apps link is not running');
+        return this.rt;
+      },
+      () => this.rt,
+      this.plugged,
+    );
   }
 
   /** The running runtime (tests read its engine and history). */
@@ -76,7 +87,10 @@ export class AppsLink implements Link {
       settings: settings.settings,
       docker: this.opts.docker ?? dockerFromEnv(this.opts.env),
       ...(this.opts.redactor ? { redactor: this.opts.redactor } : {}),
+      ...(this.opts.serial !== undefined ? { serial: this.opts.serial } : {}),
     });
+    if (this.plugged.source) rt.useRegistryAuth(this.plugged.source);
+    rt.setAppCredentialKey(this.plugged.appCredKey);
     this.rt = rt;
     try {
       await rt.start();
@@ -96,7 +110,11 @@ export class AppsLink implements Link {
 
 /** Forwards to the runtime of the moment, so the studio link can hold it from construction on. */
 class LateService implements AppsLinkService {
-  constructor(private readonly rt: () => AppsRuntime) {}
+  constructor(
+    private readonly rt: () => AppsRuntime,
+    private readonly current: () => AppsRuntime | undefined,
+    private readonly plugged: Plugged,
+  ) {}
   requestAppState(request: AppStateRequest, origin: RequestOrigin, raw: Record<string, unknown>): Promise<void> {
     return this.rt().requestAppState(request, origin, raw);
   }
@@ -128,6 +146,24 @@ class LateService implements AppsLinkService {
     return this.rt().subscribeLogBatches(containerName, onBatch);
   }
   useRegistryAuth(source: RegistryAuthSource): () => void {
-    return this.rt().useRegistryAuth(source);
+    this.plugged.source = source;
+    const unplug = this.current()?.useRegistryAuth(source);
+    return () => {
+      if (this.plugged.source === source) this.plugged.source = undefined;
+      unplug?.();
+    };
+  }
+  setAppCredentialKey(key: string | null): void {
+    this.plugged.appCredKey = key;
+    this.current()?.setAppCredentialKey(key);
+  }
+  transferFailed(containerName: string, reason: string): void {
+    this.current()?.transferFailed(containerName, reason);
+  }
+  diskEmergency(): boolean {
+    return this.current()?.diskEmergency() ?? false;
+  }
+  removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
+    return this.rt().removeUnlisted(listed);
   }
 }

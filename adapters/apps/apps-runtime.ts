@@ -17,7 +17,7 @@ import { openContainerTerminal, type ContainerTerminal } from '../docker/termina
 import { DockerCommands } from '../docker/command-handler.js';
 import { EngineMonitor } from '../docker/engine-monitor.js';
 import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from '../docker/app-image.js';
-import { containerName, type AppIdentity } from '../docker/naming.js';
+import { containerName, parseAppContainerName, type AppIdentity } from '../docker/naming.js';
 import type { OurContainer } from '../docker/types.js';
 import {
   InvalidAppRequest,
@@ -31,17 +31,25 @@ import {
   type RequestOrigin,
 } from '../wamp/apps-service.js';
 import type { AppsSettings } from './config.js';
+import type { RegistryAuthSource } from './credentials.js';
 import { AppRequestsProjection, type AppRequestRow } from './projection.js';
 import { AppLogHistory } from './log-history.js';
 import { LogBatcher } from './log-batcher.js';
 import { AppLogHub } from './log-hub.js';
 import { LogFollows } from './log-follows.js';
-import { CredentialVault, type RegistryAuthSource } from './credentials.js';
+import { CredentialVault } from './credentials.js';
 import { AppActors } from './app-actors.js';
 import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
 import { legacyEnv, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
 import { MemorySecretStore, type SecretStore } from '../store/secret-store.js';
+import type { RequestEventPayload } from './request.js';
+import { appCredentials } from './app-credential.js';
+import { parseAppActorId } from './journal-listener.js';
+import { minimalRequest } from './internal-request.js';
+import { DiskWatch } from './disk-watch.js';
+import { planRemovals } from '../../machines/studio-reconcile.js';
+import { appActorId } from '../../machines/app.js';
 import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
 
@@ -53,6 +61,8 @@ export interface AppsRuntimeDeps {
   settings: AppsSettings;
   docker: Dockerode;
   redactor?: Redactor;
+  /** The device serial, part of APP_AUTH_ID/SECRET; without it apps get no per-app credentials. */
+  serial?: string;
 }
 
 export class AppsRuntime implements AppsService {
@@ -80,6 +90,14 @@ export class AppsRuntime implements AppsService {
   private booted = false;
   private orphanSweepPending = false;
   private persistTimer: NodeJS.Timeout | undefined;
+  /** The per-session `get_app_cred_key` answer; memory only. */
+  private appCredKey: string | null = null;
+  private readonly serial: string | undefined;
+  private readonly disk: DiskWatch;
+  /** Apps whose reset after a failed upload is queued. */
+  private readonly resetting = new Set<string>();
+  private dataRootPath: string | undefined;
+  private readonly redactor: Redactor | undefined;
 
   constructor(deps: AppsRuntimeDeps) {
     const { ctx, settings } = deps;
@@ -87,6 +105,8 @@ export class AppsRuntime implements AppsService {
     this.settings = settings;
     this.docker = deps.docker;
     this.logger = ctx.logger;
+    this.serial = deps.serial;
+    this.redactor = deps.redactor;
     const journal = ctx.journal;
     if (!journal) throw new Error('the apps link needs the journal (LinkContext.journal) for its projection');
     const db = journal.connection;
@@ -123,7 +143,8 @@ export class AppsRuntime implements AppsService {
       engine: this.engine,
       docker: deps.docker,
       specOf: (actor) => this.specs.get(actor) ?? this.specFromProjection(actor),
-      credentialsFor: (actor, app, host) => this.vault.lookup(actor, app, host),
+      credentialsFor: (actor, app, host) => this.vault.lookup(actor, app, host, this.callerIdOf(actor)),
+      extraEnv: (actor, app) => this.appCredentialEnv(actor, app),
       logs: this.hub,
       health: this.monitor,
       onContainerStarted: (c, id) => this.follows.ensure(c, id),
@@ -137,6 +158,17 @@ export class AppsRuntime implements AppsService {
         disk: settings.disk,
         progressIntervalMs: settings.progressIntervalMs,
       },
+    });
+    this.disk = new DiskWatch({
+      thresholds: settings.disk,
+      timing: settings.diskWatch,
+      paths: async () => {
+        this.dataRootPath ??= await this.engine.dataRoot().catch(() => undefined);
+        return [...(this.dataRootPath ? [this.dataRootPath] : []), settings.appsDir];
+      },
+      freeBytes: (p) => this.engine.freeBytes(p),
+      onChange: (emergency, detail) => this.onDisk(emergency, detail),
+      logger: this.logger,
     });
     this.listener = new AppsJournalListener({
       projection: this.projection,
@@ -175,6 +207,8 @@ export class AppsRuntime implements AppsService {
         'Docker engine not reachable at start: apps start from their last reported states and wait for it',
       );
     }
+    // As the Reagent's CheckNow before CorrectAppStates: the apps learn of an emergency before they converge.
+    await this.disk.start();
     // Requests (from the studio link, started later) queue behind the boot reconciliation.
     const booting = this.boot(containers);
     this.chain = booting.catch(() => undefined);
@@ -183,6 +217,7 @@ export class AppsRuntime implements AppsService {
   }
 
   async stop(): Promise<void> {
+    this.disk.stop();
     this.monitor.close();
     this.commands.close();
     await this.commands.idle(5000);
@@ -228,6 +263,59 @@ export class AppsRuntime implements AppsService {
   /** Plugs in the registry token source (the studio link's `get_registry_token`). */
   useRegistryAuth(source: RegistryAuthSource): () => void {
     return this.vault.useSource(source);
+  }
+
+  diskEmergency(): boolean {
+    return this.disk.emergency;
+  }
+
+  setAppCredentialKey(key: string | null): void {
+    if (key) this.redactor?.addSecret(key);
+    this.appCredKey = key;
+  }
+
+  /** A DEV upload failed midway: the app goes back to REMOVED, as the Reagent resets it (write_data). */
+  transferFailed(name: string, reason: string): void {
+    let parsed: ReturnType<typeof parseAppContainerName>;
+    try {
+      parsed = parseAppContainerName(name);
+    } catch {
+      this.logger.warn({ container: name }, 'upload failed for a name that is no app container; nothing to reset');
+      return;
+    }
+    const actorId = appActorId(parsed.stage, parsed.appKey);
+    const row = this.projection.get(parsed.appKey, parsed.stage);
+    const appName = row?.appName ?? this.actors.appView(actorId)?.app.appName;
+    // Only an app the device has: a caller's made-up container names must not spawn app actors.
+    if (appName === undefined) {
+      this.logger.info({ container: parsed.container, reason }, 'upload failed for an app this device does not have; nothing to reset');
+      return;
+    }
+    // One reset per app at a time, however many uploads of it fail meanwhile.
+    if (this.resetting.has(actorId)) return;
+    this.resetting.add(actorId);
+    this.logger.info({ container: parsed.container, reason }, 'upload failed; the app is reset to REMOVED');
+    this.internalRequest({ stage: parsed.stage, appKey: parsed.appKey, appName }, 'REMOVED', { transferFailed: true })
+      .catch((err: unknown) => this.logger.warn({ container: parsed.container, err: (err as Error).message }, 'could not reset the app after a failed upload'))
+      .finally(() => this.resetting.delete(actorId));
+  }
+
+  async removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
+    const rows = this.projection.all();
+    const plan = planRemovals(
+      rows.map((r) => ({ appKey: r.appKey, stage: r.stage, appName: r.appName, target: r.target })),
+      listed.map((l) => ({ appKey: String(l.appKey), stage: l.stage })),
+    );
+    const removed: Array<{ appKey: number; stage: Stage; appName: string }> = [];
+    for (const app of plan) {
+      this.logger.info(
+        { actor: appActorId(app.stage, app.appKey), app: app.appName },
+        'the studio no longer lists this app (get_requested_app_states): removing it from Docker and the stored requests; its /data is kept',
+      );
+      await this.internalRequest(app, 'REMOVED', { unlisted: true });
+      removed.push({ appKey: Number(app.appKey), stage: app.stage, appName: app.appName });
+    }
+    return removed;
   }
 
   reportFields(stage: Stage, appKey: string): ReportFields | undefined {
@@ -319,6 +407,66 @@ export class AppsRuntime implements AppsService {
 
   // ---- internals -----------------------------------------------------------
 
+  /** The disk guard changed its verdict: every app is told (journaled); their statecharts stop, refuse or resume. */
+  private onDisk(emergency: boolean, detail: string): void {
+    if (emergency) this.logger.error({ detail }, 'disk emergency: running apps are stopped and disk-growing transitions refused until space returns');
+    else this.logger.warn({ detail }, 'disk emergency over: apps drive to their requested states again');
+    for (const id of this.actors.appActors()) this.ctx.system.send(id, 'disk', 'DISK', { emergency });
+    void this.ctx.system.flush();
+  }
+
+  /** A newly spawned app learns of an emergency before its first request. */
+  private tellDisk(actorId: string): void {
+    if (this.disk.emergency) this.ctx.system.send(actorId, 'disk', 'DISK', { emergency: true });
+  }
+
+  /**
+   * A request of the agent's own (an unlisted app removed, a failed upload
+   * reset), on the app's stored request so its spec stays as it was. Queued
+   * like the studio's requests.
+   */
+  private internalRequest(app: AppIdentity, target: AppState, mark: { [key: string]: Json }): Promise<void> {
+    const actorId = appActorId(app.stage, app.appKey);
+    const row = this.projection.get(app.appKey, app.stage);
+    const spec = this.specs.get(actorId) ?? (row ? specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actorId)) : this.specFromProjection(actorId));
+    let event: RequestEventPayload;
+    if (row) {
+      event = { ...(row.payload as RequestEventPayload), target, requestId: randomUUID(), ...mark };
+    } else {
+      const v = validateRequest(minimalRequest(app, target), this.settings.registry, { requestId: randomUUID() });
+      if (!v.ok) return Promise.reject(new Error(v.error));
+      event = { ...v.request.event, ...mark };
+    }
+    const applied = this.chain.then(() => this.apply({ app, actorId, event, spec, credentials: new Map() }));
+    this.chain = applied.catch(() => undefined);
+    return applied;
+  }
+
+  /** `get_registry_token`'s callerID for the app: PROD apps ask on behalf of the device owner when the request named one (§2). */
+  private callerIdOf(actor: string): number | string | null {
+    const id = parseAppActorId(actor);
+    const row = id ? this.projection.get(id.appKey, id.stage) : undefined;
+    if (!id || !row) return null;
+    const owner = row.payload['deviceOwnerAccountKey'];
+    if (id.stage === 'PROD' && typeof owner === 'number') return owner;
+    const report = row.payload['report'];
+    const requestor = typeof report === 'object' && report !== null && !Array.isArray(report) ? report['requestor_account_key'] : null;
+    return typeof requestor === 'number' || typeof requestor === 'string' ? requestor : null;
+  }
+
+  /** APP_AUTH_ID/APP_AUTH_SECRET for a container being created, while the session's key is known (§1.3). */
+  private appCredentialEnv(actor: string, app: AppIdentity): Record<string, string> {
+    if (!this.appCredKey || !this.serial) {
+      this.logger.warn({ actor }, 'no app credential key (get_app_cred_key) yet: the app starts without APP_AUTH_ID/APP_AUTH_SECRET');
+      return {};
+    }
+    const row = this.projection.get(app.appKey, app.stage);
+    const epoch = row && typeof row.payload['appCredEpoch'] === 'number' ? row.payload['appCredEpoch'] : null;
+    const env = appCredentials(this.appCredKey, { serial: this.serial, appKey: app.appKey, stage: app.stage, epoch });
+    this.redactor?.addSecret(env.APP_AUTH_SECRET);
+    return env;
+  }
+
   private async apply(r: ValidatedRequest): Promise<void> {
     this.specs.set(r.actorId, r.spec);
     // Saved before the event is journaled: a restart right after must find the values.
@@ -349,6 +497,7 @@ export class AppsRuntime implements AppsService {
       }
     }
     this.ctx.system.spawn(r.actorId, 'app', this.input(r.app, version, initial), SOURCE);
+    this.tellDisk(r.actorId);
     if (!known) this.monitor.tellDown(r.actorId, 'Docker engine unreachable');
     if (container?.state === 'running') this.follows.ensure(container.name, container.id);
   }
@@ -406,6 +555,7 @@ export class AppsRuntime implements AppsService {
       orphans = await this.removeOrphans(plan.orphans);
       for (const a of plan.apps) {
         system.spawn(a.actorId, 'app', this.input(a.row, a.version, a.initial), SOURCE);
+        this.tellDisk(a.actorId);
         system.send(a.actorId, SOURCE, 'REQUEST', { ...a.row.payload, resync: true });
         if (a.container?.state === 'running') this.follows.ensure(a.container.name, a.container.id, this.sinceFor(a.container.name));
       }
@@ -414,6 +564,7 @@ export class AppsRuntime implements AppsService {
       for (const row of rows) {
         const actor = `app:${row.stage}:${row.appKey}`;
         system.spawn(actor, 'app', this.input(row, installedVersion(row), lastKnownState(row)), SOURCE);
+        this.tellDisk(actor);
         this.monitor.tellDown(actor, 'Docker engine unreachable at start');
         system.send(actor, SOURCE, 'REQUEST', { ...row.payload, resync: true });
       }

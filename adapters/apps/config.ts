@@ -8,6 +8,7 @@ import { DEFAULT_APP_POLICY } from '../../machines/app.js';
 import type { WatchOptions } from '../docker/engine-events.js';
 import { DEFAULT_DISK_THRESHOLDS, type DiskThresholds } from '../docker/disk-guard.js';
 import type { RegistryDefaults } from './request.js';
+import { DEFAULT_DISK_WATCH, type DiskWatchTiming } from './disk-watch.js';
 
 export interface LogSettings {
   /** Lines of history kept per app (the Reagent's 100). */
@@ -27,6 +28,8 @@ export interface AppsSettings {
   networkMode: string;
   stopTimeoutSec: number;
   disk: DiskThresholds;
+  /** How often the continuous disk guard looks (REAGENT_DISK_CHECK_MS, REAGENT_DISK_EMERGENCY_CHECK_MS). */
+  diskWatch: DiskWatchTiming;
   policy: AppPolicy;
   logs: LogSettings;
   /** Minimum time between two OP_PROGRESS events of one pull or build. */
@@ -81,6 +84,12 @@ export function appsSettings(
       throw new Error(`REAGENT_APP_NETWORK=${JSON.stringify(network)}: expected bridge, host or none`);
     }
     const disk = diskThresholdsFromEnv(env);
+    const diskWatch: DiskWatchTiming = {
+      checkMs: uintVar(env, 'REAGENT_DISK_CHECK_MS', DEFAULT_DISK_WATCH.checkMs, 'ms between disk checks'),
+      emergencyCheckMs: uintVar(env, 'REAGENT_DISK_EMERGENCY_CHECK_MS', DEFAULT_DISK_WATCH.emergencyCheckMs, 'ms between disk checks in a disk emergency'),
+    };
+    if (diskWatch.checkMs < 100) throw new Error(`REAGENT_DISK_CHECK_MS=${diskWatch.checkMs}: expected at least 100`);
+    if (diskWatch.emergencyCheckMs < 100) throw new Error(`REAGENT_DISK_EMERGENCY_CHECK_MS=${diskWatch.emergencyCheckMs}: expected at least 100`);
     const historyLines = uintVar(env, 'REAGENT_APP_LOG_LINES', DEFAULT_LOG_SETTINGS.historyLines, 'lines of log history kept per app');
     if (historyLines < 1 || historyLines > 10_000) throw new Error(`REAGENT_APP_LOG_LINES=${historyLines}: expected 1 to 10000`);
     const stopTimeoutSec = uintVar(env, 'REAGENT_APP_STOP_TIMEOUT', 10, 'seconds between SIGTERM and SIGKILL when an app stops');
@@ -92,6 +101,7 @@ export function appsSettings(
       networkMode: network,
       stopTimeoutSec,
       disk,
+      diskWatch,
       policy: DEFAULT_APP_POLICY,
       logs: { ...DEFAULT_LOG_SETTINGS, historyLines },
       progressIntervalMs: 1000,

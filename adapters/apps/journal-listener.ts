@@ -40,6 +40,8 @@ const MAX_UNSAVED = 1000;
 export class AppsJournalListener {
   /** Projection writes the disk refused, oldest first. */
   private readonly unsaved: Array<() => void> = [];
+  /** The last health each app's container reported, so only changes are said. */
+  private readonly health = new Map<string, string>();
 
   constructor(private readonly deps: JournalListenerDeps) {}
 
@@ -53,6 +55,7 @@ export class AppsJournalListener {
       if (t.type === 'REQUEST' && typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
         this.save(t, () => this.deps.projection.upsertRequest(id.appKey, id.stage, payload, t.seq));
       }
+      if (t.type === 'HEALTH') this.onHealth(t);
       for (const c of t.commands) if (c.type === 'studio.report') this.onReport(t, id, c);
     } catch (err) {
       this.deps.logger.error({ actor: t.actor, seq: t.seq, err: (err as Error).message }, 'apps projection update failed');
@@ -77,6 +80,29 @@ export class AppsJournalListener {
     }
     this.deps.logger.warn({ writes: before }, `apps projection caught up: ${before} write(s) the disk had refused are saved`);
   };
+
+  /**
+   * Docker's HEALTHCHECK verdict on a running app (the statechart's RUNNING
+   * substates follow it): a change is logged and written to the app's log, so
+   * the studio sees it in the live log and in get_app_log_history.
+   */
+  private onHealth(t: Transition): void {
+    const p = t.payload;
+    const status = typeof p === 'object' && p !== null && !Array.isArray(p) ? p['status'] : undefined;
+    if (status !== 'healthy' && status !== 'unhealthy') return;
+    const before = this.health.get(t.actor);
+    if (before === status) return;
+    this.health.set(t.actor, status);
+    const app = this.deps.identity(t.actor);
+    const container = app ? containerName(app.stage, app.appKey, app.appName) : undefined;
+    if (status === 'unhealthy') {
+      this.deps.logger.warn({ actor: t.actor, container }, 'app container is unhealthy: its HEALTHCHECK fails');
+      if (container) this.deps.logs.agent(container, 'Health check failing: the container is unhealthy');
+    } else if (before === 'unhealthy') {
+      this.deps.logger.info({ actor: t.actor, container }, 'app container is healthy again');
+      if (container) this.deps.logs.agent(container, 'Health check passing again: the container is healthy');
+    }
+  }
 
   /** A projection write now, or, while the disk refuses it (and after what it refused before), later. */
   private save(t: Transition, write: () => void): void {

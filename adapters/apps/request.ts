@@ -40,6 +40,12 @@ export interface RequestEventPayload {
   report: { device_to_app_key: Json; requestor_account_key: Json; release_key: Json };
   /** Registry hosts that in-memory `docker_credentials` were given for; never the credentials. */
   registryLogins?: string[];
+  /** `app_cred_epoch` (§1.3): the epoch in APP_AUTH_ID/SECRET; 0 or absent is read as 1. */
+  appCredEpoch?: number;
+  /** `device_owner_account_key`: a PROD app's registry token is asked for on its behalf (§2). */
+  deviceOwnerAccountKey?: number;
+  /** Removed because a successful `get_requested_app_states` no longer listed it (§3 OnConnect). */
+  unlisted?: boolean;
 }
 
 /** The runtime spec as journaled: environment variable names and the fingerprint of their values, never the values. */
@@ -233,6 +239,10 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
       ...(opts.requestId !== undefined ? { requestId: opts.requestId } : {}),
       ...(opts.resync ? { resync: true } : {}),
       ...(credentials.size > 0 ? { registryLogins: [...credentials.keys()] } : {}),
+      ...(typeof req.appCredEpoch === 'number' && Number.isSafeInteger(req.appCredEpoch) && req.appCredEpoch > 0 ? { appCredEpoch: req.appCredEpoch } : {}),
+      ...(typeof req.deviceOwnerAccountKey === 'number' && Number.isSafeInteger(req.deviceOwnerAccountKey) && req.deviceOwnerAccountKey !== 0
+        ? { deviceOwnerAccountKey: req.deviceOwnerAccountKey }
+        : {}),
     };
     const app: AppIdentity = { appKey, stage, appName };
     return { ok: true, request: { app, actorId: appActorId(stage, appKey), event, spec, credentials } };

@@ -17,6 +17,7 @@ import type { DockerOp } from '../../machines/app-planner.js';
 import { appActorId } from '../../machines/app.js';
 import type { DockerEngine } from './engine.js';
 import type { EngineLogger, RegistryCredentials } from './types.js';
+import type { CredentialLookup } from '../apps/credentials.js';
 import { appUploadDir, type AppIdentity } from './naming.js';
 import { removeAppDir } from './app-dirs.js';
 import { EngineError } from './errors.js';
@@ -69,7 +70,10 @@ export interface DockerCommandDeps {
   /** The same engine's client, for the few calls DockerEngine does not wrap (tag, push, image lists). */
   docker: Dockerode;
   specOf(actorId: string): AppRuntimeSpec;
-  credentialsFor(actorId: string, app: AppIdentity, registryHost: string | undefined): Promise<RegistryCredentials | undefined>;
+  /** Asked at every pull and push; asking again after an authentication failure is the token refresh. */
+  credentialsFor(actorId: string, app: AppIdentity, registryHost: string | undefined): Promise<CredentialLookup>;
+  /** Per-app variables added to the container's environment at creation (APP_AUTH_ID/SECRET); never journaled. */
+  extraEnv?(actorId: string, app: AppIdentity): Record<string, string>;
   logs: AppLogSink;
   health: EngineHealth;
   /** A container of ours was (re)created and started: its logs can be followed. */
@@ -215,22 +219,59 @@ export class DockerCommands {
       return {};
     }
     await this.checkDisk(`pulling ${image}`, container);
-    const credentials = await this.deps.credentialsFor(actor, c.app, registryHostOf(image));
+    const host = registryHostOf(image);
+    const login = await this.deps.credentialsFor(actor, c.app, host);
     this.deps.logs.agent(container, `Pulling image ${image}…`);
     const tally = new PullTally();
     const throttle = new Throttle(this.deps.options.progressIntervalMs, this.deps.now);
-    const result = await this.deps.engine.pull(
-      image,
-      credentials,
-      (p) => {
-        const line = tally.add(p);
-        if (line !== undefined) this.deps.logs.progress(container, [this.deps.redact(line)]);
-        if (throttle.ready()) this.send(actor, 'OP_PROGRESS', { op: 'pull', opId: c.opId, ...tally.summary() });
-      },
-      signal,
-    );
+    const attempt = (credentials: RegistryCredentials | undefined) =>
+      this.deps.engine.pull(
+        image,
+        credentials,
+        (p) => {
+          const line = tally.add(p);
+          if (line !== undefined) this.deps.logs.progress(container, [this.deps.redact(line)]);
+          if (throttle.ready()) this.send(actor, 'OP_PROGRESS', { op: 'pull', opId: c.opId, ...tally.summary() });
+        },
+        signal,
+      );
+    const result = await this.withLogin(attempt, login, actor, c.app, host, container, signal);
     this.deps.logs.agent(container, `Image pulled${result.digest ? ` (${result.digest})` : ''}`);
     return {};
+  }
+
+  /**
+   * Runs a registry operation with `login`. A token login the registry refuses
+   * is asked for once more (the Reagent's refresh) and tried again; after that,
+   * or without any login, the registry's own reason fails the operation. An
+   * anonymous attempt refused for want of a login says which registry and why
+   * no token could be had (the studio link offline, the backend refusing).
+   */
+  private async withLogin<T>(
+    attempt: (credentials: RegistryCredentials | undefined) => Promise<T>,
+    login: CredentialLookup,
+    actor: string,
+    app: AppIdentity,
+    host: string | undefined,
+    container: string,
+    signal: AbortSignal,
+  ): Promise<T> {
+    try {
+      return await attempt(login.credentials);
+    } catch (err) {
+      if (signal.aborted || !(err instanceof EngineError && err.code === 'unauthorized')) throw err;
+      if (login.from === 'token') {
+        this.deps.logger.warn({ actor, registry: host }, 'the registry refused the token login; asking for a new token once');
+        this.deps.logs.agent(container, `Registry ${host} refused the login; fetching a new registry token`);
+        const again = await this.deps.credentialsFor(actor, app, host);
+        if (again.credentials) return await attempt(again.credentials);
+        throw new OpRefused(`registry ${host} refused the login (${err.message}) and no new token could be had: ${again.problem ?? 'none offered'}`);
+      }
+      if (login.from === 'none' && host !== undefined) {
+        throw new OpRefused(`registry ${host} needs a login: the request carried no docker_credentials for it and no registry token could be had (${login.problem ?? 'none offered'}); the registry said: ${err.message}`);
+      }
+      throw err;
+    }
   }
 
   private async build(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, container: string, signal: AbortSignal, tag?: string) {
@@ -262,9 +303,12 @@ export class DockerCommands {
     const release = appImageRef(this.deps.engine.arch, spec, c.app, c.version, 'PROD');
     if (!(await this.deps.engine.imageExists(dev))) await this.build(c, actor, container, signal);
     await tagImage(this.deps.docker, dev, release);
-    const credentials = await this.deps.credentialsFor(actor, c.app, registryHostOf(release));
+    const host = registryHostOf(release);
+    const login = await this.deps.credentialsFor(actor, c.app, host);
     this.deps.logs.agent(container, `Pushing release image ${release}…`);
-    await pushImage(this.deps.docker, release, credentials, (line) => this.deps.logs.progress(container, [this.deps.redact(line)]), signal, this.deps.logger);
+    const attempt = (credentials: RegistryCredentials | undefined) =>
+      pushImage(this.deps.docker, release, credentials, (line) => this.deps.logs.progress(container, [this.deps.redact(line)]), signal, this.deps.logger);
+    await this.withLogin(attempt, login, actor, c.app, host, container, signal);
     this.deps.logs.agent(container, `Release ${c.version} published`);
     return {};
   }
@@ -279,7 +323,7 @@ export class DockerCommands {
       stage: c.app.stage,
       appName: c.app.appName,
       image,
-      env: spec.env,
+      env: { ...spec.env, ...this.deps.extraEnv?.(actor, c.app) },
       ports: spec.ports,
       networkMode: this.deps.options.networkMode,
       stopTimeoutSec: this.deps.options.stopTimeoutSec,

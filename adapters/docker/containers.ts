@@ -59,6 +59,9 @@ export interface RunSpec {
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Docker's json-file `max-size` for app containers (ironflock-reagent.md §7.5). */
+export const CONTAINER_LOG_MAX_SIZE = '50m';
+
 function envList(env: Readonly<Record<string, string>> | undefined): string[] {
   if (!env) return [];
   return Object.entries(env).map(([k, v]) => {
@@ -106,6 +109,8 @@ export function buildCreateOptions(ctx: Pick<EngineDeps, 'appsDir'>, spec: RunSp
       Binds: binds,
       NetworkMode: networkMode,
       RestartPolicy: { Name: 'no' },
+      // The Reagent's disk guard caps container logs at 50 MiB (§7.5): a chatty app cannot fill the disk.
+      LogConfig: { Type: 'json-file', Config: { 'max-size': CONTAINER_LOG_MAX_SIZE } },
       PortBindings: bindings,
       Privileged: spec.privileged ?? false,
       ...(spec.privileged ? { CapAdd: ['ALL'] } : {}),

@@ -150,8 +150,51 @@ export interface AppsService {
    * started) as a docker exec with a TTY. The name must be an app's container.
    */
   openTerminal(containerName: string): Promise<ContainerTerminal>;
-  /** The per-session app credential key (`get_app_cred_key`); null when it could not be fetched. Secret. */
-  setAppCredentialKey?(key: string | null): void;
+  /**
+   * The per-session app credential key (`get_app_cred_key`), in memory only;
+   * null when it could not be fetched. Apps started while it is known get
+   * `APP_AUTH_ID`/`APP_AUTH_SECRET` (ironflock-reagent.md §1.3). Secret.
+   */
+  setAppCredentialKey(key: string | null): void;
   /** A DEV upload failed midway; the Reagent resets the app to REMOVED. */
-  transferFailed?(containerName: string, reason: string): void;
+  transferFailed(containerName: string, reason: string): void;
+  /**
+   * Plugs in the registry login of the Reagent (`get_registry_token`), used
+   * for a pull or push whose request carried no `docker_credentials` for the
+   * image's registry. Returns how to unplug it.
+   */
+  useRegistryAuth(source: RegistryAuthSource): () => void;
+  /** The disk guard's emergency (§7.5): the device reports EMERGENCY in place of CONNECTED. */
+  diskEmergency(): boolean;
+  /**
+   * The on-connect removal (§3 OnConnect step 1): every app the apps link
+   * keeps that `listed` (a successful `get_requested_app_states`) does not
+   * name is removed from Docker and from the stored requests, its /data kept.
+   * Resolves with the apps it asked to remove.
+   */
+  removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>>;
 }
+
+/** What a registry login is asked for: the image's registry and the app (with its caller account, §2). */
+export interface RegistryAuthRequest {
+  registryHost: string;
+  stage: Stage;
+  appKey: string;
+  appName: string;
+  /** `get_registry_token`'s callerID: PROD apps use `device_owner_account_key` when present, else the requestor's. */
+  callerId: number | string | null;
+}
+
+/** A registry login; the password is a secret (never journal or log it). */
+export interface RegistryLogin {
+  username: string;
+  password: string;
+  serveraddress: string;
+}
+
+/**
+ * Resolves with a login for the registry, undefined when this source has none
+ * for it (another registry), or rejects with a reason naming the registry
+ * (the studio link is offline, the backend refused).
+ */
+export type RegistryAuthSource = (request: RegistryAuthRequest) => Promise<RegistryLogin | undefined>;

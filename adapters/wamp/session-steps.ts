@@ -68,9 +68,11 @@ export async function testament(ctx: StepContext, wampSessionId: number): Promis
 }
 
 export async function status(ctx: StepContext, value: SequenceStatus, wampSessionId: number): Promise<StepOutcome> {
+  // The disk guard's emergency is reported in place of CONNECTED, as the Reagent does (§7.5).
+  const wire = value === 'CONNECTED' && ctx.apps.diskEmergency() ? 'EMERGENCY' : value;
   try {
-    await reportDeviceStatus(ctx.session, ctx.identity, value, wampSessionId, ctx.appsDir, ctx.respTimeoutMs);
-    return { ok: true, detail: { status: value } };
+    await reportDeviceStatus(ctx.session, ctx.identity, wire, wampSessionId, ctx.appsDir, ctx.respTimeoutMs);
+    return { ok: true, detail: { status: wire } };
   } catch (err) {
     return { ok: false, reason: reasonOf(err) };
   }
@@ -118,14 +120,14 @@ export async function describe(ctx: StepContext): Promise<StepOutcome> {
     const key = r.args[0];
     if (typeof key === 'string' && key !== '') {
       ctx.redactor.addSecret(key);
-      ctx.apps.setAppCredentialKey?.(key);
+      ctx.apps.setAppCredentialKey(key);
       detail.appCredentialKey = true;
     } else {
-      ctx.apps.setAppCredentialKey?.(null);
+      ctx.apps.setAppCredentialKey(null);
       problems.push('get_app_cred_key: no key in the answer');
     }
   } catch (err) {
-    ctx.apps.setAppCredentialKey?.(null);
+    ctx.apps.setAppCredentialKey(null);
     problems.push(`get_app_cred_key: ${reasonOf(err)}`);
   }
   return problems.length === 0 ? { ok: true, detail } : { ok: false, reason: problems.join('; ') };
@@ -153,6 +155,18 @@ export async function sync(ctx: StepContext): Promise<StepOutcome> {
       ctx.logger.warn({ entry: i }, `requested app state from the cloud ignored: ${ctx.redactor.scrubString(message)}`);
     }
   });
+  // OnConnect step 1: apps the answer no longer lists go, but only on a list read whole.
+  let removed = 0;
+  if (invalid > 0) {
+    ctx.logger.warn({ invalid }, 'get_requested_app_states had entries that could not be read: no app is removed for not being listed');
+  } else {
+    try {
+      const gone = await ctx.apps.removeUnlisted(parsed.map((p) => ({ appKey: p.request.appKey, stage: p.request.stage })));
+      removed = gone.length;
+    } catch (err) {
+      ctx.logger.warn(`apps not listed by the studio could not be removed: ${ctx.redactor.scrubString(reasonOf(err))}`);
+    }
+  }
   const plan = planReconciliation(parsed.map((p) => ({ ...p.request, entry: p })));
   let applied = 0;
   for (const item of plan.apply) {
@@ -163,5 +177,5 @@ export async function sync(ctx: StepContext): Promise<StepOutcome> {
       ctx.logger.warn({ app: item.appKey, stage: item.stage }, `requested app state from the cloud not applied: ${ctx.redactor.scrubString(reasonOf(err))}`);
     }
   }
-  return { ok: true, detail: { listed: entries.length, applied, skipped: plan.skipped.length, invalid } };
+  return { ok: true, detail: { listed: entries.length, applied, skipped: plan.skipped.length, invalid, removed } };
 }

@@ -49,6 +49,7 @@ import { loadPty, type Pty } from '../../packaging/pty.js';
 import { join as joinPath } from 'node:path';
 import { agentUpdateProgressTopic } from './wire.js';
 import { trafficLogger } from './traffic-log.js';
+import { registryTokenSource } from './registry-token.js';
 import { plaintextWarning } from './transport.js';
 import { BACKEND, GUARD_PROCEDURE, deviceProcedure } from './wire.js';
 
@@ -180,6 +181,17 @@ export class StudioLink implements Link {
     // Said at every start, -offline too: it is the configuration that is at fault.
     const plaintext = plaintextWarning(this.opts.flock.device_endpoint_url);
     if (plaintext) this.logger.warn({ endpoint: this.opts.flock.device_endpoint_url }, `studio link: ${plaintext}`);
+    // Pulls without docker_credentials log in as the Reagent does; offline that fails naming the registry.
+    this.unhandle.push(
+      this.opts.apps.useRegistryAuth(
+        registryTokenSource({
+          session: () => this.live?.session ?? null,
+          secret: this.opts.flock.secret,
+          registryUrl: this.opts.flock.docker_registry_url,
+          redactor: this.opts.redactor,
+        }),
+      ),
+    );
     if (this.opts.offline) {
       this.logger.info({ serial: this.identity.serial, waitingReports: waiting }, 'studio link offline (-offline): app state reports are kept until a later online start');
       return;
@@ -192,7 +204,7 @@ export class StudioLink implements Link {
       onProgress: (p) => this.publisher.publishMessage(p.containerName, p.message),
       onFailed: (container, reason) => {
         this.logger.warn({ container }, `upload failed: ${reason}`);
-        this.opts.apps.transferFailed?.(container, reason);
+        this.opts.apps.transferFailed(container, reason);
       },
     });
     this.publisher = new LogPublisher({ serial: this.identity.serial, apps: this.opts.apps, logger: this.logger });

@@ -11,6 +11,7 @@ export const BACKEND = {
   getAppCredKey: 'reswarm.devices.get_app_cred_key',
   getRequestedAppStates: 'reswarm.containers.get_requested_app_states',
   updateAppOnDevice: 'reswarm.containers.update_app_on_device',
+  getRegistryToken: 'reswarm.containers.get_registry_token',
   subscriptionMatch: 'wamp.subscription.match',
 } as const;
 

@@ -13,6 +13,7 @@ import { skipLoudly, startDockerPeer, uniqueAppKey, waitFor, makeTgz, type Docke
 import { FAST_POLICY, pushTickerImage, removeAppContainers, startAppsDaemon, tickerDockerfile, type AppsDaemon } from '../helpers/apps-daemon.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
 import { appActorId } from '../../machines/app.js';
+import { registryTokenSource } from '../../adapters/wamp/registry-token.js';
 
 const peerOrSkip = await startDockerPeer({ needsRestart: true });
 const skip = 'skipped' in peerOrSkip ? peerOrSkip.skipped : false;
@@ -195,13 +196,36 @@ describe('apps link on a real engine', { skip }, () => {
     try {
       await pushTickerImage(peer, `prod_${arch}_${k}_big`, '2.0.0');
       const actor = appActorId('PROD', k);
+      // The continuous guard's first check (at start) already found the emergency: the request is refused before any pull.
+      assert.equal(guarded.link.service.diskEmergency(), true);
       await guarded.request({ appKey: Number(k), appName: 'big', stage: 'PROD', targetState: 'PRESENT', version: '2.0.0', dockerCredentials: creds() });
-      await guarded.waitForState(actor, 'FAILED');
-      const failed = guarded.transitions.find((tr) => tr.actor === actor && tr.type === 'OP_FAILED');
-      assert.match(String((failed?.payload as { reason?: string }).reason), /^disk: only .* free on the filesystem of .*; pulling .* needs at least .* free$/);
+      await waitFor('the refusal', () => guarded.transitions.some((tr) => tr.actor === actor && tr.commands.some((c) => c.type === 'apps.request-refused')));
+      const refusal = guarded.transitions.flatMap((tr) => (tr.actor === actor ? tr.commands : [])).find((c) => c.type === 'apps.request-refused');
+      assert.match(String(refusal?.['reason']), /^disk emergency: .* would grow the disk \(DOWNLOADING\)/);
+      assert.deepEqual(guarded.reports(actor), ['REMOVED'], 'nothing pulled');
     } finally {
       await guarded.stop();
       await rm(guarded.agentDir, { recursive: true, force: true });
+    }
+  });
+
+  it('without docker_credentials and without a studio connection, a pull the registry refuses fails naming the registry and why', async () => {
+    const k = key();
+    const actor = appActorId('PROD', k);
+    await pushTickerImage(peer, `prod_${arch}_${k}_nocreds`, '1.0.0');
+    // The studio link's token source while it has no session (the real one, offline).
+    const unplug = d.link.service.useRegistryAuth(registryTokenSource({ session: () => null, secret: 'never-sent', registryUrl: peer.registry.host, redactor: d.redactor }));
+    try {
+      await d.request({ appKey: Number(k), appName: 'nocreds', stage: 'PROD', targetState: 'PRESENT', version: '1.0.0' });
+      await d.waitForState(actor, 'FAILED');
+      const failed = d.transitions.find((tr) => tr.actor === actor && tr.type === 'OP_FAILED');
+      const reason = String((failed?.payload as { reason?: string }).reason);
+      assert.ok(reason.startsWith(`registry ${peer.registry.host} needs a login: the request carried no docker_credentials for it`), reason);
+      assert.match(reason, /studio connection, which is down/);
+      assert.match(reason, /the registry said: .*(unauthorized|no basic auth|authentication required)/i);
+    } finally {
+      unplug();
+      await d.request({ appKey: Number(k), appName: 'nocreds', stage: 'PROD', targetState: 'UNINSTALLED', version: '1.0.0' });
     }
   });
 

@@ -27,6 +27,8 @@ export interface BackendSimOptions {
   allow?: string[];
   requestedAppStates?: unknown[];
   appCredKey?: string;
+  /** What `get_registry_token` answers (IronFlock: `[token]`, the registry username; the password is the device secret). */
+  registryToken?: string;
   metadata?: Record<string, unknown>;
 }
 
@@ -39,6 +41,7 @@ export const BACKEND_PROCEDURES = [
   'reswarm.devices.get_app_cred_key',
   'reswarm.containers.get_requested_app_states',
   'reswarm.containers.update_app_on_device',
+  'reswarm.containers.get_registry_token',
 ] as const;
 
 export class BackendSim {
@@ -47,6 +50,7 @@ export class BackendSim {
   readonly deliveries: Report[] = [];
   readonly allow: Set<string>;
   requestedAppStates: unknown[];
+  registryToken: string;
   /** Procedures that fail (with an application error) for their next N calls. */
   readonly failures = new Map<string, number>();
   /** Procedures that never answer (until `release()`), to exercise timeouts. */
@@ -61,6 +65,7 @@ export class BackendSim {
   constructor(private readonly opts: BackendSimOptions) {
     this.allow = new Set(opts.allow ?? []);
     this.requestedAppStates = opts.requestedAppStates ?? [];
+    this.registryToken = opts.registryToken ?? 'registry-token-for-tests';
   }
 
   async start(): Promise<void> {
@@ -100,6 +105,7 @@ export class BackendSim {
       reg('reswarm.devices.update_device_architecture', () => new autobahn.Result([])),
       reg('reswarm.devices.get_app_cred_key', () => new autobahn.Result([this.opts.appCredKey ?? 'app-cred-key-for-tests'])),
       reg('reswarm.containers.get_requested_app_states', () => new autobahn.Result([this.requestedAppStates])),
+      reg('reswarm.containers.get_registry_token', () => new autobahn.Result([this.registryToken])),
       reg('reswarm.containers.update_app_on_device', (args, kwargs) => {
         this.deliveries.push({ reportId: typeof kwargs.report_id === 'string' ? kwargs.report_id : null, payload: (args[0] ?? {}) as Record<string, unknown> });
         return new autobahn.Result([]);

@@ -11,6 +11,7 @@ import type {
   ImageSummary,
   LogBatch,
   ReportFields,
+  RegistryAuthSource,
   RequestOrigin,
 } from '../../../adapters/wamp/apps-service.js';
 import type { ContainerTerminal } from '../../../adapters/docker/terminal-exec.js';
@@ -23,6 +24,11 @@ export class RecordingApps implements AppsService {
   readonly failedTransfers: string[] = [];
   containers: string[] = [];
   credentialKey: string | null | undefined;
+  registryAuth: RegistryAuthSource | undefined;
+  /** Apps the device keeps (for removeUnlisted). */
+  kept: Array<{ appKey: number; stage: Stage; appName: string }> = [];
+  /** Every removeUnlisted call's list. */
+  readonly removalChecks: Array<Array<{ appKey: number; stage: Stage }>> = [];
   private readonly listeners = new Map<string, (b: LogBatch) => void>();
 
   async requestAppState(request: AppStateRequest, origin: RequestOrigin): Promise<void> {
@@ -77,6 +83,26 @@ export class RecordingApps implements AppsService {
 
   transferFailed(containerName: string): void {
     this.failedTransfers.push(containerName);
+  }
+
+  useRegistryAuth(source: RegistryAuthSource): () => void {
+    this.registryAuth = source;
+    return () => {
+      if (this.registryAuth === source) this.registryAuth = undefined;
+    };
+  }
+
+  /** A test plays the disk guard. */
+  emergency = false;
+  diskEmergency(): boolean {
+    return this.emergency;
+  }
+
+  /** Records the listed apps; a test sets `kept` to play apps the device keeps. */
+  async removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
+    this.removalChecks.push(listed.map((l) => ({ ...l })));
+    const names = new Set(listed.map((l) => `${l.stage}:${l.appKey}`));
+    return this.kept.filter((k) => !names.has(`${k.stage}:${k.appKey}`));
   }
 
   /** Which containers the studio link follows right now. */

@@ -17,6 +17,8 @@ export interface TcpProxy {
   stall(): void;
   heal(): void;
   connections(): number;
+  /** Closes every connection on both sides (a closed socket, not a dead one); new ones are forwarded. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       }
     },
     connections: () => pairs.size,
+    cut() {
+      for (const p of [...pairs]) {
+        pairs.delete(p);
+        p.client.destroy();
+        p.upstream.destroy();
+      }
+    },
     async close() {
       for (const p of pairs) {
         p.client.destroy();
