@@ -95,6 +95,7 @@ describe('studio client → CLI → Docker', { skip }, () => {
     const containers = (await callOutcome(studio.session, proc('list_containers'))).args[0] as Array<{ Names: string[]; State: string }>;
     assert.ok(containers.some((c) => c.Names.includes(`/${container}`) && c.State === 'running'));
     assert.ok(!device.reagent.output().includes(peer.registry.password), 'the registry password never printed');
+    assert.equal(backend.callsTo('reswarm.containers.get_registry_token').length, 0, 'docker_credentials given: no registry token asked for');
   });
 
   test('its output is published only while someone subscribes', async () => {
