@@ -42,6 +42,9 @@ import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts 
 import { specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
 import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
+import { ComposeOps } from '../compose/compose-ops.js';
+import { ComposeObserver } from '../compose/observer.js';
+import { composeImages } from '../compose/project.js';
 
 const SOURCE = 'apps';
 const HISTORY_PERSIST_MS = 30_000;
@@ -69,6 +72,7 @@ export class AppsRuntime implements AppsService {
   private readonly actors: AppActors;
   private readonly monitor: EngineMonitor;
   private readonly commands: DockerCommands;
+  private readonly composeObserver: ComposeObserver;
   private readonly listener: AppsJournalListener;
   private readonly offs: Array<() => void> = [];
   /** Requests are applied one after another, after the boot reconciliation. */
@@ -113,11 +117,30 @@ export class AppsRuntime implements AppsService {
       },
       onUp: (containers) => this.onEngineUp(containers),
     });
+    const specOf = (actor: string): AppRuntimeSpec => this.specs.get(actor) ?? this.specFromProjection(actor);
+    const compose = new ComposeOps({
+      engine: this.engine,
+      env: settings.composeEnv,
+      logs: this.hub,
+      credentialsFor: (app, host) => this.vault.lookup(`app:${app.stage}:${app.appKey}`, app, host),
+      redact,
+      logger: this.logger,
+      stopTimeoutSec: settings.stopTimeoutSec,
+      timeoutMs: settings.composeTimeoutMs,
+    });
+    this.composeObserver = new ComposeObserver({
+      docker: deps.docker,
+      events: ctx.system,
+      view: this.actors,
+      isCompose: (actor) => specOf(actor).compose !== undefined,
+      logger: this.logger,
+    });
     this.commands = new DockerCommands({
       events: ctx.system,
+      compose,
       engine: this.engine,
       docker: deps.docker,
-      specOf: (actor) => this.specs.get(actor) ?? this.specFromProjection(actor),
+      specOf,
       credentialsFor: (actor, app, host) => this.vault.lookup(actor, app, host),
       logs: this.hub,
       health: this.monitor,
@@ -160,6 +183,7 @@ export class AppsRuntime implements AppsService {
       this.logger.error({ err }, 'moving app files to the keyed layout failed; apps start on the keyed paths'),
     );
     this.monitor.start();
+    this.composeObserver.start();
     // With no app to converge there is nothing to wait for; a first list that comes at once is still used.
     const standing = this.projection.all().length;
     const containers = await this.monitor.waitUp(standing > 0 ? this.settings.engineWaitMs : Math.min(this.settings.engineWaitMs, 2000), standing === 0);
@@ -178,6 +202,7 @@ export class AppsRuntime implements AppsService {
 
   async stop(): Promise<void> {
     this.monitor.close();
+    this.composeObserver.close();
     this.commands.close();
     await this.commands.idle(5000);
     for (const off of this.offs.splice(0).reverse()) off();
@@ -341,7 +366,10 @@ export class AppsRuntime implements AppsService {
     let imagePresent = false;
     let archivePresent = false;
     try {
-      imagePresent = await this.engine.imageExists(appImageRef(this.settings.arch, spec, app, version));
+      // A compose app is "installed" when every image its services name is here.
+      imagePresent = spec.compose
+        ? (await Promise.all(composeImages(spec.compose).map((i) => this.engine.imageExists(i)))).every(Boolean)
+        : await this.engine.imageExists(appImageRef(this.settings.arch, spec, app, version));
     } catch (err) {
       this.logger.warn({ app: app.appName, err: (err as Error).message }, 'could not check the app image');
     }

@@ -8,6 +8,7 @@ import { DEFAULT_APP_POLICY } from '../../machines/app.js';
 import type { WatchOptions } from '../docker/engine-events.js';
 import { DEFAULT_DISK_THRESHOLDS, type DiskThresholds } from '../docker/disk-guard.js';
 import type { RegistryDefaults } from './request.js';
+import { childEnv } from '../compose/cli.js';
 
 export interface LogSettings {
   /** Lines of history kept per app (the Reagent's 100). */
@@ -36,6 +37,10 @@ export interface AppsSettings {
   /** How long the start waits for the apps to settle before the network links start. */
   bootSettleMs: number;
   watch?: WatchOptions;
+  /** What the compose CLI gets of the daemon's environment (DOCKER_HOST, PATH, HOME: see compose/cli.ts). */
+  composeEnv: NodeJS.ProcessEnv;
+  /** Bound of one compose CLI run. */
+  composeTimeoutMs: number;
 }
 
 export const DEFAULT_LOG_SETTINGS: LogSettings = {
@@ -97,6 +102,8 @@ export function appsSettings(
       progressIntervalMs: 1000,
       engineWaitMs: 10_000,
       bootSettleMs: 15_000,
+      composeEnv: childEnv(env),
+      composeTimeoutMs: 600_000,
       ...overrides,
     };
     return { ok: true, settings };

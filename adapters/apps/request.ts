@@ -14,6 +14,7 @@ import type { AppRuntimeSpec } from '../docker/app-image.js';
 import type { PortSpec } from '../docker/containers.js';
 import type { RegistryCredentials } from '../docker/types.js';
 import type { AppStateRequest } from '../wamp/apps-service.js';
+import { parseComposePayload, type ComposeSpec } from '../compose/project.js';
 
 /** Registry settings that apply when a request does not name its own (the `.flock`'s). */
 export interface RegistryDefaults {
@@ -32,7 +33,14 @@ export interface RequestEventPayload {
   requestId?: string;
   resync?: boolean;
   appName: string;
-  spec: { registry: string; repository: string; env: { [key: string]: string }; ports: Array<{ [key: string]: Json }> };
+  spec: {
+    registry: string;
+    repository: string;
+    env: { [key: string]: string };
+    ports: Array<{ [key: string]: Json }>;
+    /** A compose app's file; not a secret (its `${VAR}`s come from the environment). */
+    compose?: ComposeSpec;
+  };
   /** Keys `update_app_on_device` echoes back to the studio. */
   report: { device_to_app_key: Json; requestor_account_key: Json; release_key: Json };
   /** Hosts that in-memory credentials were given for; never the credentials. */
@@ -166,6 +174,17 @@ function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
   return ports.map((p) => ({ port: p.port, protocol: p.protocol ?? 'tcp', ...(p.host_port !== undefined ? { host_port: p.host_port } : {}) }));
 }
 
+/**
+ * The compose file the app runs: `new_docker_compose` when the request asks
+ * for an update (it belongs to the newest release), else `docker_compose`
+ * (falling back to the other one when only it is given).
+ */
+function composeOf(req: AppStateRequest): ComposeSpec | undefined {
+  const current = parseComposePayload('docker_compose', req.dockerCompose);
+  const next = parseComposePayload('new_docker_compose', req.newDockerCompose);
+  return req.requestUpdate ? (next ?? current) : (current ?? next);
+}
+
 export interface RequestOptions {
   requestId?: string;
   /** A re-statement of the standing request (boot, reconnect sync), not a user action. */
@@ -195,11 +214,12 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
     const env = parseEnvironment(req.environment);
     const ports = parsePorts(req.ports);
     const credentials = parseDockerCredentials(req.dockerCredentials);
-    const spec: AppRuntimeSpec = { registry: defaults.registry, repository: defaults.repository, env, ports };
+    const compose = composeOf(req);
+    const spec: AppRuntimeSpec = { registry: defaults.registry, repository: defaults.repository, env, ports, ...(compose ? { compose } : {}) };
     const event: RequestEventPayload = {
       target: req.targetState,
       appName,
-      spec: { registry: spec.registry, repository: spec.repository, env, ports: portsJson(ports) },
+      spec: { registry: spec.registry, repository: spec.repository, env, ports: portsJson(ports), ...(compose ? { compose } : {}) },
       report: {
         device_to_app_key: keyJson(req.deviceToAppKey ?? null),
         requestor_account_key: keyJson(req.requestorAccountKey ?? null),
@@ -225,16 +245,23 @@ export function specFromPayload(payload: unknown, defaults: RegistryDefaults): A
   const spec = isRecord(payload) && isRecord(payload['spec']) ? payload['spec'] : {};
   let env: Record<string, string> = {};
   let ports: PortSpec[] = [];
+  let compose: ComposeSpec | undefined;
   try {
     env = parseEnvironment(spec['env']);
     ports = parsePorts(spec['ports']);
   } catch {
     // a damaged row runs the app without them rather than not at all
   }
+  try {
+    compose = parseComposePayload('spec.compose', spec['compose']);
+  } catch {
+    // a damaged compose file: the app's operations fail with a clear reason instead
+  }
   return {
     registry: typeof spec['registry'] === 'string' ? spec['registry'] : defaults.registry,
     repository: typeof spec['repository'] === 'string' ? spec['repository'] : defaults.repository,
     env,
     ports,
+    ...(compose ? { compose } : {}),
   };
 }

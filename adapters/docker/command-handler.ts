@@ -26,6 +26,7 @@ import { appImageRef, buildArchivePathFor, registryHostOf, type AppRuntimeSpec }
 import { judgeDisk, type DiskThresholds } from './disk-guard.js';
 import { PullTally, Throttle } from './op-progress.js';
 import { pushImage, tagImage } from './push.js';
+import type { ComposeOps } from '../compose/compose-ops.js';
 
 /** Where events go: the actor system (or anything with its `send`). */
 export interface EventSink {
@@ -72,6 +73,8 @@ export interface DockerCommandDeps {
   credentialsFor(actorId: string, app: AppIdentity, registryHost: string | undefined): Promise<RegistryCredentials | undefined>;
   logs: AppLogSink;
   health: EngineHealth;
+  /** Runs the operations of compose apps (those whose spec has a compose file). */
+  compose?: ComposeOps;
   /** A container of ours was (re)created and started: its logs can be followed. */
   onContainerStarted?(container: string, containerId: string): void;
   logger: EngineLogger;
@@ -185,6 +188,11 @@ export class DockerCommands {
     container: string,
     signal: AbortSignal,
   ): Promise<{ containerId?: string }> {
+    const spec = this.spec(actor);
+    if (spec.compose) {
+      if (!this.deps.compose) return Promise.reject(new OpRefused('compose apps are not supported by this agent'));
+      return this.deps.compose.execute(c.op, c.app, container, spec, signal).then(() => ({}));
+    }
     switch (c.op) {
       case 'pull':
         return this.pull(c, actor, container, signal);
