@@ -56,7 +56,8 @@ export function runCompose(command: readonly string[], args: readonly string[], 
     if (opts.signal?.aborted) return reject(new ComposeError('canceled before it started'));
     const [exe, ...lead] = command;
     if (exe === undefined) return reject(new ComposeError('no compose command'));
-    const child = spawn(exe, [...lead, ...args], { env: childEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a stop reaches what the CLI started too (they hold its pipes open).
+    const child = spawn(exe, [...lead, ...args], { env: childEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let tail = '';
     let partial = '';
     let timedOut = false;
@@ -74,9 +75,16 @@ export function runCompose(command: readonly string[], args: readonly string[], 
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
     const stop = (): void => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
       killTimer.unref();
     };
     const timer = setTimeout(() => {
