@@ -13,7 +13,7 @@ import type { Json } from '../../actors/types.js';
 import type { Redactor } from '../log/redactor.js';
 import { dockerArch } from '../docker/arch.js';
 import { dockerFromEnv } from '../docker/client.js';
-import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, ReportFields, RequestOrigin } from '../wamp/apps-service.js';
+import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, PortReport, ReportFields, RequestOrigin } from '../wamp/apps-service.js';
 import { appsSettings, type AppsSettings } from './config.js';
 import { AppsRuntime } from './apps-runtime.js';
 import type { RegistryAuthSource } from './credentials.js';
@@ -44,12 +44,14 @@ export class AppsLink implements Link {
   readonly name = 'apps';
   readonly service: AppsLinkService;
   private rt: AppsRuntime | undefined;
+  /** Port report sinks: kept here, so they outlive a runtime's restart. */
+  private readonly portSinks = new Set<(report: PortReport) => void>();
 
   constructor(private readonly opts: AppsLinkOptions) {
     this.service = new LateService(() => {
       if (!this.rt) throw new Error('the apps link is not running');
       return this.rt;
-    });
+    }, this.portSinks);
   }
 
   /** The running runtime (tests read its engine and history). */
@@ -75,6 +77,9 @@ export class AppsLink implements Link {
       settings: settings.settings,
       docker: this.opts.docker ?? dockerFromEnv(this.opts.env),
       ...(this.opts.redactor ? { redactor: this.opts.redactor } : {}),
+      reportPorts: (report) => {
+        for (const sink of this.portSinks) sink(report);
+      },
     });
     this.rt = rt;
     try {
@@ -95,7 +100,10 @@ export class AppsLink implements Link {
 
 /** Forwards to the runtime of the moment, so the studio link can hold it from construction on. */
 class LateService implements AppsLinkService {
-  constructor(private readonly rt: () => AppsRuntime) {}
+  constructor(
+    private readonly rt: () => AppsRuntime,
+    private readonly portSinks: Set<(report: PortReport) => void>,
+  ) {}
   requestAppState(request: AppStateRequest, origin: RequestOrigin, raw: Record<string, unknown>): Promise<void> {
     return this.rt().requestAppState(request, origin, raw);
   }
@@ -125,5 +133,9 @@ class LateService implements AppsLinkService {
   }
   useRegistryAuth(source: RegistryAuthSource): () => void {
     return this.rt().useRegistryAuth(source);
+  }
+  usePortReports(sink: (report: PortReport) => void): () => void {
+    this.portSinks.add(sink);
+    return () => this.portSinks.delete(sink);
   }
 }

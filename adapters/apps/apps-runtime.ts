@@ -26,6 +26,7 @@ import {
   type AppsService,
   type ImageSummary,
   type LogBatch,
+  type PortReport,
   type ReportFields,
   type RequestOrigin,
 } from '../wamp/apps-service.js';
@@ -39,7 +40,8 @@ import { CredentialVault, type RegistryAuthSource } from './credentials.js';
 import { AppActors } from './app-actors.js';
 import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
-import { specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { portsJson, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { assignHostPorts, reportedPorts } from './ports.js';
 import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
 import { ComposeOps } from '../compose/compose-ops.js';
@@ -54,6 +56,8 @@ export interface AppsRuntimeDeps {
   settings: AppsSettings;
   docker: Dockerode;
   redactor?: Redactor;
+  /** Port reports for the studio (`update_app_on_device`). */
+  reportPorts?(report: PortReport): void;
 }
 
 export class AppsRuntime implements AppsService {
@@ -62,6 +66,7 @@ export class AppsRuntime implements AppsService {
   readonly batcher: LogBatcher;
   private readonly ctx: LinkContext;
   private readonly settings: AppsSettings;
+  private readonly reportPorts: ((report: PortReport) => void) | undefined;
   private readonly docker: Dockerode;
   private readonly logger: Logger;
   private readonly projection: AppRequestsProjection;
@@ -85,6 +90,7 @@ export class AppsRuntime implements AppsService {
     const { ctx, settings } = deps;
     this.ctx = ctx;
     this.settings = settings;
+    this.reportPorts = deps.reportPorts;
     this.docker = deps.docker;
     this.logger = ctx.logger;
     const journal = ctx.journal;
@@ -235,7 +241,7 @@ export class AppsRuntime implements AppsService {
     const v = validateRequest(request, this.settings.registry, { requestId: randomUUID(), resync: origin === 'reconcile' });
     if (!v.ok) throw new InvalidAppRequest(v.error);
     this.vault.set(v.request.actorId, v.request.credentials);
-    const applied = this.chain.then(() => this.apply(v.request));
+    const applied = this.chain.then(() => this.apply(v.request, request.ports));
     this.chain = applied.catch(() => undefined);
     await applied;
   }
@@ -330,11 +336,35 @@ export class AppsRuntime implements AppsService {
 
   // ---- internals -----------------------------------------------------------
 
-  private async apply(r: ValidatedRequest): Promise<void> {
+  private async apply(r: ValidatedRequest, rawPorts: Json[] | null = null): Promise<void> {
+    this.assignPorts(r, rawPorts);
     this.specs.set(r.actorId, r.spec);
     if (!this.ctx.system.has(r.actorId)) await this.spawnFresh(r);
     this.ctx.system.send(r.actorId, SOURCE, 'REQUEST', r.event as unknown as { [key: string]: Json });
     await this.ctx.system.flush();
+  }
+
+  /**
+   * Host ports for the request's rules, free of every other app's (§7.2),
+   * recorded in the REQUEST event, and reported to the studio (the Reagent's
+   * syncPortState). A device out of ports refuses the request, naming the rule.
+   */
+  private assignPorts(r: ValidatedRequest, rawPorts: Json[] | null): void {
+    if (r.spec.ports.length === 0) return;
+    const previous = (this.specs.get(r.actorId) ?? this.specFromProjection(r.actorId)).ports;
+    const others = [...this.specs.entries()].filter(([id]) => id !== r.actorId).map(([, s]) => s.ports);
+    const res = assignHostPorts(r.spec.ports, previous, others);
+    if (!res.ok) throw new InvalidAppRequest(`request_app_state: field "ports": ${res.reason}`);
+    r.spec.ports = res.ports;
+    r.event.spec.ports = portsJson(res.ports);
+    const appKey = /^\d{1,15}$/.test(r.app.appKey) ? Number(r.app.appKey) : r.app.appKey;
+    const report: PortReport = { app_key: appKey, stage: r.app.stage, ports: reportedPorts(rawPorts, res.ports) };
+    this.logger.info({ actor: r.actorId, ports: res.ports.map((p) => `${p.host_port}->${p.port}/${p.protocol ?? 'tcp'}`) }, 'app host ports assigned');
+    try {
+      this.reportPorts?.(report);
+    } catch (err) {
+      this.logger.error({ err, actor: r.actorId }, 'port report could not be handed to the studio link');
+    }
   }
 
   private input(app: AppIdentity, version: string | null, initial: AppState): Json {

@@ -82,8 +82,9 @@ export function appsSettings(
 ): SettingsResult {
   try {
     const network = env['REAGENT_APP_NETWORK'] ?? 'bridge';
-    if (!['bridge', 'host', 'none'].includes(network)) {
-      throw new Error(`REAGENT_APP_NETWORK=${JSON.stringify(network)}: expected bridge, host or none`);
+    // bridge (the Reagent's), host, none, or the name of a user-defined network (ports are published on it too).
+    if (!['bridge', 'host', 'none'].includes(network) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(network)) {
+      throw new Error(`REAGENT_APP_NETWORK=${JSON.stringify(network)}: expected bridge, host, none or the name of a Docker network`);
     }
     const disk = diskThresholdsFromEnv(env);
     const historyLines = uintVar(env, 'REAGENT_APP_LOG_LINES', DEFAULT_LOG_SETTINGS.historyLines, 'lines of log history kept per app');

@@ -148,6 +148,16 @@ export function parsePorts(v: unknown): PortSpec[] {
     if (proto !== 'tcp' && proto !== 'udp') throw new FieldError(`ports[${i}].protocol`, '"tcp", "udp", "http" or "https"', protocol);
     const spec: PortSpec = { port: port(`ports[${i}].port`, rule['port']), protocol: proto };
     if (rule['host_port'] !== undefined && rule['host_port'] !== null && rule['host_port'] !== 0) spec.host_port = port(`ports[${i}].host_port`, rule['host_port']);
+    for (const k of ['remote_port', 'cloud_remote_port'] as const) {
+      if (rule[k] !== undefined && rule[k] !== null && rule[k] !== 0 && rule[k] !== '') spec[k] = port(`ports[${i}].${k}`, rule[k]);
+    }
+    const custom = rule['remote_port_environment'];
+    if (custom !== undefined && custom !== null && custom !== '') {
+      if (typeof custom !== 'string' || !ENV_KEY.test(custom)) throw new FieldError(`ports[${i}].remote_port_environment`, 'a variable name of letters, digits and "_"', custom);
+      spec.remote_port_environment = custom;
+    }
+    // One host port per container port and protocol: a repeated rule adds nothing.
+    if (out.some((o) => o.port === spec.port && o.protocol === spec.protocol)) return;
     out.push(spec);
   });
   return out;
@@ -170,8 +180,12 @@ export function parseDockerCredentials(v: unknown): Map<string, RegistryCredenti
   return out;
 }
 
-function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
-  return ports.map((p) => ({ port: p.port, protocol: p.protocol ?? 'tcp', ...(p.host_port !== undefined ? { host_port: p.host_port } : {}) }));
+export function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
+  return ports.map((p) => {
+    const out: { [key: string]: Json } = { port: p.port, protocol: p.protocol ?? 'tcp' };
+    for (const k of ['host_port', 'remote_port', 'cloud_remote_port', 'remote_port_environment'] as const) if (p[k] !== undefined) out[k] = p[k];
+    return out;
+  });
 }
 
 /**

@@ -22,6 +22,8 @@ import { removeAppDir } from '../docker/app-dirs.js';
 import { PullTally } from '../docker/op-progress.js';
 import { detectComposeCli, runCompose, type ComposeCli } from './cli.js';
 import { composeDir, composeImages, composeProjectName, writeComposeFiles, type ComposeSpec } from './project.js';
+import { portEnv } from '../apps/ports.js';
+import { writeEnvFiles } from '../apps/env-files.js';
 
 export type ComposeOp = 'pull' | 'build' | 'publish' | 'run' | 'stop' | 'remove' | 'uninstall';
 
@@ -126,7 +128,10 @@ export class ComposeOps {
   }
 
   private async write(app: AppIdentity, container: string, compose: ComposeSpec, spec: AppRuntimeSpec) {
-    const files = await writeComposeFiles(this.deps.engine.appsDir, app, compose, spec.env);
+    // The port variables (§7.2) can be used in the compose file as ${DEVICE_PORT_FOR_<port>}.
+    const ports = portEnv(spec.ports);
+    if (Object.keys(ports).length) await writeEnvFiles(this.deps.engine.appsDir, app, ports);
+    const files = await writeComposeFiles(this.deps.engine.appsDir, app, compose, { ...spec.env, ...ports });
     if (files.skipped.length) this.deps.logs.agent(container, `left out of .env-compose (line breaks): ${files.skipped.join(', ')}`);
     return files;
   }

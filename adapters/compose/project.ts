@@ -86,18 +86,33 @@ export function envFileText(env: Readonly<Record<string, string>>): { text: stri
 }
 
 /**
- * A directory inside `appsDir` made (recursively) and proven to be a real
- * directory whose real path is still inside the apps dir: a symlink planted
- * there cannot send our writes elsewhere.
+ * A directory inside `appsDir`, made one level at a time below it: every level
+ * that exists must be a real directory, not a symlink, so a link planted on
+ * the way can neither send our writes elsewhere nor make us create
+ * directories outside the apps dir.
  */
 export async function ensureDirInside(appsDir: string, dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const st = await lstat(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory (a symlink?); refusing to write into it`);
+  // The apps dir itself is the operator's (a flag); it may not exist yet on a fresh device.
+  await mkdir(appsDir, { recursive: true });
   const base = await realpath(appsDir);
-  const real = await realpath(dir);
-  if (real !== base && !real.startsWith(base + path.sep)) throw new Error(`${dir} resolves outside the apps dir (${real}); refusing to write into it`);
-  return real;
+  const rel = path.relative(path.resolve(appsDir), path.resolve(dir));
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${dir} is not inside the apps dir ${appsDir}`);
+  let at = base;
+  for (const part of rel.split(path.sep)) {
+    at = path.join(at, part);
+    let st;
+    try {
+      st = await lstat(at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(at, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+      st = await lstat(at);
+    }
+    if (!st.isDirectory()) throw new Error(`${at} is not a directory (a symlink?); refusing to write into it`);
+  }
+  return at;
 }
 
 /** Writes `file` with `mode`, refusing to follow a symlink in its place (O_NOFOLLOW). */

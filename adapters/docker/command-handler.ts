@@ -27,6 +27,8 @@ import { judgeDisk, type DiskThresholds } from './disk-guard.js';
 import { PullTally, Throttle } from './op-progress.js';
 import { pushImage, tagImage } from './push.js';
 import type { ComposeOps } from '../compose/compose-ops.js';
+import { portEnv } from '../apps/ports.js';
+import { writeEnvFiles } from '../apps/env-files.js';
 
 /** Where events go: the actor system (or anything with its `send`). */
 export interface EventSink {
@@ -282,12 +284,15 @@ export class DockerCommands {
     const image = appImageRef(this.deps.engine.arch, spec, c.app, c.version);
     if (!(await this.deps.engine.imageExists(image))) throw new OpRefused(`image ${image} is not on the device`);
     this.deps.logs.agent(container, 'Now running app…');
+    // §7.2: the port variables in the environment and as files in /data/env.
+    const ports = portEnv(spec.ports);
+    if (Object.keys(ports).length) await writeEnvFiles(this.deps.engine.appsDir, c.app, ports);
     const { id } = await this.deps.engine.runApp({
       appKey: c.app.appKey,
       stage: c.app.stage,
       appName: c.app.appName,
       image,
-      env: spec.env,
+      env: { ...spec.env, ...ports },
       ports: spec.ports,
       networkMode: this.deps.options.networkMode,
       stopTimeoutSec: this.deps.options.stopTimeoutSec,
