@@ -111,7 +111,9 @@ export class AppsRuntime implements AppsService {
     });
     this.vault = new CredentialVault((secret) => deps.redactor?.addSecret(secret));
     this.actors = new AppActors(ctx.system);
+    const specOf = (actor: string): AppRuntimeSpec => this.specs.get(actor) ?? this.specFromProjection(actor);
     this.monitor = new EngineMonitor({
+      isCompose: (actor) => specOf(actor).compose !== undefined,
       engine: this.engine,
       events: ctx.system,
       view: this.actors,
@@ -123,7 +125,6 @@ export class AppsRuntime implements AppsService {
       },
       onUp: (containers) => this.onEngineUp(containers),
     });
-    const specOf = (actor: string): AppRuntimeSpec => this.specs.get(actor) ?? this.specFromProjection(actor);
     const compose = new ComposeOps({
       engine: this.engine,
       env: settings.composeEnv,
