@@ -16,7 +16,7 @@ import { DockerEngine } from '../docker/engine.js';
 import { DockerCommands } from '../docker/command-handler.js';
 import { EngineMonitor } from '../docker/engine-monitor.js';
 import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from '../docker/app-image.js';
-import { containerName, type AppIdentity } from '../docker/naming.js';
+import { containerName, parseAppContainerName, type AppIdentity } from '../docker/naming.js';
 import type { OurContainer } from '../docker/types.js';
 import {
   InvalidAppRequest,
@@ -42,7 +42,7 @@ import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
 import { portsJson, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
 import { assignHostPorts, reportedPorts } from './ports.js';
-import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
+import { LOG_QUERY_LIMITS, appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
 import { ComposeOps } from '../compose/compose-ops.js';
 import { ComposeObserver } from '../compose/observer.js';
@@ -78,6 +78,7 @@ export class AppsRuntime implements AppsService {
   private readonly monitor: EngineMonitor;
   private readonly commands: DockerCommands;
   private readonly composeObserver: ComposeObserver;
+  private readonly compose: ComposeOps;
   private readonly listener: AppsJournalListener;
   private readonly offs: Array<() => void> = [];
   /** Requests are applied one after another, after the boot reconciliation. */
@@ -125,7 +126,7 @@ export class AppsRuntime implements AppsService {
       },
       onUp: (containers) => this.onEngineUp(containers),
     });
-    const compose = new ComposeOps({
+    const compose = (this.compose = new ComposeOps({
       engine: this.engine,
       env: settings.composeEnv,
       logs: this.hub,
@@ -134,7 +135,7 @@ export class AppsRuntime implements AppsService {
       logger: this.logger,
       stopTimeoutSec: settings.stopTimeoutSec,
       timeoutMs: settings.composeTimeoutMs,
-    });
+    }));
     this.composeObserver = new ComposeObserver({
       docker: deps.docker,
       events: ctx.system,
@@ -313,12 +314,52 @@ export class AppsRuntime implements AppsService {
     ].join('\n');
   }
 
-  appLogHistory(name: string): Promise<string[]> {
+  async appLogHistory(name: string): Promise<string[]> {
+    const compose = this.composeAppOf(name);
+    if (compose) {
+      // The agent's lines about the app, then its services' last output (as Docker's last 50 for a container).
+      const base = this.history.read(validateAppContainerName(name))?.lines ?? [];
+      const tail = LOG_QUERY_LIMITS.historyDockerTail;
+      const services = await this.compose.logs(compose.app, name, compose.spec, { tail, timestamps: false, maxBytes: LOG_QUERY_LIMITS.maxBytes }).catch(() => []);
+      return [...base, ...services];
+    }
     return appLogHistory(this.docker, this.history, name);
   }
 
-  queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult> {
+  async queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult> {
+    const compose = this.composeAppOf(query.containerName);
+    if (compose) {
+      // A compose app's output is its services': the compose CLI reads it (tail, offset, timestamps; no since/until in v1).
+      try {
+        const tail = Math.min(Math.max(0, Math.floor(query.tail)), LOG_QUERY_LIMITS.maxLines);
+        const offset = Math.min(Math.max(0, Math.floor(query.offset)), LOG_QUERY_LIMITS.maxLines);
+        const got = await this.compose.logs(compose.app, query.containerName, compose.spec, {
+          tail: tail + offset,
+          timestamps: query.timestamps,
+          maxBytes: LOG_QUERY_LIMITS.maxBytes,
+        });
+        const lines = offset > 0 ? got.slice(0, Math.max(0, got.length - offset)) : got;
+        const kept = lines.slice(-tail);
+        return { lines: kept, source: 'compose', returned: kept.length, truncated: kept.length < got.length, device_time: new Date(this.ctx.clock.now()).toISOString() };
+      } catch (err) {
+        this.logger.warn({ container: query.containerName, err: (err as Error).message }, 'compose logs failed; answering from the history');
+      }
+    }
     return queryAppLogs(this.docker, this.history, query, this.ctx.clock.now());
+  }
+
+  /** The compose app a container name stands for, if it is one. */
+  private composeAppOf(name: string): { app: AppIdentity; spec: AppRuntimeSpec } | undefined {
+    let parsed: ReturnType<typeof parseAppContainerName>;
+    try {
+      parsed = parseAppContainerName(name);
+    } catch {
+      return undefined;
+    }
+    const actor = `app:${parsed.stage}:${parsed.appKey}`;
+    const app = this.actors.appView(actor)?.app;
+    const spec = this.specs.get(actor);
+    return app && spec?.compose ? { app, spec } : undefined;
   }
 
   async logSources(): Promise<string[]> {

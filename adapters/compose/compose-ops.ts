@@ -100,6 +100,22 @@ export class ComposeOps {
     }
   }
 
+  /**
+   * The services' last output (`logs --no-color --tail N`), oldest first, each
+   * line prefixed by compose with its service; at most `maxBytes` of it.
+   */
+  async logs(app: AppIdentity, container: string, spec: AppRuntimeSpec, opts: { tail: number; timestamps: boolean; maxBytes: number }): Promise<string[]> {
+    const compose = spec.compose;
+    if (!compose) throw new ComposeOpError('not a compose app');
+    const cli = await this.detect();
+    const files = await this.write(app, container, compose, spec);
+    const args = ['-p', composeProjectName(app), '-f', files.file, '--env-file', files.envFile, 'logs', '--no-color', '--tail', String(opts.tail), ...(opts.timestamps ? ['-t'] : [])];
+    const r = await runCompose(cli.command, args, { env: this.deps.env, cwd: files.dir, timeoutMs: 30_000, maxOutputBytes: opts.maxBytes });
+    if (r.code !== 0) throw new ComposeOpError(`compose logs exited ${r.code ?? r.signal}: ${this.deps.redact(r.output.trim()).slice(-OUTPUT_TAIL)}`);
+    const lines = r.output.split(/\r?\n/).filter((l) => l.trim() !== '' && !/^Attaching to /.test(l));
+    return lines.map((l) => this.deps.redact(l));
+  }
+
   private async pull(app: AppIdentity, container: string, compose: ComposeSpec, spec: AppRuntimeSpec, signal: AbortSignal): Promise<void> {
     await this.write(app, container, compose, spec);
     for (const image of composeImages(compose)) {

@@ -115,6 +115,20 @@ describe('compose app: studio client → CLI → compose CLI → Docker', { skip
     // The compose CLI's output is in the agent's log, and nothing says which CLI is missing.
     assert.ok(device.lines().some((l) => l.msg === 'compose CLI found'), 'the CLI detection is logged');
 
+    // Its logs: the services' output through the compose CLI, and the agent's lines with them.
+    let lastLogs: unknown;
+    await waitFor('web output', async () => {
+      const q = await callOutcome(studio.session, proc('query_app_logs'), [{ containerName: `prod_${appKey}_plant`, tail: 20 }]);
+      lastLogs = q;
+      const res = q.args?.[0] as { source: string; lines: string[] } | undefined;
+      return res?.source === 'compose' && res.lines.some((l) => /^web\S* +\| .*web hello-compose$/.test(l));
+    }, 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(lastLogs)}`);
+    });
+    const hist = (await callOutcome(studio.session, proc('get_app_log_history'), [{ containerName: `prod_${appKey}_plant` }])).args?.[0] as string[];
+    assert.ok(hist.includes('Now running compose app…'), hist.join('\n'));
+    assert.ok(hist.some((l) => /^web\S* +\| web hello-compose$/.test(l)), hist.join('\n'));
+
     // One service fails: the app is FAILED although the other still runs.
     const exec = await peer.docker().getContainer(worker.Id).exec({ Cmd: ['sh', '-c', 'echo x > /tmp/fail'] });
     await exec.start({});
