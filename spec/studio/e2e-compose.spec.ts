@@ -3,12 +3,15 @@
 // docker-compose 1.29 here). A two-service app is installed and reaches
 // RUNNING; one service exiting non-zero makes it FAILED; uninstall takes the
 // project, its files and its data away. The private engine has no bridge
-// network, so the services use `network_mode: none`.
+// network, so the services use `network_mode: none`. One service's image is
+// only in the password-protected registry, so installing pulls it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { skipLoudly, startDockerPeer, uniqueAppKey, waitFor, type DockerPeer } from '../helpers/docker-peer.js';
+import { drainProgress, makeTgz, skipLoudly, startDockerPeer, uniqueAppKey, waitFor, type DockerPeer } from '../helpers/docker-peer.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import { STUDIO_USER, proc, startPeers } from './helpers/harness.js';
 import { callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
 import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
@@ -36,10 +39,12 @@ describe('compose app: studio client → CLI → compose CLI → Docker', { skip
   const peer = peerOrSkip as DockerPeer;
   const appKey = Number(uniqueAppKey());
   const project = `prod_${appKey}_plant_compose`;
+  // The web service's image is only in the password-protected registry: installing pulls it.
+  const webImage = `${peer.registry.host}/apps/compose-web-${appKey}:1.0.0`;
   const compose = {
     services: {
       web: {
-        image: peer.image,
+        image: webImage,
         network_mode: 'none',
         environment: { GREETING: '${GREETING}' },
         command: ['sh', '-c', "trap 'exit 0' TERM; while true; do echo web $$GREETING; sleep 1; done"],
@@ -61,6 +66,7 @@ describe('compose app: studio client → CLI → compose CLI → Docker', { skip
     requestor_account_key: Number(STUDIO_USER.authid),
     environment: { GREETING: 'hello-compose' },
     docker_compose: compose,
+    docker_credentials: { [peer.registry.host]: { username: peer.registry.username, password: peer.registry.password } },
   });
   let router: RouterPeer;
   let backend: BackendSim;
@@ -70,6 +76,17 @@ describe('compose app: studio client → CLI → compose CLI → Docker', { skip
     peer.docker().listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
 
   before(async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'reagent-e2e-compose-'));
+    try {
+      const docker = peer.docker();
+      const tgz = await makeTgz(work, { Dockerfile: `FROM ${peer.image}\nLABEL app=compose-web\n` });
+      await drainProgress(await docker.buildImage(tgz, { t: webImage, rm: true }), `build ${webImage}`);
+      const auth = { username: peer.registry.username, password: peer.registry.password, serveraddress: peer.registry.host };
+      await drainProgress(await docker.getImage(webImage).push({ authconfig: auth }), `push ${webImage}`);
+      await docker.getImage(webImage).remove();
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
     ({ router, backend } = await startPeers());
     device = startCliDevice({
       url: router.url,
@@ -95,8 +112,9 @@ describe('compose app: studio client → CLI → compose CLI → Docker', { skip
     const r = await callOutcome(studio.session, proc('request_app_state'), [], request('RUNNING'));
     assert.ok(r.ok, JSON.stringify(r));
     await backend.until(() => backend.statesOf(appKey, 'PROD').at(-1) === 'RUNNING', 90_000, 'RUNNING reported');
-    // The images are on the device already: no DOWNLOADING.
-    assert.deepEqual(backend.statesOf(appKey, 'PROD'), ['PRESENT', 'STARTING', 'RUNNING']);
+    // web's image was missing: pulled with the request's registry credentials (DOWNLOADING).
+    assert.deepEqual(backend.statesOf(appKey, 'PROD'), ['REMOVED', 'DOWNLOADING', 'PRESENT', 'STARTING', 'RUNNING']);
+    assert.ok(!device.reagent.output().includes(peer.registry.password), 'the registry password never printed');
 
     const containers = await projectContainers();
     assert.equal(containers.length, 2, JSON.stringify(containers.map((c) => c.Names)));

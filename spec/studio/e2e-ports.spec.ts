@@ -102,7 +102,7 @@ describe('ports: studio client → CLI → Docker', { skip }, () => {
     await backend
       .until(() => backend.statesOf(keyA, 'PROD').at(-1) === 'RUNNING', 90_000, 'alpha RUNNING')
       .catch((err: Error) => {
-        const said = device.lines().filter((l) => String(l.msg).includes("failed") || Number(l.level) >= 40).map((l) => JSON.stringify(l));
+        const said = device.lines().filter((l) => l.level === 'warn' || l.level === 'error').map((l) => JSON.stringify(l));
         throw new Error(`${err.message}\nstates: ${backend.statesOf(keyA, 'PROD').join(' ')}\n${said.join('\n')}`);
       });
     await backend.until(() => portReports(keyA).length > 0, 10_000, 'alpha port report');
