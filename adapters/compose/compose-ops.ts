@@ -72,6 +72,8 @@ export class ComposeOps {
   async execute(op: ComposeOp, app: AppIdentity, container: string, spec: AppRuntimeSpec, signal: AbortSignal): Promise<void> {
     const compose = spec.compose;
     if (!compose) throw new ComposeOpError('not a compose app');
+    // An engine that is away fails here as the engine's error (the app then waits for it), before any CLI is spawned.
+    if (op !== 'build' && op !== 'publish') await this.deps.engine.ping(5000);
     switch (op) {
       case 'build':
       case 'publish':
