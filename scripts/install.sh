@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--test" ]]; then
   packages=(docker.io busybox-static docker-registry apache2-utils golang-go chromium openssl iproute2 util-linux ca-certificates
-            dbus python3-dbusmock systemd qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
+            dbus python3-dbusmock systemd qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross
+            docker-compose)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

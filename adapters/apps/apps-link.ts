@@ -14,7 +14,7 @@ import type { Json } from '../../actors/types.js';
 import type { Redactor } from '../log/redactor.js';
 import { dockerArch } from '../docker/arch.js';
 import { dockerFromEnv } from '../docker/client.js';
-import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, ReportFields, RequestOrigin } from '../wamp/apps-service.js';
+import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, PortReport, ReportFields, RequestOrigin } from '../wamp/apps-service.js';
 import { appsSettings, type AppsSettings } from './config.js';
 import { AppsRuntime } from './apps-runtime.js';
 import type { RegistryAuthSource } from './credentials.js';
@@ -52,6 +52,8 @@ export class AppsLink implements Link {
   readonly service: AppsLinkService;
   private rt: AppsRuntime | undefined;
   private readonly plugged: Plugged = { source: undefined, appCredKey: null };
+  /** Port report sinks: kept here, so they outlive a runtime's restart. */
+  private readonly portSinks = new Set<(report: PortReport) => void>();
 
   constructor(private readonly opts: AppsLinkOptions) {
     this.service = new LateService(
@@ -61,6 +63,7 @@ export class AppsLink implements Link {
       },
       () => this.rt,
       this.plugged,
+      this.portSinks,
     );
   }
 
@@ -88,6 +91,9 @@ export class AppsLink implements Link {
       docker: this.opts.docker ?? dockerFromEnv(this.opts.env),
       ...(this.opts.redactor ? { redactor: this.opts.redactor } : {}),
       ...(this.opts.serial !== undefined ? { serial: this.opts.serial } : {}),
+      reportPorts: (report) => {
+        for (const sink of this.portSinks) sink(report);
+      },
     });
     if (this.plugged.source) rt.useRegistryAuth(this.plugged.source);
     rt.setAppCredentialKey(this.plugged.appCredKey);
@@ -114,6 +120,7 @@ class LateService implements AppsLinkService {
     private readonly rt: () => AppsRuntime,
     private readonly current: () => AppsRuntime | undefined,
     private readonly plugged: Plugged,
+    private readonly portSinks: Set<(report: PortReport) => void>,
   ) {}
   requestAppState(request: AppStateRequest, origin: RequestOrigin, raw: Record<string, unknown>): Promise<void> {
     return this.rt().requestAppState(request, origin, raw);
@@ -165,5 +172,9 @@ class LateService implements AppsLinkService {
   }
   removeUnlisted(listed: ReadonlyArray<{ appKey: number; stage: Stage }>): Promise<Array<{ appKey: number; stage: Stage; appName: string }>> {
     return this.rt().removeUnlisted(listed);
+  }
+  usePortReports(sink: (report: PortReport) => void): () => void {
+    this.portSinks.add(sink);
+    return () => this.portSinks.delete(sink);
   }
 }

@@ -27,6 +27,7 @@ import {
   type AppsService,
   type ImageSummary,
   type LogBatch,
+  type PortReport,
   type ReportFields,
   type RequestOrigin,
 } from '../wamp/apps-service.js';
@@ -41,7 +42,8 @@ import { CredentialVault } from './credentials.js';
 import { AppActors } from './app-actors.js';
 import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
-import { legacyEnv, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { legacyEnv, portsJson, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
+import { assignHostPorts, reportedPorts } from './ports.js';
 import { MemorySecretStore, type SecretStore } from '../store/secret-store.js';
 import type { RequestEventPayload } from './request.js';
 import { appCredentials } from './app-credential.js';
@@ -50,8 +52,11 @@ import { minimalRequest } from './internal-request.js';
 import { DiskWatch } from './disk-watch.js';
 import { planRemovals } from '../../machines/studio-reconcile.js';
 import { appActorId } from '../../machines/app.js';
-import { appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
+import { LOG_QUERY_LIMITS, appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
+import { ComposeOps } from '../compose/compose-ops.js';
+import { ComposeObserver } from '../compose/observer.js';
+import { composeImages } from '../compose/project.js';
 
 const SOURCE = 'apps';
 const HISTORY_PERSIST_MS = 30_000;
@@ -63,6 +68,8 @@ export interface AppsRuntimeDeps {
   redactor?: Redactor;
   /** The device serial, part of APP_AUTH_ID/SECRET; without it apps get no per-app credentials. */
   serial?: string;
+  /** Port reports for the studio (`update_app_on_device`). */
+  reportPorts?(report: PortReport): void;
 }
 
 export class AppsRuntime implements AppsService {
@@ -71,6 +78,9 @@ export class AppsRuntime implements AppsService {
   readonly batcher: LogBatcher;
   private readonly ctx: LinkContext;
   private readonly settings: AppsSettings;
+  private readonly reportPorts: ((report: PortReport) => void) | undefined;
+  /** Sinks plugged in through the service interface (a studio link holding this runtime directly). */
+  private readonly portSinks = new Set<(report: PortReport) => void>();
   private readonly docker: Dockerode;
   private readonly logger: Logger;
   private readonly projection: AppRequestsProjection;
@@ -83,6 +93,8 @@ export class AppsRuntime implements AppsService {
   private readonly actors: AppActors;
   private readonly monitor: EngineMonitor;
   private readonly commands: DockerCommands;
+  private readonly composeObserver: ComposeObserver;
+  private readonly compose: ComposeOps;
   private readonly listener: AppsJournalListener;
   private readonly offs: Array<() => void> = [];
   /** Requests are applied one after another, after the boot reconciliation. */
@@ -103,6 +115,7 @@ export class AppsRuntime implements AppsService {
     const { ctx, settings } = deps;
     this.ctx = ctx;
     this.settings = settings;
+    this.reportPorts = deps.reportPorts;
     this.docker = deps.docker;
     this.logger = ctx.logger;
     this.serial = deps.serial;
@@ -126,7 +139,9 @@ export class AppsRuntime implements AppsService {
     this.vault = new CredentialVault((secret) => deps.redactor?.addSecret(secret));
     this.secrets = ctx.secrets ?? new MemorySecretStore();
     this.actors = new AppActors(ctx.system);
+    const specOf = (actor: string): AppRuntimeSpec => this.specs.get(actor) ?? this.specFromProjection(actor);
     this.monitor = new EngineMonitor({
+      isCompose: (actor) => specOf(actor).compose !== undefined,
       engine: this.engine,
       events: ctx.system,
       view: this.actors,
@@ -138,11 +153,33 @@ export class AppsRuntime implements AppsService {
       },
       onUp: (containers) => this.onEngineUp(containers),
     });
+    const compose = (this.compose = new ComposeOps({
+      engine: this.engine,
+      env: settings.composeEnv,
+      logs: this.hub,
+      credentialsFor: (app, host) => {
+        const actor = appActorId(app.stage, app.appKey);
+        // compose pulls get the same login; no refresh round: the CLI reports a refusal
+        return this.vault.lookup(actor, app, host, this.callerIdOf(actor)).then((l) => l.credentials);
+      },
+      redact,
+      logger: this.logger,
+      stopTimeoutSec: settings.stopTimeoutSec,
+      timeoutMs: settings.composeTimeoutMs,
+    }));
+    this.composeObserver = new ComposeObserver({
+      docker: deps.docker,
+      events: ctx.system,
+      view: this.actors,
+      isCompose: (actor) => specOf(actor).compose !== undefined,
+      logger: this.logger,
+    });
     this.commands = new DockerCommands({
       events: ctx.system,
+      compose,
       engine: this.engine,
       docker: deps.docker,
-      specOf: (actor) => this.specs.get(actor) ?? this.specFromProjection(actor),
+      specOf,
       credentialsFor: (actor, app, host) => this.vault.lookup(actor, app, host, this.callerIdOf(actor)),
       extraEnv: (actor, app) => this.appCredentialEnv(actor, app),
       logs: this.hub,
@@ -198,6 +235,7 @@ export class AppsRuntime implements AppsService {
       this.logger.error({ err }, 'moving app files to the keyed layout failed; apps start on the keyed paths'),
     );
     this.monitor.start();
+    this.composeObserver.start();
     // With no app to converge there is nothing to wait for; a first list that comes at once is still used.
     const standing = this.projection.all().length;
     const containers = await this.monitor.waitUp(standing > 0 ? this.settings.engineWaitMs : Math.min(this.settings.engineWaitMs, 2000), standing === 0);
@@ -219,6 +257,7 @@ export class AppsRuntime implements AppsService {
   async stop(): Promise<void> {
     this.disk.stop();
     this.monitor.close();
+    this.composeObserver.close();
     this.commands.close();
     await this.commands.idle(5000);
     for (const off of this.offs.splice(0).reverse()) off();
@@ -255,7 +294,7 @@ export class AppsRuntime implements AppsService {
     });
     if (!v.ok) throw new InvalidAppRequest(v.error);
     this.vault.set(v.request.actorId, v.request.credentials);
-    const applied = this.chain.then(() => this.apply(v.request));
+    const applied = this.chain.then(() => this.apply(v.request, request.ports));
     this.chain = applied.catch(() => undefined);
     await applied;
   }
@@ -379,16 +418,56 @@ export class AppsRuntime implements AppsService {
     ].join('\n');
   }
 
-  appLogHistory(name: string): Promise<string[]> {
+  async appLogHistory(name: string): Promise<string[]> {
+    const compose = this.composeAppOf(name);
+    if (compose) {
+      // The agent's lines about the app, then its services' last output (as Docker's last 50 for a container).
+      const base = this.history.read(validateAppContainerName(name))?.lines ?? [];
+      const tail = LOG_QUERY_LIMITS.historyDockerTail;
+      const services = await this.compose.logs(compose.app, name, compose.spec, { tail, timestamps: false, maxBytes: LOG_QUERY_LIMITS.maxBytes }).catch(() => []);
+      return [...base, ...services];
+    }
     return appLogHistory(this.docker, this.history, name);
   }
 
-  queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult> {
+  async queryAppLogs(query: AppLogQuery): Promise<AppLogQueryResult> {
+    const compose = this.composeAppOf(query.containerName);
+    if (compose) {
+      // A compose app's output is its services': the compose CLI reads it (tail, offset, timestamps; no since/until in v1).
+      try {
+        const tail = Math.min(Math.max(0, Math.floor(query.tail)), LOG_QUERY_LIMITS.maxLines);
+        const offset = Math.min(Math.max(0, Math.floor(query.offset)), LOG_QUERY_LIMITS.maxLines);
+        const got = await this.compose.logs(compose.app, query.containerName, compose.spec, {
+          tail: tail + offset,
+          timestamps: query.timestamps,
+          maxBytes: LOG_QUERY_LIMITS.maxBytes,
+        });
+        const lines = offset > 0 ? got.slice(0, Math.max(0, got.length - offset)) : got;
+        const kept = lines.slice(-tail);
+        return { lines: kept, source: 'compose', returned: kept.length, truncated: kept.length < got.length, device_time: new Date(this.ctx.clock.now()).toISOString() };
+      } catch (err) {
+        this.logger.warn({ container: query.containerName, err: (err as Error).message }, 'compose logs failed; answering from the history');
+      }
+    }
     return queryAppLogs(this.docker, this.history, query, this.ctx.clock.now());
   }
 
   openTerminal(name: string): Promise<ContainerTerminal> {
     return openContainerTerminal(this.docker, validateAppContainerName(name));
+  }
+
+  /** The compose app a container name stands for, if it is one. */
+  private composeAppOf(name: string): { app: AppIdentity; spec: AppRuntimeSpec } | undefined {
+    let parsed: ReturnType<typeof parseAppContainerName>;
+    try {
+      parsed = parseAppContainerName(name);
+    } catch {
+      return undefined;
+    }
+    const actor = `app:${parsed.stage}:${parsed.appKey}`;
+    const app = this.actors.appView(actor)?.app;
+    const spec = this.specs.get(actor);
+    return app && spec?.compose ? { app, spec } : undefined;
   }
 
   async logSources(): Promise<string[]> {
@@ -399,6 +478,11 @@ export class AppsRuntime implements AppsService {
     }
     for (const row of this.projection.all()) names.add(containerName(row.stage, row.appKey, row.appName));
     return [...names].sort();
+  }
+
+  usePortReports(sink: (report: PortReport) => void): () => void {
+    this.portSinks.add(sink);
+    return () => this.portSinks.delete(sink);
   }
 
   subscribeLogBatches(name: string, onBatch: (batch: LogBatch) => void): () => void {
@@ -467,13 +551,38 @@ export class AppsRuntime implements AppsService {
     return env;
   }
 
-  private async apply(r: ValidatedRequest): Promise<void> {
+  private async apply(r: ValidatedRequest, rawPorts: Json[] | null = null): Promise<void> {
+    this.assignPorts(r, rawPorts);
     this.specs.set(r.actorId, r.spec);
     // Saved before the event is journaled: a restart right after must find the values.
     this.secrets.setAppEnv(r.actorId, r.spec.env);
     if (!this.ctx.system.has(r.actorId)) await this.spawnFresh(r);
     this.ctx.system.send(r.actorId, SOURCE, 'REQUEST', r.event as unknown as { [key: string]: Json });
     await this.ctx.system.flush();
+  }
+
+  /**
+   * Host ports for the request's rules, free of every other app's (§7.2),
+   * recorded in the REQUEST event, and reported to the studio (the Reagent's
+   * syncPortState). A device out of ports refuses the request, naming the rule.
+   */
+  private assignPorts(r: ValidatedRequest, rawPorts: Json[] | null): void {
+    if (r.spec.ports.length === 0) return;
+    const previous = (this.specs.get(r.actorId) ?? this.specFromProjection(r.actorId)).ports;
+    const others = [...this.specs.entries()].filter(([id]) => id !== r.actorId).map(([, s]) => s.ports);
+    const res = assignHostPorts(r.spec.ports, previous, others);
+    if (!res.ok) throw new InvalidAppRequest(`request_app_state: field "ports": ${res.reason}`);
+    r.spec.ports = res.ports;
+    r.event.spec.ports = portsJson(res.ports);
+    const appKey = /^\d{1,15}$/.test(r.app.appKey) ? Number(r.app.appKey) : r.app.appKey;
+    const report: PortReport = { app_key: appKey, stage: r.app.stage, ports: reportedPorts(rawPorts, res.ports) };
+    this.logger.info({ actor: r.actorId, ports: res.ports.map((p) => `${p.host_port}->${p.port}/${p.protocol ?? 'tcp'}`) }, 'app host ports assigned');
+    try {
+      this.reportPorts?.(report);
+      for (const sink of this.portSinks) sink(report);
+    } catch (err) {
+      this.logger.error({ err, actor: r.actorId }, 'port report could not be handed to the studio link');
+    }
   }
 
   private input(app: AppIdentity, version: string | null, initial: AppState): Json {
@@ -506,7 +615,10 @@ export class AppsRuntime implements AppsService {
     let imagePresent = false;
     let archivePresent = false;
     try {
-      imagePresent = await this.engine.imageExists(appImageRef(this.settings.arch, spec, app, version));
+      // A compose app is "installed" when every image its services name is here.
+      imagePresent = spec.compose
+        ? (await Promise.all(composeImages(spec.compose).map((i) => this.engine.imageExists(i)))).every(Boolean)
+        : await this.engine.imageExists(appImageRef(this.settings.arch, spec, app, version));
     } catch (err) {
       this.logger.warn({ app: app.appName, err: (err as Error).message }, 'could not check the app image');
     }

@@ -9,6 +9,7 @@ import type { WatchOptions } from '../docker/engine-events.js';
 import { DEFAULT_DISK_THRESHOLDS, type DiskThresholds } from '../docker/disk-guard.js';
 import type { RegistryDefaults } from './request.js';
 import { DEFAULT_DISK_WATCH, type DiskWatchTiming } from './disk-watch.js';
+import { childEnv } from '../compose/cli.js';
 
 export interface LogSettings {
   /** Lines of history kept per app (the Reagent's 100). */
@@ -39,6 +40,10 @@ export interface AppsSettings {
   /** How long the start waits for the apps to settle before the network links start. */
   bootSettleMs: number;
   watch?: WatchOptions;
+  /** What the compose CLI gets of the daemon's environment (DOCKER_HOST, PATH, HOME: see compose/cli.ts). */
+  composeEnv: NodeJS.ProcessEnv;
+  /** Bound of one compose CLI run. */
+  composeTimeoutMs: number;
 }
 
 export const DEFAULT_LOG_SETTINGS: LogSettings = {
@@ -80,8 +85,9 @@ export function appsSettings(
 ): SettingsResult {
   try {
     const network = env['REAGENT_APP_NETWORK'] ?? 'bridge';
-    if (!['bridge', 'host', 'none'].includes(network)) {
-      throw new Error(`REAGENT_APP_NETWORK=${JSON.stringify(network)}: expected bridge, host or none`);
+    // bridge (the Reagent's), host, none, or the name of a user-defined network (ports are published on it too).
+    if (!['bridge', 'host', 'none'].includes(network) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(network)) {
+      throw new Error(`REAGENT_APP_NETWORK=${JSON.stringify(network)}: expected bridge, host, none or the name of a Docker network`);
     }
     const disk = diskThresholdsFromEnv(env);
     const diskWatch: DiskWatchTiming = {
@@ -107,6 +113,8 @@ export function appsSettings(
       progressIntervalMs: 1000,
       engineWaitMs: 10_000,
       bootSettleMs: 15_000,
+      composeEnv: childEnv(env),
+      composeTimeoutMs: 600_000,
       ...overrides,
     };
     return { ok: true, settings };

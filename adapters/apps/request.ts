@@ -17,6 +17,7 @@ import type { PortSpec } from '../docker/containers.js';
 import type { RegistryCredentials } from '../docker/types.js';
 import type { AppStateRequest } from '../wamp/apps-service.js';
 import { envFingerprint } from '../store/secret-store.js';
+import { parseComposePayload, type ComposeSpec } from '../compose/project.js';
 
 /** Registry settings that apply when a request does not name its own (the `.flock`'s). */
 export interface RegistryDefaults {
@@ -35,7 +36,10 @@ export interface RequestEventPayload {
   requestId?: string;
   resync?: boolean;
   appName: string;
-  spec: RequestSpecPayload;
+  spec: RequestSpecPayload & {
+    /** A compose app's file; not a secret (its `${VAR}`s come from the environment). */
+    compose?: ComposeSpec;
+  };
   /** Keys `update_app_on_device` echoes back to the studio. */
   report: { device_to_app_key: Json; requestor_account_key: Json; release_key: Json };
   /** Registry hosts that in-memory `docker_credentials` were given for; never the credentials. */
@@ -159,6 +163,16 @@ export function parsePorts(v: unknown): PortSpec[] {
     if (proto !== 'tcp' && proto !== 'udp') throw new FieldError(`ports[${i}].protocol`, '"tcp", "udp", "http" or "https"', protocol);
     const spec: PortSpec = { port: port(`ports[${i}].port`, rule['port']), protocol: proto };
     if (rule['host_port'] !== undefined && rule['host_port'] !== null && rule['host_port'] !== 0) spec.host_port = port(`ports[${i}].host_port`, rule['host_port']);
+    for (const k of ['remote_port', 'cloud_remote_port'] as const) {
+      if (rule[k] !== undefined && rule[k] !== null && rule[k] !== 0 && rule[k] !== '') spec[k] = port(`ports[${i}].${k}`, rule[k]);
+    }
+    const custom = rule['remote_port_environment'];
+    if (custom !== undefined && custom !== null && custom !== '') {
+      if (typeof custom !== 'string' || !ENV_KEY.test(custom)) throw new FieldError(`ports[${i}].remote_port_environment`, 'a variable name of letters, digits and "_"', custom);
+      spec.remote_port_environment = custom;
+    }
+    // One host port per container port and protocol: a repeated rule adds nothing.
+    if (out.some((o) => o.port === spec.port && o.protocol === spec.protocol)) return;
     out.push(spec);
   });
   return out;
@@ -181,8 +195,23 @@ export function parseDockerCredentials(v: unknown): Map<string, RegistryCredenti
   return out;
 }
 
-function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
-  return ports.map((p) => ({ port: p.port, protocol: p.protocol ?? 'tcp', ...(p.host_port !== undefined ? { host_port: p.host_port } : {}) }));
+export function portsJson(ports: PortSpec[]): Array<{ [key: string]: Json }> {
+  return ports.map((p) => {
+    const out: { [key: string]: Json } = { port: p.port, protocol: p.protocol ?? 'tcp' };
+    for (const k of ['host_port', 'remote_port', 'cloud_remote_port', 'remote_port_environment'] as const) if (p[k] !== undefined) out[k] = p[k];
+    return out;
+  });
+}
+
+/**
+ * The compose file the app runs: `new_docker_compose` when the request asks
+ * for an update (it belongs to the newest release), else `docker_compose`
+ * (falling back to the other one when only it is given).
+ */
+function composeOf(req: AppStateRequest): ComposeSpec | undefined {
+  const current = parseComposePayload('docker_compose', req.dockerCompose);
+  const next = parseComposePayload('new_docker_compose', req.newDockerCompose);
+  return req.requestUpdate ? (next ?? current) : (current ?? next);
 }
 
 export interface RequestOptions {
@@ -216,7 +245,8 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
     const env = parseEnvironment(req.environment);
     const ports = parsePorts(req.ports);
     const credentials = parseDockerCredentials(req.dockerCredentials);
-    const spec: AppRuntimeSpec = { registry: defaults.registry, repository: defaults.repository, env, ports };
+    const compose = composeOf(req);
+    const spec: AppRuntimeSpec = { registry: defaults.registry, repository: defaults.repository, env, ports, ...(compose ? { compose } : {}) };
     const event: RequestEventPayload = {
       target: req.targetState,
       appName,
@@ -226,6 +256,7 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
         envNames: Object.keys(env).sort(),
         ...(Object.keys(env).length > 0 && opts.fingerprint ? { envFingerprint: envFingerprint({ fingerprint: opts.fingerprint }, env) } : {}),
         ports: portsJson(ports),
+        ...(compose ? { compose } : {}),
       },
       report: {
         device_to_app_key: keyJson(req.deviceToAppKey ?? null),
@@ -261,6 +292,7 @@ export function specFromPayload(payload: unknown, defaults: RegistryDefaults, en
   const spec = isRecord(payload) && isRecord(payload['spec']) ? payload['spec'] : {};
   let ports: PortSpec[] = [];
   let values: Record<string, string> = env ?? {};
+  let compose: ComposeSpec | undefined;
   try {
     if (env === undefined) values = parseEnvironment(spec['env']);
   } catch {
@@ -271,11 +303,17 @@ export function specFromPayload(payload: unknown, defaults: RegistryDefaults, en
   } catch {
     // likewise
   }
+  try {
+    compose = parseComposePayload('spec.compose', spec['compose']);
+  } catch {
+    // a damaged compose file: the app's operations fail with a clear reason instead
+  }
   return {
     registry: typeof spec['registry'] === 'string' ? spec['registry'] : defaults.registry,
     repository: typeof spec['repository'] === 'string' ? spec['repository'] : defaults.repository,
     env: values,
     ports,
+    ...(compose ? { compose } : {}),
   };
 }
 

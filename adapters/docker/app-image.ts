@@ -4,6 +4,7 @@
 
 import { NamingError, buildArchivePath, imageName, parseImageRef, type AppIdentity } from './naming.js';
 import type { PortSpec } from './containers.js';
+import type { ComposeSpec } from '../compose/project.js';
 
 export interface AppRuntimeSpec {
   /** Registry host[:port] (with or without a trailing "/"), or "" for images that are only local. */
@@ -12,6 +13,8 @@ export interface AppRuntimeSpec {
   repository: string;
   env: Record<string, string>;
   ports: PortSpec[];
+  /** A compose app's file (`docker_compose`): its operations go through the compose CLI. */
+  compose?: ComposeSpec;
 }
 
 export const EMPTY_SPEC: AppRuntimeSpec = { registry: '', repository: '', env: {}, ports: [] };

@@ -27,6 +27,9 @@ import { appImageRef, buildArchivePathFor, registryHostOf, type AppRuntimeSpec }
 import { judgeDisk, type DiskThresholds } from './disk-guard.js';
 import { PullTally, Throttle } from './op-progress.js';
 import { pushImage, tagImage } from './push.js';
+import type { ComposeOps } from '../compose/compose-ops.js';
+import { portEnv } from '../apps/ports.js';
+import { writeEnvFiles } from '../apps/env-files.js';
 
 /** Where events go: the actor system (or anything with its `send`). */
 export interface EventSink {
@@ -76,6 +79,8 @@ export interface DockerCommandDeps {
   extraEnv?(actorId: string, app: AppIdentity): Record<string, string>;
   logs: AppLogSink;
   health: EngineHealth;
+  /** Runs the operations of compose apps (those whose spec has a compose file). */
+  compose?: ComposeOps;
   /** A container of ours was (re)created and started: its logs can be followed. */
   onContainerStarted?(container: string, containerId: string): void;
   logger: EngineLogger;
@@ -189,6 +194,11 @@ export class DockerCommands {
     container: string,
     signal: AbortSignal,
   ): Promise<{ containerId?: string }> {
+    const spec = this.spec(actor);
+    if (spec.compose) {
+      if (!this.deps.compose) return Promise.reject(new OpRefused('compose apps are not supported by this agent'));
+      return this.deps.compose.execute(c.op, c.app, container, spec, signal).then(() => ({}));
+    }
     switch (c.op) {
       case 'pull':
         return this.pull(c, actor, container, signal);
@@ -318,12 +328,15 @@ export class DockerCommands {
     const image = appImageRef(this.deps.engine.arch, spec, c.app, c.version);
     if (!(await this.deps.engine.imageExists(image))) throw new OpRefused(`image ${image} is not on the device`);
     this.deps.logs.agent(container, 'Now running app…');
+    // §7.2: the port variables in the environment and as files in /data/env.
+    const ports = portEnv(spec.ports);
+    if (Object.keys(ports).length) await writeEnvFiles(this.deps.engine.appsDir, c.app, ports);
     const { id } = await this.deps.engine.runApp({
       appKey: c.app.appKey,
       stage: c.app.stage,
       appName: c.app.appName,
       image,
-      env: { ...spec.env, ...this.deps.extraEnv?.(actor, c.app) },
+      env: { ...spec.env, ...ports, ...this.deps.extraEnv?.(actor, c.app) },
       ports: spec.ports,
       networkMode: this.deps.options.networkMode,
       stopTimeoutSec: this.deps.options.stopTimeoutSec,

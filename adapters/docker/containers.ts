@@ -30,6 +30,11 @@ export interface PortSpec {
   protocol?: 'tcp' | 'udp';
   /** Published on the host when set (bridge networking only). */
   host_port?: number;
+  /** Tunnel fields of the studio's rule (§7.2), echoed into the app's environment when present. */
+  remote_port?: number;
+  cloud_remote_port?: number;
+  /** `remote_port_environment`: the name of a variable of the app's own for the remote port. */
+  remote_port_environment?: string;
 }
 
 export interface RunSpec {

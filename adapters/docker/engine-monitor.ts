@@ -78,6 +78,8 @@ export interface EngineMonitorDeps {
   engine: DockerEngine;
   events: EventSink;
   view: AppActorView;
+  /** Apps run by the compose CLI (adapters/compose): their containers are not named after the app. */
+  isCompose?(actorId: string): boolean;
   logs: Pick<AppLogSink, 'agent'>;
   logger: EngineLogger;
   watch?: WatchOptions;
@@ -193,7 +195,9 @@ export class EngineMonitor implements EngineHealth {
         if (s.resync) this.deps.logs.agent(containerName(v.app.stage, v.app.appKey, v.app.appName), 'Docker engine is back');
       }
       this.stopRecheck();
-      for (const m of reconcileRunning(apps, s.containers)) this.deps.events.send(m.actor, SOURCE, m.type, m.payload);
+      // Compose apps have no container of ours by their name: the compose observer judges them.
+      const single = apps.filter((a) => !this.deps.isCompose?.(a.actor));
+      for (const m of reconcileRunning(single, s.containers)) this.deps.events.send(m.actor, SOURCE, m.type, m.payload);
     }
     this.deps.onUp?.(s.containers, s.resync);
     for (const w of [...this.upWaiters]) w();

@@ -59,6 +59,18 @@ export interface ReportFields {
   updateStatus: string;
 }
 
+/**
+ * The port report of `update_app_on_device` (§2.4), as the apps link makes it:
+ * the studio link adds device_key and swarm_key and delivers it through its outbox.
+ */
+export interface PortReport {
+  [key: string]: Json;
+  app_key: number | string;
+  stage: Stage;
+  /** The studio's `ports[]` rules, each active one with its `host_port`. */
+  ports: Json[];
+}
+
 /** Docker's image summary, in the keys `get_images` answers with. */
 export interface ImageSummary {
   created: number;
@@ -156,6 +168,8 @@ export interface AppsService {
    * `APP_AUTH_ID`/`APP_AUTH_SECRET` (ironflock-reagent.md §1.3). Secret.
    */
   setAppCredentialKey(key: string | null): void;
+  /** Where port reports go (the studio link's outbox); the function unplugs it. */
+  usePortReports(sink: (report: PortReport) => void): () => void;
   /** A DEV upload failed midway; the Reagent resets the app to REMOVED. */
   transferFailed(containerName: string, reason: string): void;
   /**

@@ -27,12 +27,26 @@ export interface AppReport {
   state: string;
 }
 
+/** A port report (§7.2): the app's `ports`, no state. */
+export interface AppPortReport {
+  [key: string]: Json;
+  app_key: number | string;
+  stage: string;
+  ports: Json[];
+}
+
+export type OutboxReport = AppReport | AppPortReport;
+
+export function isPortReport(r: OutboxReport): r is AppPortReport {
+  return !('state' in r) && Array.isArray(r['ports']);
+}
+
 export interface OutboxRow {
   seq: number;
   id: string;
   appKey: string;
   stage: string;
-  report: AppReport;
+  report: OutboxReport;
   createdAt: number;
   attempts: number;
   lastError: string | null;
@@ -71,7 +85,7 @@ function decode(r: Record<string, SQLiteValue>): OutboxRow {
     id: r['id'] as string,
     appKey: r['app_key'] as string,
     stage: r['stage'] as string,
-    report: JSON.parse(r['report'] as string) as AppReport,
+    report: JSON.parse(r['report'] as string) as OutboxReport,
     createdAt: r['created_at'] as number,
     attempts: r['attempts'] as number,
     lastError: (r['last_error'] as string | null) ?? null,
@@ -100,14 +114,18 @@ export class StudioOutbox {
   }
 
   /** Accepts a report; it is durable when this returns. Returns its id. */
-  enqueue(report: AppReport, at: number): string {
+  enqueue(report: OutboxReport, at: number): string {
     const appKey = String(report.app_key);
     const db = this.opts.db;
     const id = this.newId();
     db.exec('BEGIN IMMEDIATE');
     try {
       if (this.sender === null) {
-        db.run('DELETE FROM studio_outbox WHERE stage = ? AND app_key = ? AND dead = 0', [report.stage, appKey]);
+        // Only reports of the same kind replace each other: a port report never drops a state report.
+        db.run(
+          "DELETE FROM studio_outbox WHERE stage = ? AND app_key = ? AND dead = 0 AND (json_extract(report, '$.state') IS NULL) = ?",
+          [report.stage, appKey, isPortReport(report) ? 1 : 0],
+        );
       }
       db.run('INSERT INTO studio_outbox (id, app_key, stage, report, created_at) VALUES (?, ?, ?, ?, ?)', [id, appKey, report.stage, JSON.stringify(report), at]);
       db.exec('COMMIT');

@@ -22,14 +22,14 @@ import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionPoli
 import { isAppState, isStage } from '../../machines/app-states.js';
 import type { Redactor } from '../log/redactor.js';
 import { UnavailableNetwork, type NetworkService } from '../network/service.js';
-import type { AppsService } from './apps-service.js';
+import type { AppsService, PortReport } from './apps-service.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
 import { DeviceApi } from './device-api.js';
 import { FileTransfers, type UploadLimits } from './file-transfer.js';
 import type { DeviceIdentity } from './heartbeat.js';
 import { LogPublisher } from './log-publisher.js';
-import { StudioOutbox, type AppReport, type OutboxRow } from './outbox.js';
+import { StudioOutbox, isPortReport, type AppReport, type OutboxRow } from './outbox.js';
 import { appProcedures } from './procedures/apps.js';
 import type { ProcedureDeps } from './procedures/deps.js';
 import { logProcedures } from './procedures/logs.js';
@@ -172,6 +172,9 @@ export class StudioLink implements Link {
     // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
     // the device reachable; an app report waits for its cause to be durable (README "Full disk").
     this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor), { beforeDurable: (c) => c.type !== 'studio.report' }));
+    // Port reports (§7.2) share the outbox with state reports.
+    const offPorts = this.opts.apps.usePortReports((report) => this.acceptPortReport(report));
+    if (offPorts) this.unhandle.push(offPorts);
   }
 
   async start(ctx: LinkContext): Promise<void> {
@@ -570,6 +573,15 @@ export class StudioLink implements Link {
     }
   }
 
+  private acceptPortReport(report: PortReport): void {
+    if (!this.outbox || !this.ctx) return;
+    try {
+      this.outbox.enqueue(report, this.ctx.clock.now());
+    } catch (err) {
+      this.logger.error({ err, app_key: report.app_key }, 'port report could not be stored in the outbox');
+    }
+  }
+
   /**
    * Every app's state as of now, into the outbox. The apps link starts first
    * and converges the apps before this link exists, so the reports of that
@@ -591,7 +603,8 @@ export class StudioLink implements Link {
   private async deliver(session: WampSession, row: OutboxRow): Promise<void> {
     await session.call(
       BACKEND.updateAppOnDevice,
-      [{ ...row.report, device_key: this.identity.device_key, swarm_key: this.identity.swarm_key, serial_number: this.identity.serial }],
+      // A port report is {app_key, device_key, swarm_key, stage, ports} (§2.4); a state report also names the serial.
+      [{ ...row.report, device_key: this.identity.device_key, swarm_key: this.identity.swarm_key, ...(isPortReport(row.report) ? {} : { serial_number: this.identity.serial }) }],
       { report_id: row.id },
     );
   }

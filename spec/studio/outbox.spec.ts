@@ -80,6 +80,22 @@ test('while the link is down an app\'s newer report replaces its undelivered one
   }
 });
 
+test('while the link is down a port report replaces only the app\'s older port report, never its state report', () => {
+  const s = setup();
+  try {
+    s.outbox.enqueue(report(1, 'RUNNING'), 0);
+    s.outbox.enqueue({ app_key: 1, stage: 'PROD', ports: [{ port: 80, host_port: 40000 }] }, 0);
+    s.outbox.enqueue({ app_key: 1, stage: 'PROD', ports: [{ port: 80, host_port: 40001 }] }, 0);
+    s.outbox.enqueue(report(1, 'FAILED'), 0);
+    assert.deepEqual(
+      s.outbox.pending().map((r) => JSON.stringify(r.report)),
+      ['{"app_key":1,"stage":"PROD","ports":[{"port":80,"host_port":40001}]}', '{"app_key":1,"stage":"PROD","state":"FAILED"}'],
+    );
+  } finally {
+    s.done();
+  }
+});
+
 test('reports survive closing and reopening the file, with their ids, and are delivered after', async () => {
   const s = setup();
   try {

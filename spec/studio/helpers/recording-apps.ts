@@ -11,6 +11,7 @@ import type {
   ImageSummary,
   LogBatch,
   ReportFields,
+  PortReport,
   RegistryAuthSource,
   RequestOrigin,
 } from '../../../adapters/wamp/apps-service.js';
@@ -90,6 +91,13 @@ export class RecordingApps implements AppsService {
     return () => {
       if (this.registryAuth === source) this.registryAuth = undefined;
     };
+  }
+
+  /** Port reports plugged in by the studio link; a test plays the apps runtime through them. */
+  readonly portSinks = new Set<(report: PortReport) => void>();
+  usePortReports(sink: (report: PortReport) => void): () => void {
+    this.portSinks.add(sink);
+    return () => this.portSinks.delete(sink);
   }
 
   /** A test plays the disk guard. */
