@@ -334,16 +334,10 @@ export function legacyEnv(
   } catch {
     // damaged: dropped, as specFromPayload did
   }
-  const { env: _dropped, credentialHosts, ...rest } = { ...spec, credentialHosts: payload['credentialHosts'] } as Record<string, Json | undefined>;
+  const { env: _values, ...specRest } = spec;
   const names = Object.keys(env).sort();
-  const newSpec: { [key: string]: Json | undefined } = {
-    ...rest,
-    envNames: names,
-    ...(names.length > 0 ? { envFingerprint: envFingerprint({ fingerprint }, env) } : {}),
-  };
-  const { credentialHosts: _old, ...top } = payload;
-  return {
-    env,
-    payload: { ...top, spec: newSpec as Json, ...(Array.isArray(credentialHosts) ? { registryLogins: credentialHosts } : {}) },
-  };
+  const newSpec = { ...specRest, envNames: names, ...(names.length > 0 ? { envFingerprint: envFingerprint({ fingerprint }, env) } : {}) } as Json;
+  const { credentialHosts: hosts, ...top } = payload;
+  return { env, payload: { ...top, spec: newSpec, ...(Array.isArray(hosts) ? { registryLogins: hosts } : {}) } };
 }
+
