@@ -6,7 +6,7 @@
 // the Reagent's 5 s grace later it is killed. Bytes never pass through here.
 //
 //   requested -STARTED-> running -CLOSE-> closing -ENDED / after grace (kill)-> closed
-//        \------------------ CLOSE / ENDED ------------------------------------^
+//        \------------- CLOSE / ENDED / not started within 60 s ----------------^
 //
 // Commands: terminal.hangup, terminal.kill, terminal.release (all {sessionId}).
 import { assign, emit, setup } from 'xstate';
@@ -15,6 +15,8 @@ export const STUDIO_TERMINAL_MACHINE_VERSION = 1;
 
 /** The Reagent's grace periods for drain and EOF. */
 export const TERMINAL_GRACE_MS = 5_000;
+/** A container terminal requested but never started gives its slot back after this. */
+export const TERMINAL_START_TIMEOUT_MS = 60_000;
 
 export interface StudioTerminalInput {
   sessionId: string;
@@ -55,6 +57,7 @@ export const studioTerminalMachine = setup({
   },
   delays: {
     grace: ({ context }) => Math.max(0, num(context.graceMs)),
+    startTimeout: TERMINAL_START_TIMEOUT_MS,
   },
   actions: {
     noteReason: assign(({ context, event }) => ({ endReason: context.endReason ?? ('reason' in event ? String(event.reason) : event.type) })),
@@ -74,6 +77,8 @@ export const studioTerminalMachine = setup({
         CLOSE: { target: 'closing', actions: 'noteReason' },
         ENDED: { target: 'closed', actions: ['noteReason', 'noteBytes'] },
       },
+      // Nothing runs yet: a request nobody starts is dropped without a hangup.
+      after: { startTimeout: { target: 'closed', actions: assign({ endReason: () => 'never started' }) } },
     },
     running: {
       on: {

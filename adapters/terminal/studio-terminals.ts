@@ -127,7 +127,13 @@ export class StudioTerminals {
     if (term.started) throw new DeviceApiError(WAMP_ERRORS.canceled, `terminal session ${sessionId} is already started`);
     term.started = true;
     await this.followUnregistrations(term.wamp);
-    const stream = await term.exec!.start();
+    let stream: Duplex;
+    try {
+      stream = await term.exec!.start();
+    } catch (err) {
+      this.close(term, 'the shell could not be started');
+      throw err;
+    }
     term.stream = stream;
     term.pid = await term.exec!.pid().catch(() => null);
     this.deps.ledger.addExec(term.container!, term.exec!.execId, term.pid);

@@ -97,6 +97,17 @@ describe('the studio-terminal machine', () => {
       }),
     );
   });
+
+  it('a terminal requested and never started gives its slot back after the start timeout, without a hangup', () => {
+    const emitted: string[] = [];
+    const clock = fakeClock();
+    const actor = createActor(studioTerminalMachine, { input, clock });
+    for (const t of ['terminal.hangup', 'terminal.kill', 'terminal.release']) actor.on(t, (e) => void emitted.push(e.type));
+    actor.start();
+    clock.fire();
+    assert.deepEqual(emitted, ['terminal.release']);
+    assert.equal(actor.getSnapshot().context.endReason, 'never started');
+  });
 });
 
 /** A clock for createActor whose one pending timer the test fires. */
@@ -121,4 +132,3 @@ function fakeClock() {
     },
   };
 }
-
