@@ -291,8 +291,9 @@ export async function runTerminal(session: ClientSession, io: TerminalIo): Promi
     if (p.type === ClientPacket.WriteStdout || p.type === ClientPacket.WriteStderr) writeWithBackpressure(session, io.stdout, p.payload);
   });
   const sendSize = () => {
-    const rows = io.stdout.rows ?? 24;
-    const cols = io.stdout.columns ?? 80;
+    // A terminal with no size (0x0: a pty behind a pipe, a serial console) gets the usual 24x80.
+    const rows = io.stdout.rows || 24;
+    const cols = io.stdout.columns || 80;
     session.send(AgentPacket.TerminalResizeTTY, [], Buffer.from(`${rows},${cols},0,0`));
   };
   sendSize();

@@ -150,7 +150,8 @@ export function classifyPacket(p: Packet): Inbound {
 
 /**
  * hoop's resize payload, ASCII `"rows,cols,x,y"` (x and y are pixel sizes,
- * unused by a PTY). Returns the size or a reason naming the field.
+ * unused by a PTY). Returns the size ({0, 0}: unknown, keep the PTY's own)
+ * or a reason naming the field.
  */
 export function parseTtySize(payload: Buffer): { rows: number; cols: number } | string {
   const max = LIMITS.terminalMaxSize;
@@ -159,6 +160,9 @@ export function parseTtySize(payload: Buffer): { rows: number; cols: number } | 
   const parts = payload.toString('latin1').split(',');
   if (parts.length < 2 || parts.length > 4 || !parts.every((x) => /^\d{1,10}$/.test(x.trim()))) return expected;
   const [rows, cols] = parts.map((x) => Number(x.trim())) as [number, number];
+  // "0,0": the client's terminal has no size (a pipe-backed pty, a serial
+  // console); hoop's agent passes it through to the PTY, which then keeps its own.
+  if (rows === 0 && cols === 0) return { rows: 0, cols: 0 };
   if (rows < 1 || rows > max || cols < 1 || cols > max) return `${expected}, got rows ${rows} and cols ${cols}`;
   return { rows, cols };
 }

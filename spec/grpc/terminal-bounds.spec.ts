@@ -76,9 +76,11 @@ describe('terminal packets at the boundary', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
         const r = parseTtySize(Buffer.from(bytes));
-        if (typeof r !== 'string') assert.ok(r.rows >= 1 && r.rows <= 1000 && r.cols >= 1 && r.cols <= 1000);
+        if (typeof r !== 'string') assert.ok((r.rows === 0 && r.cols === 0) || (r.rows >= 1 && r.rows <= 1000 && r.cols >= 1 && r.cols <= 1000));
       }),
     );
+    // Both zero is a terminal with no size, as hoop's clients send it: taken, and the PTY keeps its own.
+    assert.deepEqual(parseTtySize(Buffer.from('0,0,0,0')), { rows: 0, cols: 0 });
     for (const bad of ['', '24', 'a,b,c,d', '24,80,0,0,0', '-1,80,0,0', '24.5,80,0,0', '1e3,80,0,0']) {
       const msg = classifyPacket(packet(AgentPacket.TerminalResizeTTY, [sidSpec('s')], Buffer.from(bad)));
       assert.equal(msg.kind, 'invalid', bad);
@@ -116,6 +118,18 @@ describe('terminal sessions on real PTYs', () => {
     const started = h.records.find((r) => r.sid === 't1' && r.type === 'TERMINAL_STARTED');
     assert.deepEqual(started?.payload, { program: 'sh', args: 0, rows: 7, cols: 33 });
     assert.ok(h.records.some((r) => r.sid === 't1' && r.type === 'TERMINAL_EXITED'));
+  });
+
+  it('a "0,0" resize (a client terminal with no size) is taken: the PTY keeps its own size and the session goes on', async () => {
+    h.open('t0', ['sh']);
+    await settle();
+    h.resize('t0', '0,0,0,0');
+    h.stdin('t0', '');
+    h.resize('t0', '0,0,0,0');
+    h.stdin('t0', 'stty size; exit 4\r');
+    await waitUntil(() => h.close('t0') !== undefined, 10_000, 'the exit');
+    assert.deepEqual(h.close('t0'), { code: '4', message: '' });
+    assert.match(h.output('t0'), /24 80/);
   });
 
   it('a bad resize ends the session with 254 and the reason; exec packets do not enter a terminal', async () => {

@@ -53,8 +53,9 @@ export class CommandLineSession {
     }
     const term = this.impl as TerminalSession;
     if (msg.kind === 'terminal-stdin') term.stdin(msg.payload);
-    else if (msg.kind === 'terminal-resize') term.resize(msg.rows, msg.cols);
-    else term.hangup();
+    else if (msg.kind === 'terminal-resize') {
+      if (msg.rows > 0) term.resize(msg.rows, msg.cols);
+    } else term.hangup();
     return null;
   }
 
