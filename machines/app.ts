@@ -40,7 +40,7 @@ import {
 } from './app-planner.js';
 
 /** Bump when a change alters behaviour on purpose (recorded journals then refuse to replay). */
-export const APP_MACHINE_VERSION = 1;
+export const APP_MACHINE_VERSION = 2;
 
 export interface AppPolicy {
   /** Crash-loop backoff of PROD apps: delay before retry n is initialMs × multiplier^(n-1), capped, jittered down. */
@@ -506,6 +506,7 @@ export const appMachine = setup({
       context.failures > 0 &&
       context.failures < context.policy.maxFailures,
     restHalt: ({ context }) => context.plan === null,
+    engineBackForPROD: ({ context }) => !context.engineAvailable && context.stage === 'PROD' && context.desired !== null,
     provingNeeded: ({ context }) => context.plan === null && context.failures > 0,
     isHealthy: ({ event }) => event.type === 'HEALTH' && event.status === 'healthy',
     isUnhealthy: ({ event }) => event.type === 'HEALTH' && event.status === 'unhealthy',
@@ -518,6 +519,13 @@ export const appMachine = setup({
     land: enqueueActions(({ context, enqueue }, p: StateParams) => apply(enqueue, land(context, p.state))),
     adopt: enqueueActions(({ context, event, enqueue }, p: StateParams) => apply(enqueue, adopt(context, p.state, event))),
     retry: enqueueActions(({ context, enqueue }) => apply(enqueue, decide(context, 'FAILED', false))),
+    // Failures while Docker went away (a run refused by a stopping engine) say nothing about
+    // the app: once the engine is back, a PROD app gets a fresh budget and is driven again.
+    retryAfterEngine: enqueueActions(({ context, enqueue }) => {
+      const fresh: AppContext = { ...context, engineAvailable: true, failures: 0 };
+      const d = decide(fresh, 'FAILED', false);
+      apply(enqueue, { patch: { engineAvailable: true, failures: 0, ...d.patch }, emits: d.emits });
+    }),
     diskReplan: enqueueActions(({ context, event, enqueue }, p: StateParams) => {
       if (event.type !== 'DISK' || typeof event.emergency !== 'boolean' || event.emergency === context.diskEmergency) return;
       const d = decide({ ...context, diskEmergency: event.emergency }, p.state, false);
@@ -655,6 +663,7 @@ export const appMachine = setup({
           { actions: { type: 'adopt', params: { state: 'FAILED' } } },
         ],
         DISK: { actions: 'noteDisk' },
+        ENGINE_UP: [{ guard: 'engineBackForPROD', target: '.resting', actions: 'retryAfterEngine' }, { actions: 'noteEngine' }],
       },
     },
     ...Object.fromEntries(OPERATIONS.map((s) => [s, operation(s)])),

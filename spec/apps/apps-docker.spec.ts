@@ -291,7 +291,11 @@ describe('apps link on a real engine', { skip }, () => {
     await waitFor('both apps RUNNING in running containers', async () => {
       if (d.reports(actor).at(-1) !== 'RUNNING' || d.reports(late).at(-1) !== 'RUNNING') return false;
       return (await running(container).catch(() => ({ Running: false }))).Running && (await running(`prod_${kLate}_late`).catch(() => ({ Running: false }))).Running;
-    }, 30_000);
+    }, 30_000).catch((err: Error) => {
+      // What each app went through, so a failure on CI says where it stopped.
+      const states = (id: string) => d.transitions.filter((tr) => tr.actor === id).map((tr) => `${tr.type}→${tr.state}`).slice(-12).join(', ');
+      throw new Error(`${err.message}\n${actor}: ${d.reports(actor).join(' → ')}\n  ${states(actor)}\n${late}: ${d.reports(late).join(' → ')}\n  ${states(late)}\nlog: ${history(container).slice(-8).join(' | ')}`);
+    });
     t.diagnostic(`converged ${Date.now() - t0} ms after the restart began; ${actor}: ${d.reports(actor).join(' → ')}; ${late}: ${d.reports(late).join(' → ')}`);
     assert.ok(history(container).some((l) => /^Docker engine unreachable/.test(l)), history(container).join('\n'));
     assert.ok(history(container).includes('Docker engine is back'));

@@ -413,3 +413,37 @@ test('boot: a transient initial state is an interrupted operation (FAILED); a re
   running.send('CONTAINER_DIED', { exitCode: 1 });
   assert.equal(running.value(), '{"FAILED":"backoff"}', 'the reconciled state is kept without a request');
 });
+
+test('a PROD app that halted FAILED while Docker went away is driven again, with a fresh budget, when the engine is back', () => {
+  const h = harness({ initial: 'PRESENT' });
+  h.send('REQUEST', { target: 'RUNNING', requestId: 'r1' });
+  h.ok();
+  // A stopping engine refuses every run: the budget runs out before the event stream notices.
+  h.send('CONTAINER_DIED', { exitCode: 0 });
+  for (let n = 1; n < policy.maxFailures; n++) {
+    h.clock.advance(h.ctx().retryDelayMs);
+    assert.equal(h.state(), 'STARTING');
+    h.fail('start container: failed to update store for object type *libnetwork.endpoint');
+  }
+  assert.equal(h.value(), '{"FAILED":"halted"}');
+  // An ENGINE_UP without a noted outage (a spurious one) changes nothing.
+  h.send('ENGINE_UP');
+  assert.equal(h.value(), '{"FAILED":"halted"}');
+  h.send('ENGINE_DOWN', { reason: 'event stream failed' });
+  assert.equal(h.value(), '{"FAILED":"halted"}');
+  h.send('ENGINE_UP');
+  assert.equal(h.state(), 'STARTING');
+  assert.equal(h.ctx().failures, 0);
+  h.ok();
+  assert.equal(h.state(), 'RUNNING');
+});
+
+test('a DEV app that failed stays FAILED when the engine comes back (DEV apps are never retried on their own)', () => {
+  const h = harness({ stage: 'DEV', initial: 'PRESENT' });
+  h.send('REQUEST', { target: 'RUNNING', requestId: 'r1' });
+  h.fail('no such image');
+  assert.equal(h.state(), 'FAILED');
+  h.send('ENGINE_DOWN');
+  h.send('ENGINE_UP');
+  assert.equal(h.state(), 'FAILED');
+});
