@@ -23,6 +23,7 @@ import { Redactor } from '../../adapters/log/redactor.js';
 import { AppsLink } from '../../adapters/apps/apps-link.js';
 import type { AppsSettings } from '../../adapters/apps/config.js';
 import type { AppStateRequest } from '../../adapters/wamp/apps-service.js';
+import { minimalRequest } from '../../adapters/apps/internal-request.js';
 import { drainProgress, makeTgz, waitFor, type DockerPeer } from './docker-peer.js';
 
 /** Prints `tick <n>` every second; PID 1 traps TERM so a stop takes no grace period. */
@@ -102,28 +103,8 @@ export interface AppsDaemonOptions {
 export function appRequest(
   r: Partial<AppStateRequest> & Pick<AppStateRequest, 'appKey' | 'appName' | 'stage' | 'targetState'>,
 ): AppStateRequest {
-  return {
-    currentState: null,
-    releaseKey: null,
-    newReleaseKey: null,
-    requestorAccountKey: null,
-    deviceOwnerAccountKey: null,
-    deviceToAppKey: null,
-    version: null,
-    presentVersion: null,
-    newestVersion: null,
-    requestUpdate: false,
-    cancelTransition: false,
-    environment: null,
-    environmentTemplate: null,
-    ports: null,
-    dockerCompose: null,
-    newDockerCompose: null,
-    dockerCredentials: null,
-    instanceKey: null,
-    appCredEpoch: null,
-    ...r,
-  };
+  // The agent's own minimal request, with the test's fields on top.
+  return { ...minimalRequest({ appKey: String(r.appKey), appName: r.appName, stage: r.stage }, r.targetState), ...r };
 }
 
 export async function startAppsDaemon(peer: DockerPeer, opts: AppsDaemonOptions = {}): Promise<AppsDaemon> {

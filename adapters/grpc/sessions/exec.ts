@@ -148,7 +148,8 @@ export class ExecSession {
   }
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Signals a child's whole process group (it leads one), else the child alone; a process already gone is fine. */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

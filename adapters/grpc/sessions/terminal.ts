@@ -12,7 +12,7 @@ import { killSession, type TerminalLedger } from '../../terminal/ledger.js';
 import { packet } from '../packet-codec.js';
 import { ClientPacket, SpecKey } from '../wire-names.js';
 import { ReadCoalescer } from './coalesce.js';
-import { INTERNAL_ERROR_EXIT } from './exec.js';
+import { INTERNAL_ERROR_EXIT, killGroup } from './exec.js';
 import type { PacketSink, SessionLimits, SessionRecorder } from './types.js';
 
 export interface TerminalDeps {
@@ -112,7 +112,7 @@ export class TerminalSession {
 
   private stopProcess(term: IPty): void {
     if (this.killTimer) return;
-    signalGroup(term.pid, 'SIGHUP');
+    killGroup(term.pid, 'SIGHUP');
     this.killTimer = setTimeout(() => {
       killSession(term.pid);
       this.deps.ledger?.removePty(term.pid);
@@ -202,18 +202,6 @@ export class TerminalSession {
 
 function homeOr(home: string | undefined): string {
   return home && existsSync(home) ? home : '/';
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone.
-    }
-  }
 }
 
 function spawnExitCode(err: unknown): number {
