@@ -12,6 +12,7 @@ import { benchApps } from './bench-apps.js';
 import { benchGateway } from './bench-gateway.js';
 import { benchExecutable } from './bench-executable.js';
 import { createBenchJournal, benchReplayFile, benchBugreport } from './bench-inspect.js';
+import { benchRedactor } from './bench-redactor.js';
 
 const quick = process.argv.includes('--quick');
 const json = process.argv.includes('--json');
@@ -28,6 +29,9 @@ out['quick'] = quick;
 
 const dir = mkdtempSync(join(tmpdir(), 'reagent-bench-'));
 try {
+  const red = benchRedactor(quick ? 20_000 : 200_000);
+  row('log redactor, one small log object', `${red.scrubUs.toFixed(2)} µs/scrub`, `JSON.stringify: ${red.stringifyUs.toFixed(2)} µs`, `${red.ratio.toFixed(1)}x`);
+  Object.assign(out, { redactor_scrub_us: r2(red.scrubUs), redactor_vs_stringify_ratio: r2(red.ratio) });
   const events = quick ? 20_000 : 100_000;
   const j = await benchJournal({ events, dir });
   row(`journal append, group commit (${events} events)`, `${Math.round(j.appendPerSec)} ev/s`, `raw insert, 1 txn: ${Math.round(j.rawInsertPerSec)}/s`, `${j.ratio.toFixed(2)}x (target >= 0.5x)`);

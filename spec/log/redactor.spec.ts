@@ -104,14 +104,13 @@ test('cycles are cut, shared references are kept, the input is not mutated', () 
   assert.deepEqual(r.scrub(arr), [1, '[Circular]']);
 });
 
-test('small objects scrub fast', () => {
+// Its speed is in `npm run bench` (redactor_scrub_us, against JSON.stringify), not timed here.
+test('a small log object without secrets comes out of the scrub unchanged', () => {
   const r = new Redactor();
   r.addSecret('device-secret-1234');
   const obj = { msg: 'connected to wss://cbw.ironflock.com/ws-re-dev', app: { key: 12, name: 'temp', state: 'RUNNING' }, attempt: 3 };
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < 20_000; i++) r.scrub(obj);
-  const perCallUs = Number(process.hrtime.bigint() - start) / 1000 / 20_000;
-  assert.ok(perCallUs < 50, `${perCallUs.toFixed(2)} µs per scrub`);
+  assert.deepEqual(r.scrub(obj), obj);
+  assert.deepEqual(r.scrub({ ...obj, msg: 'sent device-secret-1234' }), { ...obj, msg: 'sent [REDACTED]' });
 });
 
 
