@@ -96,7 +96,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   for (const r of journal.recovered) {
     // Loud in the log, and on the record: a bug report must show the journal was rebuilt.
     logger.error({ kind: r.kind, path: r.path }, `journal recovery: ${r.detail}`);
-    system.send('journal', 'store', 'JOURNAL_RECOVERED', { kind: r.kind, detail: r.detail, path: r.path ?? null });
+    system.note('journal', 'store', 'JOURNAL_RECOVERED', { kind: r.kind, detail: r.detail, path: r.path ?? null });
   }
   await system.flush();
 

@@ -6,6 +6,8 @@ import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import type { Clock, TimerHandle } from './clock.js';
 import { contextHash } from './context-hash.js';
 import type { MachineDefinition, MachineRegistry } from '../machines/registry.js';
+import type { MachineCatalog } from '../machines/catalog.js';
+import type { Address, Catalog, CommandPrefix, EventOf, ExecutorsFor, PayloadArg } from './contracts.js';
 import {
   RUNTIME_EVENTS,
   RUNTIME_NOTES,
@@ -17,6 +19,13 @@ import {
 } from './types.js';
 
 export type CommandHandler = (command: Command, actorId: string) => void | Promise<void>;
+
+/**
+ * What `handle` takes for prefix `P`: the executor table of its commands; in a
+ * loose catalog (specs driving the runtime with machines of their own) also a
+ * single function.
+ */
+export type HandlerFor<C extends Catalog, P extends string> = ExecutorsFor<C, P> | (string extends keyof C ? CommandHandler : never);
 
 export interface CommandOptions {
   /**
@@ -124,7 +133,12 @@ interface Inbound {
   at?: number;
   rand?: number;
   seq?: number;
+  /** A fact journaled for no actor (see `note`): not dispatched, and not a stray event worth a warning. */
+  note?: boolean;
 }
+
+/** What `note` may journal facts about: names no actor is ever spawned under. */
+export type NoteSubject = 'journal';
 
 const NO_COMMANDS: Command[] = [];
 
@@ -147,7 +161,12 @@ function lastScheduled(ref: AnyActorRef): ScheduledEvent | undefined {
 /** Thrown in replay when the machines do something the recording did not. */
 export class ReplayMismatch extends Error {}
 
-export class ActorSystem {
+/**
+ * `C` is the catalog the compiler checks sends, spawns and executor tables
+ * against: the agent's machines unless a spec brings its own. At run time
+ * nothing depends on it.
+ */
+export class ActorSystem<C extends Catalog = MachineCatalog> {
   private readonly cells = new Map<string, Cell>();
   private readonly handlers = new Map<string, Registered>();
   private readonly listeners = new Set<(t: Transition) => void>();
@@ -172,9 +191,14 @@ export class ActorSystem {
     return this.opts.run;
   }
 
-  /** Routes commands whose type starts with `<prefix>.` to `handler`. */
-  handle(prefix: string, handler: CommandHandler, options: CommandOptions = {}): () => void {
+  /**
+   * Routes commands whose type starts with `<prefix>.` to their executor in
+   * `executors`, which has one for every command of that prefix (checked at
+   * compile time against the catalog).
+   */
+  handle<P extends CommandPrefix<C>>(prefix: P, executors: HandlerFor<C, P>, options: CommandOptions = {}): () => void {
     if (this.handlers.has(prefix)) throw new Error(`commands "${prefix}.*" already have a handler`);
+    const handler = typeof executors === 'function' ? executors : tableHandler(executors as unknown as ExecutorTable, this.opts.logger);
     const early = options.beforeDurable;
     const beforeDurable = typeof early === 'function' ? early : () => early === true;
     const entry: Registered = { handler, beforeDurable };
@@ -256,10 +280,11 @@ export class ActorSystem {
   }
 
   /** Starts an actor. Journaled, so a replay spawns it with the same input. */
-  spawn(actorId: string, machine: string, input: Json, source = 'runtime'): void {
+  spawn<M extends keyof C & string>(actorId: Address<C, M>, machine: M, input: C[M]['input'], source = 'runtime'): void {
     const def = this.opts.registry.get(machine);
     if (!def) throw new Error(`unknown machine "${machine}"`);
-    const payload: SpawnPayload = { machine, version: def.version, input };
+    // Inputs are plain data by contract: what the journal stores is what replay spawns with.
+    const payload: SpawnPayload = { machine, version: def.version, input: input as Json };
     this.enqueue({ actor: actorId, source, type: RUNTIME_EVENTS.spawn, payload });
   }
 
@@ -267,9 +292,29 @@ export class ActorSystem {
     this.enqueue({ actor: actorId, source, type: RUNTIME_EVENTS.stop, payload: {} });
   }
 
-  /** An adapter's event for an actor. The payload must be JSON: it is what replay sees. */
-  send(actorId: string, source: string, type: string, payload: { [key: string]: Json } = {}): void {
-    this.enqueue({ actor: actorId, source, type, payload });
+  /**
+   * An adapter's event for an actor: only the events of the machine behind
+   * `to` type-check, with their fields. Payloads are plain data by contract:
+   * they are what the journal stores and replay sees.
+   */
+  send<M extends keyof C & string, T extends EventOf<C, M>['type']>(to: Address<C, M>, source: string, type: T, ...payload: PayloadArg<EventOf<C, M>, T>): void;
+  /** The same with the event as one value (`{type, ...payload}`), for adapters that pass events along. */
+  send<M extends keyof C & string>(to: Address<C, M>, source: string, event: EventOf<C, M>): void;
+  send(to: string, source: string, typeOrEvent: string | { type: string }, payload?: object): void {
+    if (typeof typeOrEvent === 'string') {
+      this.enqueue({ actor: to, source, type: typeOrEvent, payload: (payload ?? {}) as Json });
+      return;
+    }
+    const { type, ...fields } = typeOrEvent;
+    this.enqueue({ actor: to, source, type, payload: fields as Json });
+  }
+
+  /**
+   * Journals a fact about something no machine runs on (the journal's own
+   * recovery): on record for bug reports and replay, dispatched to nobody.
+   */
+  note(subject: NoteSubject, source: string, type: string, payload: { [key: string]: Json }): void {
+    this.enqueue({ actor: subject, source, type, payload, note: true });
   }
 
   /** Replay: re-dispatches one journal record with its recorded time and randomness. */
@@ -392,8 +437,8 @@ export class ActorSystem {
         this.cells.delete(item.actor);
         cell = undefined;
       }
-    } else if (note) {
-      // The runtime's own note on the record: the actor never sees it.
+    } else if (note || item.note) {
+      // The runtime's own note on the record, or a fact about no actor: nobody sees it.
     } else if (cell) {
       if (item.source === 'clock') this.fire(cell, item.type, at, rand);
       else cell.ref.send({ ...(item.payload as object), type: item.type, at, rand });
@@ -702,6 +747,17 @@ export class ActorSystem {
       this.opts.logger?.error({ actor, command: command.type, err }, 'command failed');
     }
   }
+}
+
+type ExecutorTable = { [type: string]: CommandHandler | undefined };
+
+/** One handler for a prefix out of its executor table; a type the table lacks (a recording's older command) is logged and dropped. */
+function tableHandler(table: ExecutorTable, logger: SystemLogger | undefined): CommandHandler {
+  return (command, actor) => {
+    const run = Object.hasOwn(table, command.type) ? table[command.type] : undefined;
+    if (run) return run(command, actor);
+    logger?.warn({ actor, command: command.type }, 'no executor for this command; dropped');
+  };
 }
 
 function prefixOf(type: string): string {

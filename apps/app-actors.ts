@@ -4,6 +4,7 @@
 
 import type { ActorSystem } from '../actors/system.js';
 import type { AppContext } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
 import { OPERATION_STATES, isAppState, type AppState } from '../machines/app-states.js';
 import type { AppActorView, AppView } from './engine-monitor.js';
 
@@ -16,8 +17,13 @@ export function topState(value: unknown): string | undefined {
 export class AppActors implements AppActorView {
   constructor(private readonly system: Pick<ActorSystem, 'actorIds' | 'machineOf' | 'snapshot'>) {}
 
-  appActors(): string[] {
-    return this.system.actorIds().filter((id) => this.system.machineOf(id)?.name === 'app');
+  appActors(): AppId[] {
+    const ids: AppId[] = [];
+    for (const id of this.system.actorIds()) {
+      const app = this.system.machineOf(id)?.name === 'app' ? AppId.partsOf(id) : undefined;
+      if (app) ids.push(app.id);
+    }
+    return ids;
   }
 
   appView(actorId: string): AppView | undefined {

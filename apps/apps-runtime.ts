@@ -47,11 +47,12 @@ import { assignHostPorts, reportedPorts } from './ports.js';
 import { MemorySecretStore, type SecretStore } from '../adapters/store/secret-store.js';
 import type { RequestEventPayload } from './request.js';
 import { appCredentials } from './app-credential.js';
-import { parseAppActorId } from './journal-listener.js';
 import { minimalRequest } from './internal-request.js';
 import { DiskWatch } from './disk-watch.js';
 import { planRemovals } from '../machines/studio-reconcile.js';
-import { appActorId } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
+import type { MachineCatalog } from '../machines/catalog.js';
+import { sameExecutor, type CommandsWithPrefix, type CommandTypes } from '../actors/contracts.js';
 import { LOG_QUERY_LIMITS, appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
 import { ComposeOps } from './executors/compose-ops.js';
@@ -59,6 +60,23 @@ import { ComposeObserver } from './compose-observer.js';
 import { composeImages } from '../adapters/compose/project.js';
 
 const SOURCE = 'apps';
+
+type DockerCommand = CommandsWithPrefix<MachineCatalog, 'docker'>;
+type AppsCommand = CommandsWithPrefix<MachineCatalog, 'apps'>;
+
+/** The Docker executors and the request journal take their whole prefix; the lists keep them in step with the app machine. */
+const DOCKER_COMMANDS: CommandTypes<DockerCommand> = {
+  'docker.pull': true,
+  'docker.build': true,
+  'docker.publish': true,
+  'docker.run': true,
+  'docker.stop': true,
+  'docker.remove': true,
+  'docker.uninstall': true,
+  'docker.cancel': true,
+  'docker.prune-old-image': true,
+};
+const APPS_COMMANDS: CommandTypes<AppsCommand> = { 'apps.request-settled': true, 'apps.request-refused': true };
 const HISTORY_PERSIST_MS = 30_000;
 
 export interface AppsRuntimeDeps {
@@ -158,7 +176,7 @@ export class AppsRuntime implements AppsService {
       env: settings.composeEnv,
       logs: this.hub,
       credentialsFor: (app, host) => {
-        const actor = appActorId(app.stage, app.appKey);
+        const actor = AppId.format(app.stage, app.appKey);
         // compose pulls get the same login; no refresh round: the CLI reports a refusal
         return this.vault.lookup(actor, app, host, this.callerIdOf(actor)).then((l) => l.credentials);
       },
@@ -224,8 +242,8 @@ export class AppsRuntime implements AppsService {
   /** Registers the handlers, watches the engine, and converges the apps from the projection. */
   async start(): Promise<void> {
     const { system } = this.ctx;
-    this.offs.push(system.handle('docker', this.commands.handle));
-    this.offs.push(system.handle('apps', this.listener.handle));
+    this.offs.push(system.handle('docker', sameExecutor<DockerCommand, AppId>(DOCKER_COMMANDS, this.commands.handle)));
+    this.offs.push(system.handle('apps', sameExecutor<AppsCommand, AppId>(APPS_COMMANDS, this.listener.handle)));
     this.offs.push(system.subscribe(this.listener.onTransition));
     this.offs.push(system.afterCommit(this.listener.retryUnsaved));
     this.persistTimer = setInterval(() => this.history.persistAll(), HISTORY_PERSIST_MS);
@@ -322,7 +340,7 @@ export class AppsRuntime implements AppsService {
       this.logger.warn({ container: name }, 'upload failed for a name that is no app container; nothing to reset');
       return;
     }
-    const actorId = appActorId(parsed.stage, parsed.appKey);
+    const actorId = AppId.format(parsed.stage, parsed.appKey);
     const row = this.projection.get(parsed.appKey, parsed.stage);
     const appName = row?.appName ?? this.actors.appView(actorId)?.app.appName;
     // Only an app the device has: a caller's made-up container names must not spawn app actors.
@@ -348,7 +366,7 @@ export class AppsRuntime implements AppsService {
     const removed: Array<{ appKey: number; stage: Stage; appName: string }> = [];
     for (const app of plan) {
       this.logger.info(
-        { actor: appActorId(app.stage, app.appKey), app: app.appName },
+        { actor: AppId.format(app.stage, app.appKey), app: app.appName },
         'the studio no longer lists this app (get_requested_app_states): removing it from Docker and the stored requests; its /data is kept',
       );
       await this.internalRequest(app, 'REMOVED', { unlisted: true });
@@ -464,7 +482,7 @@ export class AppsRuntime implements AppsService {
     } catch {
       return undefined;
     }
-    const actor = `app:${parsed.stage}:${parsed.appKey}`;
+    const actor = AppId.format(parsed.stage, parsed.appKey);
     const app = this.actors.appView(actor)?.app;
     const spec = this.specs.get(actor);
     return app && spec?.compose ? { app, spec } : undefined;
@@ -500,7 +518,7 @@ export class AppsRuntime implements AppsService {
   }
 
   /** A newly spawned app learns of an emergency before its first request. */
-  private tellDisk(actorId: string): void {
+  private tellDisk(actorId: AppId): void {
     if (this.disk.emergency) this.ctx.system.send(actorId, 'disk', 'DISK', { emergency: true });
   }
 
@@ -510,7 +528,7 @@ export class AppsRuntime implements AppsService {
    * like the studio's requests.
    */
   private internalRequest(app: AppIdentity, target: AppState, mark: { [key: string]: Json }): Promise<void> {
-    const actorId = appActorId(app.stage, app.appKey);
+    const actorId = AppId.format(app.stage, app.appKey);
     const row = this.projection.get(app.appKey, app.stage);
     const spec = this.specs.get(actorId) ?? (row ? specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actorId)) : this.specFromProjection(actorId));
     let event: RequestEventPayload;
@@ -528,7 +546,7 @@ export class AppsRuntime implements AppsService {
 
   /** `get_registry_token`'s callerID for the app: PROD apps ask on behalf of the device owner when the request named one (§2). */
   private callerIdOf(actor: string): number | string | null {
-    const id = parseAppActorId(actor);
+    const id = AppId.partsOf(actor);
     const row = id ? this.projection.get(id.appKey, id.stage) : undefined;
     if (!id || !row) return null;
     const owner = row.payload['deviceOwnerAccountKey'];
@@ -557,7 +575,7 @@ export class AppsRuntime implements AppsService {
     // Saved before the event is journaled: a restart right after must find the values.
     this.secrets.setAppEnv(r.actorId, r.spec.env);
     if (!this.ctx.system.has(r.actorId)) await this.spawnFresh(r);
-    this.ctx.system.send(r.actorId, SOURCE, 'REQUEST', r.event as unknown as { [key: string]: Json });
+    this.ctx.system.send(r.actorId, SOURCE, 'REQUEST', r.event);
     await this.ctx.system.flush();
   }
 
@@ -585,9 +603,8 @@ export class AppsRuntime implements AppsService {
     }
   }
 
-  private input(app: AppIdentity, version: string | null, initial: AppState): Json {
-    const input: AppInput = { appKey: app.appKey, appName: app.appName, stage: app.stage, version, initial, policy: this.settings.policy };
-    return input as unknown as Json;
+  private input(app: AppIdentity, version: string | null, initial: AppState): AppInput {
+    return { appKey: app.appKey, appName: app.appName, stage: app.stage, version, initial, policy: this.settings.policy };
   }
 
   /** A new app: it starts in the state Docker shows (image, container), or REMOVED when the engine cannot say. */
@@ -634,7 +651,7 @@ export class AppsRuntime implements AppsService {
 
   private specFromProjection(actor: string): AppRuntimeSpec {
     for (const row of this.projection.all()) {
-      if (`app:${row.stage}:${row.appKey}` === actor) return specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actor));
+      if (AppId.format(row.stage, row.appKey) === actor) return specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actor));
     }
     return { ...EMPTY_SPEC, registry: this.settings.registry.registry, repository: this.settings.registry.repository };
   }
@@ -649,7 +666,7 @@ export class AppsRuntime implements AppsService {
       this.logger.error({ app_key: row['app_key'], stage: row['stage'], why }, 'a stored app request is damaged; skipped'),
     );
     for (const row of rows) {
-      const actor = `app:${row.stage}:${row.appKey}`;
+      const actor = AppId.format(row.stage, row.appKey);
       // A request stored before environment values left the journal: its values move to the secret
       // table, and the payload re-sent below (and so the projection) no longer has them.
       const legacy = legacyEnv(row.payload, (value) => this.secrets.fingerprint(value));
@@ -662,23 +679,23 @@ export class AppsRuntime implements AppsService {
     let orphans = 0;
     if (containers) {
       const facts = new Map<AppRequestRow, AppFacts>();
-      for (const row of rows) facts.set(row, await this.facts(row, this.specs.get(`app:${row.stage}:${row.appKey}`)!, installedVersion(row)));
+      for (const row of rows) facts.set(row, await this.facts(row, this.specs.get(AppId.format(row.stage, row.appKey))!, installedVersion(row)));
       const plan = planBoot(rows, containers, (row) => facts.get(row)!);
       orphans = await this.removeOrphans(plan.orphans);
       for (const a of plan.apps) {
         system.spawn(a.actorId, 'app', this.input(a.row, a.version, a.initial), SOURCE);
         this.tellDisk(a.actorId);
-        system.send(a.actorId, SOURCE, 'REQUEST', { ...a.row.payload, resync: true });
+        system.send(a.actorId, SOURCE, 'REQUEST', { ...a.row.payload, target: a.row.target, resync: true });
         if (a.container?.state === 'running') this.follows.ensure(a.container.name, a.container.id, this.sinceFor(a.container.name));
       }
     } else {
       this.orphanSweepPending = true;
       for (const row of rows) {
-        const actor = `app:${row.stage}:${row.appKey}`;
+        const actor = AppId.format(row.stage, row.appKey);
         system.spawn(actor, 'app', this.input(row, installedVersion(row), lastKnownState(row)), SOURCE);
         this.tellDisk(actor);
         this.monitor.tellDown(actor, 'Docker engine unreachable at start');
-        system.send(actor, SOURCE, 'REQUEST', { ...row.payload, resync: true });
+        system.send(actor, SOURCE, 'REQUEST', { ...row.payload, target: row.target, resync: true });
       }
     }
     await system.flush();
@@ -704,12 +721,12 @@ export class AppsRuntime implements AppsService {
   private onEngineUp(containers: OurContainer[]): void {
     if (!this.booted) return;
     for (const c of containers) {
-      if (c.state === 'running' && this.actors.appView(`app:${c.stage}:${c.appKey}`)) this.follows.ensure(c.name, c.id, this.sinceFor(c.name));
+      if (c.state === 'running' && this.actors.appView(AppId.format(c.stage, c.appKey))) this.follows.ensure(c.name, c.id, this.sinceFor(c.name));
     }
     if (this.orphanSweepPending) {
       this.orphanSweepPending = false;
       const wanted = new Set(this.actors.appActors());
-      void this.removeOrphans(containers.filter((c) => !wanted.has(`app:${c.stage}:${c.appKey}`)));
+      void this.removeOrphans(containers.filter((c) => !wanted.has(AppId.format(c.stage, c.appKey))));
     }
   }
 

@@ -13,7 +13,7 @@
 // every container has exited (restart policy "no"), and the request decides.
 
 import type { AppState } from '../machines/app-states.js';
-import { appActorId } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
 import { containerName, type Stage } from '../adapters/docker/naming.js';
 import type { OurContainer } from '../adapters/docker/types.js';
 import type { AppRequestRow } from './projection.js';
@@ -26,7 +26,7 @@ export interface AppFacts {
 
 export interface BootApp {
   row: AppRequestRow;
-  actorId: string;
+  actorId: AppId;
   initial: AppState;
   /** The installed version (what the app reported last), else the requested one. */
   version: string | null;
@@ -58,11 +58,11 @@ export function actualState(app: { stage: Stage; last: AppState | null }, contai
 
 export function planBoot(rows: readonly AppRequestRow[], containers: readonly OurContainer[], facts: (row: AppRequestRow) => AppFacts): BootPlan {
   const wanted = new Map<string, AppRequestRow>();
-  for (const row of rows) wanted.set(appActorId(row.stage, row.appKey), row);
+  for (const row of rows) wanted.set(AppId.format(row.stage, row.appKey), row);
   const byName = new Map<string, OurContainer>();
   const orphans: OurContainer[] = [];
   for (const c of containers) {
-    const row = wanted.get(appActorId(c.stage, c.appKey));
+    const row = wanted.get(AppId.format(c.stage, c.appKey));
     if (!row) orphans.push(c);
     else byName.set(c.name, c);
   }
@@ -70,7 +70,7 @@ export function planBoot(rows: readonly AppRequestRow[], containers: readonly Ou
     const container = byName.get(containerName(row.stage, row.appKey, row.appName));
     return {
       row,
-      actorId: appActorId(row.stage, row.appKey),
+      actorId: AppId.format(row.stage, row.appKey),
       initial: actualState({ stage: row.stage, last: row.state }, container, facts(row)),
       version: installedVersion(row),
       container,

@@ -9,7 +9,7 @@
 // the event stream did not notice; a ping loop then says ENGINE_UP.
 
 import type { Json } from '../actors/types.js';
-import { appActorId } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
 import type { DockerEngine } from '../adapters/docker/engine.js';
 import type { EngineEvent, EngineStateChange, EventWatcher, WatchOptions } from '../adapters/docker/engine-events.js';
 import type { EngineLogger, OurContainer } from '../adapters/docker/types.js';
@@ -39,7 +39,7 @@ export interface MachineEventOut {
 
 /** The app machine's event for one engine event, or undefined when it has none. */
 export function machineEventFor(e: EngineEvent): MachineEventOut | undefined {
-  const actor = appActorId(e.stage, e.appKey);
+  const actor = AppId.format(e.stage, e.appKey);
   const id: { [key: string]: Json } = e.id ? { containerId: e.id } : {};
   switch (e.kind) {
     case 'start':

@@ -6,8 +6,9 @@
 
 import type { Command } from '../actors/types.js';
 import type { Transition } from '../actors/system.js';
-import { isAppState, isStage } from '../machines/app-states.js';
+import { isAppState } from '../machines/app-states.js';
 import type { AppContext } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
 import { containerName, type AppIdentity } from '../adapters/docker/naming.js';
 import type { EngineLogger } from '../adapters/docker/types.js';
 import type { AppRequestsProjection } from './projection.js';
@@ -21,13 +22,6 @@ export interface JournalListenerDeps {
   /** An app's standing request is gone (it was removed as asked): forget what was kept for it. */
   onForgotten(actorId: string): void;
   logger: EngineLogger;
-}
-
-/** `app:<STAGE>:<appKey>` → its parts. */
-export function parseAppActorId(id: string): { stage: 'DEV' | 'PROD'; appKey: string } | undefined {
-  const parts = id.split(':');
-  if (parts.length !== 3 || parts[0] !== 'app' || !isStage(parts[1]) || !parts[2]) return undefined;
-  return { stage: parts[1], appKey: parts[2] };
 }
 
 function seconds(ms: number): string {
@@ -48,7 +42,7 @@ export class AppsJournalListener {
   /** For `system.subscribe`: runs in the dispatch of every event. */
   readonly onTransition = (t: Transition): void => {
     if (t.machine !== 'app') return;
-    const id = parseAppActorId(t.actor);
+    const id = AppId.partsOf(t.actor);
     if (!id) return;
     try {
       const payload = t.payload;
@@ -126,7 +120,7 @@ export class AppsJournalListener {
 
   /** For `system.handle('apps', …)`. */
   readonly handle = (c: Command, actorId: string): void => {
-    const id = parseAppActorId(actorId);
+    const id = AppId.partsOf(actorId);
     if (c.type === 'apps.request-settled') {
       this.deps.logger.info(
         { actor: actorId, requestId: c['requestId'], target: c['target'], state: c['state'], outcome: c['outcome'], reason: c['reason'] },

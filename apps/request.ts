@@ -10,7 +10,7 @@
 
 import type { Json } from '../actors/types.js';
 import { APP_STATES, isAppState, type AppState } from '../machines/app-states.js';
-import { appActorId } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
 import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
 import type { AppRuntimeSpec } from './executors/app-image.js';
 import type { PortSpec } from '../adapters/docker/containers.js';
@@ -64,7 +64,7 @@ export type RequestSpecPayload = {
 
 export interface ValidatedRequest {
   app: AppIdentity;
-  actorId: string;
+  actorId: AppId;
   event: RequestEventPayload;
   spec: AppRuntimeSpec;
   /** `docker_credentials` by registry host; kept in memory only. */
@@ -276,7 +276,7 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
         : {}),
     };
     const app: AppIdentity = { appKey, stage, appName };
-    return { ok: true, request: { app, actorId: appActorId(stage, appKey), event, spec, credentials } };
+    return { ok: true, request: { app, actorId: AppId.format(stage, appKey), event, spec, credentials } };
   } catch (err) {
     return { ok: false, error: `request_app_state: ${(err as Error).message}` };
   }

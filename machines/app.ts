@@ -76,47 +76,51 @@ export interface AppInput {
   policy: AppPolicy;
 }
 
-export function appActorId(stage: Stage, appKey: string): string {
-  return `app:${stage}:${appKey}`;
-}
-
 type Stamp = { at: number; rand: number };
 
 /** What adapters send. Payloads are JSON; the machine reads every field defensively. */
-export type AppEvent = Stamp &
-  (
-    | {
-        type: 'REQUEST';
-        /** A wire state; transient names mean where they lead (TransientToActualState). */
-        target: string;
-        version?: string;
-        newestVersion?: string;
-        requestUpdate?: boolean;
-        /** Abort a cancelable operation in flight first (the Reagent's `cancel_transition`). */
-        cancel?: boolean;
-        requestId?: string;
-        /** A re-statement of the stored request (boot projection, reconnect sync), not a user action. */
-        resync?: boolean;
-      }
-    /** `containerId`: for `run`, the container it created (engine facts about others are then ignored). */
-    | { type: 'OP_SUCCEEDED'; op: DockerOp; opId?: number; containerId?: string }
-    | { type: 'OP_FAILED'; op: DockerOp; opId?: number; reason: string }
-    | { type: 'OP_PROGRESS'; op: DockerOp; opId?: number; [detail: string]: unknown }
-    | { type: 'CONTAINER_STARTED'; containerId?: string }
-    | { type: 'CONTAINER_DIED'; exitCode: number; containerId?: string }
-    | { type: 'CONTAINER_OOM'; containerId?: string }
-    | { type: 'CONTAINER_GONE'; containerId?: string }
-    | { type: 'HEALTH'; status: 'healthy' | 'unhealthy'; containerId?: string }
-    | { type: 'ENGINE_DOWN'; reason?: string }
-    | { type: 'ENGINE_UP' }
-    | { type: 'DISK'; emergency: boolean }
-  );
+/** What adapters send (no runtime stamp). */
+export type AppInbound =
+  | {
+      type: 'REQUEST';
+      /** A wire state; transient names mean where they lead (TransientToActualState). */
+      target: string;
+      version?: string;
+      newestVersion?: string;
+      requestUpdate?: boolean;
+      /** Abort a cancelable operation in flight first (the Reagent's `cancel_transition`). */
+      cancel?: boolean;
+      requestId?: string;
+      /** A re-statement of the stored request (boot projection, reconnect sync), not a user action. */
+      resync?: boolean;
+      /**
+       * The app domain's own fields ride along on the journaled REQUEST (its
+       * projection is built from them: apps' RequestEventPayload); the machine reads none.
+       */
+      [domain: string]: unknown;
+    }
+  /** `containerId`: for `run`, the container it created (engine facts about others are then ignored). */
+  | { type: 'OP_SUCCEEDED'; op: DockerOp; opId?: number; containerId?: string }
+  | { type: 'OP_FAILED'; op: DockerOp; opId?: number; reason: string }
+  | { type: 'OP_PROGRESS'; op: DockerOp; opId?: number; [detail: string]: unknown }
+  | { type: 'CONTAINER_STARTED'; containerId?: string }
+  | { type: 'CONTAINER_DIED'; exitCode: number; containerId?: string }
+  | { type: 'CONTAINER_OOM'; containerId?: string }
+  | { type: 'CONTAINER_GONE'; containerId?: string }
+  | { type: 'HEALTH'; status: 'healthy' | 'unhealthy'; containerId?: string }
+  | { type: 'ENGINE_DOWN'; reason?: string }
+  | { type: 'ENGINE_UP' }
+  | { type: 'DISK'; emergency: boolean };
 
-interface AppRef {
+/** What the machine sees: the inbound event stamped by the runtime. */
+export type AppEvent = Stamp & AppInbound;
+
+/** A type alias, not an interface: commands must fit the runtime's `Command` index signature. */
+type AppRef = {
   appKey: string;
   appName: string;
   stage: Stage;
-}
+};
 
 export type RequestOutcome = 'reached' | 'superseded' | 'failed' | 'unchanged';
 

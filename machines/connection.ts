@@ -60,14 +60,36 @@ export interface ConnectionContext extends ConnectionInput {
   sessions: number;
 }
 
-export type ConnectionEvent =
-  | { type: 'START'; at: number; rand: number }
-  | { type: 'STOP'; at: number; rand: number; reason?: string }
-  | { type: 'CONNECTED'; at: number; rand: number }
-  | { type: 'CONNECT_FAILED'; at: number; rand: number; reason: string }
-  | { type: 'DISCONNECTED'; at: number; rand: number; reason: string; retryNow?: boolean }
-  | { type: 'PONG'; at: number; rand: number }
-  | { type: 'ESTABLISHED'; at: number; rand: number };
+/** What a link adapter sends. `code`: the transport's status code, journaled for the inspector; the machine ignores it. */
+export type ConnectionInbound =
+  | { type: 'START' }
+  | { type: 'STOP'; reason?: string }
+  | { type: 'CONNECTED' }
+  | { type: 'CONNECT_FAILED'; reason: string; code?: string; authFailed?: boolean }
+  | { type: 'DISCONNECTED'; reason: string; retryNow?: boolean; code?: string }
+  | { type: 'PONG' }
+  | { type: 'ESTABLISHED' }
+  /**
+   * A packet the gateway link refused: journaled for the record; the machine
+   * has no transition for it. Its journaled payload also has the packet's
+   * `type` (hence the index signature), which the event's own type hides from the machine.
+   */
+  | { type: 'PACKET_REJECTED'; sid: string | null; reason: string; [field: string]: unknown };
+
+/** What the machine sees: the inbound event stamped by the runtime. */
+export type ConnectionEvent = ConnectionInbound & { at: number; rand: number };
+
+/** The command prefixes of the links that run a connection machine (its input's `link`). */
+export type LinkPrefix = 'wamp' | 'grpc';
+
+/** What the machine asks of the link `L` that owns the transport. */
+export type ConnectionCommand<L extends string = LinkPrefix> = L extends string
+  ?
+      | { type: `${L}.connect`; attempt: number }
+      | { type: `${L}.disconnect`; reason: string }
+      | { type: `${L}.ping` }
+      | { type: `${L}.online`; session: number }
+  : never;
 
 /** Events that may carry a failure reason; timer events carry none. */
 function reasonOf(event: { type: string; reason?: unknown }, fallback: string): string {
@@ -87,7 +109,7 @@ export const connectionMachine = setup({
     context: {} as ConnectionContext,
     input: {} as ConnectionInput,
     events: {} as ConnectionEvent,
-    emitted: {} as { type: string; [k: string]: unknown },
+    emitted: {} as ConnectionCommand<string>,
   },
   delays: {
     connectTimeout: ({ context }) => context.policy.connectTimeoutMs,

@@ -54,33 +54,49 @@ export interface CredentialsContext extends CredentialsInput {
 }
 
 type Stamp = { at: number; rand: number };
-export type CredentialsEvent = Stamp &
-  (
-    | { type: 'START' }
-    | { type: 'STOP' }
-    | {
-        type: 'ENV_READ';
-        autoRegister: boolean;
-        /** HOOP_KEY's gateway, when set. */
-        keyTarget: GatewayTarget | null;
-        keyFingerprint?: string | null;
-        /** HOOP_GRPCURL with HOOP_TOKEN. */
-        envPair: GatewayTarget | null;
-        pairFingerprint?: string | null;
-      }
-    | { type: 'REGISTERED'; target: GatewayTarget; fingerprint?: string | null }
-    | { type: 'REGISTER_FAILED'; reason: string }
-    | { type: 'FILE_READ'; target: GatewayTarget | null; fingerprint?: string | null }
-    | { type: 'FILE_INVALID'; reason: string }
-    | { type: 'LOCAL_PROBED'; target: GatewayTarget | null }
-    | { type: 'MINTED'; target: GatewayTarget; fingerprint?: string | null }
-    | { type: 'ATTEMPT_FAILED'; code: string; reason: string }
-    | { type: 'ACCEPTED' }
-    | { type: 'PERSISTED' }
-    | { type: 'PERSIST_FAILED'; reason: string }
-  );
+/** What adapters send (no runtime stamp). */
+export type CredentialsInbound =
+  | { type: 'START' }
+  | { type: 'STOP' }
+  | {
+      type: 'ENV_READ';
+      autoRegister: boolean;
+      /** HOOP_KEY's gateway, when set. */
+      keyTarget: GatewayTarget | null;
+      keyFingerprint?: string | null;
+      /** HOOP_GRPCURL with HOOP_TOKEN. */
+      envPair: GatewayTarget | null;
+      pairFingerprint?: string | null;
+    }
+  | { type: 'REGISTERED'; target: GatewayTarget; fingerprint?: string | null }
+  | { type: 'REGISTER_FAILED'; reason: string }
+  | { type: 'FILE_READ'; target: GatewayTarget | null; fingerprint?: string | null }
+  | { type: 'FILE_INVALID'; reason: string }
+  | { type: 'LOCAL_PROBED'; target: GatewayTarget | null }
+  | { type: 'MINTED'; target: GatewayTarget; fingerprint?: string | null }
+  | { type: 'ATTEMPT_FAILED'; code: string; reason: string }
+  | { type: 'ACCEPTED' }
+  | { type: 'PERSISTED' }
+  | { type: 'PERSIST_FAILED'; reason: string };
+
+/** What the machine sees: the inbound event stamped by the runtime. */
+export type CredentialsEvent = Stamp & CredentialsInbound;
 
 /** The gRPC status name hoop's web registration waits through (token not registered yet). */
+/** What the machine asks of the gateway link's credentials adapter. */
+export type CredentialsCommand =
+  | { type: 'creds.readEnv' }
+  | { type: 'creds.register' }
+  | { type: 'creds.readFile' }
+  | { type: 'creds.probeLocal' }
+  | { type: 'creds.mint' }
+  | { type: 'creds.ready'; mode: CredentialMode | null; grpcServer: string; tls: boolean; retryMs?: number }
+  | { type: 'creds.banner' }
+  | { type: 'creds.persist' }
+  | { type: 'creds.none' }
+  | { type: 'creds.failed'; reason: string }
+  | { type: 'creds.giveUp'; attempts: number };
+
 export const UNAUTHENTICATED = 'UNAUTHENTICATED';
 
 const FINGERPRINT = /^sha256:[0-9a-f]{16}$/;
@@ -100,7 +116,7 @@ export const credentialsMachine = setup({
     context: {} as CredentialsContext,
     input: {} as CredentialsInput,
     events: {} as CredentialsEvent,
-    emitted: {} as { type: string; [k: string]: unknown },
+    emitted: {} as CredentialsCommand,
   },
   delays: {
     registerRetry: ({ context }) => context.autoRegisterRetryMs,

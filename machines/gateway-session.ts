@@ -35,19 +35,21 @@ export interface GatewaySessionContext extends GatewaySessionInput {
 }
 
 type Stamp = { at: number; rand: number };
-export type GatewaySessionEvent = Stamp &
-  (
-    | { type: 'OPENED'; target: string }
-    | { type: 'OPEN_FAILED'; reason: string }
-    | { type: 'CONNECTION_OPENED'; connection: string }
-    | { type: 'CONNECTION_CLOSED'; connection: string; bytesIn: number; bytesOut: number; reason: string }
-    | { type: 'EXEC_STARTED'; program: string; args: number }
-    | { type: 'EXEC_EXITED'; exitCode: number; stdinBytes: number; stdoutBytes: number; stderrBytes: number }
-    | { type: 'TERMINAL_STARTED'; program: string; args: number; rows: number; cols: number }
-    | { type: 'TERMINAL_EXITED'; exitCode: number; stdinBytes: number; stdoutBytes: number }
-    | { type: 'ERROR'; reason: string }
-    | { type: 'CLOSED'; reason: string; exitCode: number | null }
-  );
+/** What adapters send (no runtime stamp). */
+export type GatewaySessionInbound =
+  | { type: 'OPENED'; target: string }
+  | { type: 'OPEN_FAILED'; reason: string }
+  | { type: 'CONNECTION_OPENED'; connection: string }
+  | { type: 'CONNECTION_CLOSED'; connection: string; bytesIn: number; bytesOut: number; reason: string }
+  | { type: 'EXEC_STARTED'; program: string; args: number }
+  | { type: 'EXEC_EXITED'; exitCode: number; stdinBytes: number; stdoutBytes: number; stderrBytes: number }
+  | { type: 'TERMINAL_STARTED'; program: string; args: number; rows: number; cols: number }
+  | { type: 'TERMINAL_EXITED'; exitCode: number; stdinBytes: number; stdoutBytes: number }
+  | { type: 'ERROR'; reason: string }
+  | { type: 'CLOSED'; reason: string; exitCode: number | null };
+
+/** What the machine sees: the inbound event stamped by the runtime. */
+export type GatewaySessionEvent = Stamp & GatewaySessionInbound;
 
 const MAX_ERRORS = 5;
 
@@ -58,6 +60,9 @@ function num(v: unknown): number {
 function addError(errors: string[], reason: unknown): string[] {
   return [...errors, String(reason)].slice(-MAX_ERRORS);
 }
+
+/** The machine only keeps account of a session: it asks for nothing. */
+export type GatewaySessionCommand = never;
 
 export const gatewaySessionMachine = setup({
   types: {

@@ -77,13 +77,15 @@ export interface StudioSessionContext extends StudioSessionInput {
 }
 
 type Stamp = { at: number; rand: number };
-export type StudioSessionEvent = Stamp &
-  (
-    | { type: 'SESSION_OPENED'; session: number; wampSession: number }
-    | { type: 'SESSION_CLOSED'; session?: number; reason?: string }
-    | { type: 'STEP_DONE'; session: number; step: SessionStep; [detail: string]: unknown }
-    | { type: 'STEP_FAILED'; session: number; step: SessionStep; reason: string; retryable?: boolean }
-  );
+/** What adapters send (no runtime stamp). */
+export type StudioSessionInbound =
+  | { type: 'SESSION_OPENED'; session: number; wampSession: number }
+  | { type: 'SESSION_CLOSED'; session?: number; reason?: string }
+  | { type: 'STEP_DONE'; session: number; step: SessionStep; [detail: string]: unknown }
+  | { type: 'STEP_FAILED'; session: number; step: SessionStep; reason: string; retryable?: boolean };
+
+/** What the machine sees: the inbound event stamped by the runtime. */
+export type StudioSessionEvent = Stamp & StudioSessionInbound;
 
 export type StudioSessionCommand =
   | { type: 'studio.guard'; session: number; attempt: number }

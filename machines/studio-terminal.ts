@@ -37,23 +37,31 @@ export interface StudioTerminalContext extends StudioTerminalInput {
 }
 
 type Stamp = { at: number; rand: number };
-export type StudioTerminalEvent = Stamp &
-  (
-    | { type: 'STARTED'; registrationId: number | null }
-    | { type: 'CLOSE'; reason: string }
-    | { type: 'ENDED'; reason: string; bytesIn: number; bytesOut: number }
-  );
+/** What adapters send (no runtime stamp). */
+export type StudioTerminalInbound =
+  | { type: 'STARTED'; registrationId: number | null }
+  | { type: 'CLOSE'; reason: string }
+  | { type: 'ENDED'; reason: string; bytesIn: number; bytesOut: number };
+
+/** What the machine sees: the inbound event stamped by the runtime. */
+export type StudioTerminalEvent = Stamp & StudioTerminalInbound;
 
 function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
+
+/** What the machine asks of the terminal adapter. */
+export type StudioTerminalCommand =
+  | { type: 'terminal.hangup'; sessionId: string }
+  | { type: 'terminal.kill'; sessionId: string }
+  | { type: 'terminal.release'; sessionId: string };
 
 export const studioTerminalMachine = setup({
   types: {
     context: {} as StudioTerminalContext,
     input: {} as StudioTerminalInput,
     events: {} as StudioTerminalEvent,
-    emitted: {} as { type: string; sessionId: string },
+    emitted: {} as StudioTerminalCommand,
   },
   delays: {
     grace: ({ context }) => Math.max(0, num(context.graceMs)),

@@ -56,6 +56,19 @@ export type UpdateEvent =
   | { type: 'READY' }
   | { type: 'LINK'; name: string; up: boolean };
 
+/** What adapters send (the update machine's events carry no stamp it reads). */
+export type UpdateInbound = UpdateEvent;
+
+/** What the machine asks of the update adapter. */
+export type UpdateCommand =
+  | { type: 'update.check' }
+  | { type: 'update.download'; version: string }
+  | { type: 'update.swap'; from: string; to: string }
+  | { type: 'update.handover' }
+  | { type: 'update.commit'; from: string; to: string }
+  | { type: 'update.rollback'; from: string; to: string; reason: string }
+  | UpdateResultCommand;
+
 /** What the studio's update_agent hears (mapped to the Reagent's UpdateResult by the adapter). */
 export interface UpdateResultCommand {
   type: 'update.result';
@@ -91,7 +104,7 @@ export const updateMachine = setup({
     context: {} as UpdateContext,
     input: {} as UpdateInput,
     events: {} as UpdateEvent,
-    emitted: {} as { type: string; [k: string]: unknown },
+    emitted: {} as UpdateCommand,
   },
   delays: {
     probationTimeout: ({ context }) => context.probation?.probationMs ?? 0,

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { drainProgress, makeTgz, startDockerPeer, uniqueAppKey, type DockerPeer } from '../spec/helpers/docker-peer.js';
 import { removeAppContainers, startAppsDaemon } from '../spec/helpers/apps-daemon.js';
 import { dockerArch } from '../adapters/docker/arch.js';
-import { appActorId } from '../machines/app.js';
+import { AppId } from '../machines/app-id.js';
 
 const MAIN = new URL('../dist/cli/main.cjs', import.meta.url).pathname;
 
@@ -98,7 +98,7 @@ export async function benchApps(opts: { apps?: number; idleMs?: number } = {}): 
     dirs.push(d.agentDir);
     const t1 = performance.now();
     await Promise.all(keys.map((k, i) => d.request({ appKey: Number(k), appName: `b${i}`, stage: 'PROD', targetState: 'RUNNING', version: '1.0.0' })));
-    await Promise.all(keys.map((k) => d.waitForState(appActorId('PROD', k), 'RUNNING', 120_000)));
+    await Promise.all(keys.map((k) => d.waitForState(AppId.format('PROD', k), 'RUNNING', 120_000)));
     const requestToRunningMs = performance.now() - t1;
     await d.stop();
 

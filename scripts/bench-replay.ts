@@ -2,6 +2,7 @@
 // then fold it back through the machines and count events per second.
 import { createActor, type AnyActorRef } from 'xstate';
 import { ActorSystem } from '../actors/system.js';
+import type { LooseCatalog } from '../actors/contracts.js';
 import { ManualClock } from '../actors/clock.js';
 import { replayRecords } from '../actors/replay.js';
 import { builtinMachines } from '../machines/registry.js';
@@ -28,7 +29,7 @@ class ArrayJournal implements JournalPort {
  * pong, drop and back off. Yields after each step so callers decide when it is
  * enough and when to commit.
  */
-export function* connectionWorkload(system: ActorSystem, clock: ManualClock, actors = 20): Generator<number> {
+export function* connectionWorkload(system: ActorSystem<LooseCatalog>, clock: ManualClock, actors = 20): Generator<number> {
   let s = 42;
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const policy: Json = { connectTimeoutMs: 1250, pingIntervalMs: 5000, resetAfterMs: 60_000, backoff: { initialMs: 1000, maxMs: 30_000, multiplier: 2, jitter: 0.2 } };
@@ -55,7 +56,7 @@ export function seededRandom(seed = 7): () => number {
 export function recordConnectionRun(events: number, actors = 20): JournalRecord[] {
   const journal = new ArrayJournal();
   const clock = new ManualClock(1_700_000_000_000);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: seededRandom(), run: 'bench', replay: false });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random: seededRandom(), run: 'bench', replay: false });
   for (const _ of connectionWorkload(system, clock, actors)) if (journal.records.length >= events) break;
   system.close();
   return journal.records.slice(0, events);

@@ -10,9 +10,9 @@ import type { Logger } from 'pino';
 import { decideTransport } from '../../config/transport-rule.js';
 import { defaultGatewayDataDir, findAdminToken } from '../../gateway/admin-token.js';
 import type { ActorSystem } from '../../actors/system.js';
-import type { Command, Json } from '../../actors/types.js';
+import type { ActorId, Executors } from '../../actors/contracts.js';
 import type { GrpcAddress, HoopEnv } from '../../config/hoop-env.js';
-import type { CredentialMode, GatewayTarget } from '../../machines/credentials.js';
+import type { CredentialMode, CredentialsCommand, CredentialsInbound, GatewayTarget } from '../../machines/credentials.js';
 import type { Redactor } from '../log/redactor.js';
 import { agentTomlPath, readAgentToml, writeAgentToml } from './agent-toml.js';
 import { RefusedPeerError, sendWithCredential } from './loopback-http.js';
@@ -38,7 +38,7 @@ export interface ResolvedCredentials {
 export interface CredentialsAdapterOptions {
   system: ActorSystem;
   /** The credentials actor's id. */
-  actor: string;
+  actor: ActorId<'credentials'>;
   hoop: HoopEnv;
   /** Raw environment, for API_URL. */
   env: NodeJS.ProcessEnv;
@@ -89,34 +89,19 @@ export class CredentialsAdapter {
     return agentTomlPath(this.opts.home);
   }
 
-  /** The `creds` command handler. */
-  handle = async (command: Command): Promise<void> => {
-    switch (command.type) {
-      case 'creds.readEnv':
-        return this.readEnv();
-      case 'creds.register':
-        return this.register();
-      case 'creds.readFile':
-        return this.readFile();
-      case 'creds.probeLocal':
-        return this.probeLocal();
-      case 'creds.mint':
-        return this.mint();
-      case 'creds.banner':
-        return this.banner();
-      case 'creds.persist':
-        return this.persist();
-      case 'creds.ready':
-        return this.ready(command);
-      case 'creds.none':
-        return this.listener.none();
-      case 'creds.failed':
-        return this.listener.failed(String(command.reason));
-      case 'creds.giveUp':
-        return this.listener.gaveUp(Number(command.attempts));
-      default:
-        this.opts.logger.warn({ command: command.type }, 'unknown credentials command');
-    }
+  /** The executors of the `creds` commands. */
+  readonly executors: Executors<CredentialsCommand> = {
+    'creds.readEnv': () => this.readEnv(),
+    'creds.register': () => this.register(),
+    'creds.readFile': () => this.readFile(),
+    'creds.probeLocal': () => this.probeLocal(),
+    'creds.mint': () => this.mint(),
+    'creds.banner': () => this.banner(),
+    'creds.persist': () => this.persist(),
+    'creds.ready': (command) => this.ready(command),
+    'creds.none': () => this.listener.none(),
+    'creds.failed': (command) => this.listener.failed(command.reason),
+    'creds.giveUp': (command) => this.listener.gaveUp(command.attempts),
   };
 
   /** What events carry instead of the token; null without a fingerprint source (it never falls back to the token). */
@@ -124,8 +109,8 @@ export class CredentialsAdapter {
     return token && this.opts.fingerprint ? this.opts.fingerprint(token) : null;
   }
 
-  private send(type: string, payload: { [key: string]: Json } = {}): void {
-    this.opts.system.send(this.opts.actor, SOURCE, type, payload);
+  private send(event: CredentialsInbound): void {
+    this.opts.system.send(this.opts.actor, SOURCE, event);
   }
 
   /** Where to connect and with TLS or not (config/transport-rule.ts); a string when plaintext is refused. */
@@ -154,11 +139,12 @@ export class CredentialsAdapter {
       envPair = this.checkedTarget(h.grpcUrl.host, h.grpcUrl.port, h.grpcUrl.scheme);
       this.tokens.set('env', { token: h.token, host: h.grpcUrl.host, port: h.grpcUrl.port, grpcUrl: h.grpcUrl.raw });
     }
-    this.send('ENV_READ', {
+    this.send({
+      type: 'ENV_READ',
       autoRegister: h.autoRegister !== null,
-      keyTarget: dsn as unknown as Json,
+      keyTarget: dsn,
       keyFingerprint: this.fp(h.key?.raw ?? null),
-      envPair: envPair as unknown as Json,
+      envPair,
       pairFingerprint: envPair ? this.fp(h.token) : null,
     });
   }
@@ -196,24 +182,24 @@ export class CredentialsAdapter {
     }
     const target = this.checkedTarget(this.local.host, this.local.port, null);
     this.tokens.set('auto-register', { token, host: this.local.host, port: this.local.port, grpcUrl: target.grpcServer });
-    this.send('REGISTERED', { target: target as unknown as Json, fingerprint: this.fp(token) });
+    this.send({ type: 'REGISTERED', target, fingerprint: this.fp(token) });
   }
 
   private registerFailed(apiUrl: string, cause: string): void {
     const reason = this.opts.redactor.scrubString(`auto-register with ${apiUrl} failed: ${cause}`);
     this.opts.logger.warn({ api: apiUrl }, `${reason}; retrying`);
-    this.send('REGISTER_FAILED', { reason });
+    this.send({ type: 'REGISTER_FAILED', reason });
   }
 
   private readFile(): void {
     const path = this.agentTomlPath;
     const read = readAgentToml(path);
     if (read.kind === 'invalid') {
-      this.send('FILE_INVALID', { reason: this.opts.redactor.scrubString(read.error) });
+      this.send({ type: 'FILE_INVALID', reason: this.opts.redactor.scrubString(read.error) });
       return;
     }
     if (read.kind === 'absent') {
-      this.send('FILE_READ', { target: null });
+      this.send({ type: 'FILE_READ', target: null });
       return;
     }
     if (read.exposed) this.opts.logger.warn({ file: path }, 'agent.toml can be read by other users: chmod 600 it');
@@ -221,11 +207,11 @@ export class CredentialsAdapter {
     this.opts.redactor.addSecret(token);
     const target = this.target(grpcUrl.host, grpcUrl.port, grpcUrl.scheme);
     if (typeof target === 'string') {
-      this.send('FILE_INVALID', { reason: `${path}: field "grpc_url": ${target}` });
+      this.send({ type: 'FILE_INVALID', reason: `${path}: field "grpc_url": ${target}` });
       return;
     }
     this.tokens.set('file', { token, host: grpcUrl.host, port: grpcUrl.port, grpcUrl: grpcUrl.raw });
-    this.send('FILE_READ', { target: target as unknown as Json, fingerprint: this.fp(token) });
+    this.send({ type: 'FILE_READ', target, fingerprint: this.fp(token) });
   }
 
   /**
@@ -239,12 +225,12 @@ export class CredentialsAdapter {
     const table = (this.opts.socketTable ?? readSocketTable)();
     const open = table.ok ? listenersFor(host, port, table.rows).length > 0 : await probeTcp(host, port, this.opts.probeTimeoutMs ?? 5000);
     if (!open) {
-      this.send('LOCAL_PROBED', { target: null });
+      this.send({ type: 'LOCAL_PROBED', target: null });
       return;
     }
     const target = this.checkedTarget(host, port, null);
     this.tokens.set('local', { token: null, host, port, grpcUrl: target.grpcServer });
-    this.send('LOCAL_PROBED', { target: target as unknown as Json });
+    this.send({ type: 'LOCAL_PROBED', target: target });
   }
 
   private mint(): void {
@@ -256,7 +242,7 @@ export class CredentialsAdapter {
     const target = this.checkedTarget(host, port, url?.scheme ?? null);
     this.minted = { token, registerUrl: `${webApiUrl(this.opts.env, url)}/agents/new/${token}`, grpcUrl: url?.raw ?? SAAS_GRPC_URL };
     this.tokens.set('web-register', { token, host, port, grpcUrl: this.minted.grpcUrl });
-    this.send('MINTED', { target: target as unknown as Json, fingerprint: this.fp(token) });
+    this.send({ type: 'MINTED', target, fingerprint: this.fp(token) });
   }
 
   private banner(): void {
@@ -271,24 +257,24 @@ export class CredentialsAdapter {
     try {
       writeAgentToml(path, { token: this.minted.token, grpcUrl: this.minted.grpcUrl });
       this.opts.logger.info({ file: path }, 'agent registered: token saved, the next start connects with it');
-      this.send('PERSISTED');
+      this.send({ type: 'PERSISTED' });
     } catch (err) {
       const reason = `cannot save ${path}: ${causeOf(err)}`;
       this.opts.logger.error({ file: path }, reason);
-      this.send('PERSIST_FAILED', { reason });
+      this.send({ type: 'PERSIST_FAILED', reason });
     }
     this.listener.registered();
   }
 
-  private ready(command: Command): void {
-    const mode = command.mode as CredentialMode;
-    const known = this.tokens.get(mode);
-    if (!known) {
+  private ready(command: Extract<CredentialsCommand, { type: 'creds.ready' }>): void {
+    const mode = command.mode;
+    const known = mode === null ? undefined : this.tokens.get(mode);
+    if (mode === null || !known) {
       this.listener.failed(`no credentials were loaded for mode ${mode}`);
       return;
     }
-    this.resolved = { mode, host: known.host, port: known.port, tls: command.tls === true, token: known.token };
-    this.listener.ready(this.resolved, typeof command.retryMs === 'number' ? command.retryMs : null);
+    this.resolved = { mode, host: known.host, port: known.port, tls: command.tls, token: known.token };
+    this.listener.ready(this.resolved, command.retryMs ?? null);
   }
 }
 

@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import type { Logger } from 'pino';
 import { isLoopbackHost } from '../../config/loopback.js';
 import type { Link, LinkContext } from '../../actors/link.js';
+import { actorId, guardExecutors, type ActorId, type ExecutorsFor } from '../../actors/contracts.js';
 import type { ActorSystem } from '../../actors/system.js';
-import type { Command, Json } from '../../actors/types.js';
+import type { MachineCatalog } from '../../machines/catalog.js';
 import type { HoopEnv } from '../../config/hoop-env.js';
 import type { ConnectionContext, ConnectionPolicy } from '../../machines/connection.js';
 import type { CredentialsInput } from '../../machines/credentials.js';
+import type { GatewaySessionInbound } from '../../machines/gateway-session.js';
 import { UNAUTHENTICATED } from '../../machines/credentials.js';
 import type { Redactor } from '../log/redactor.js';
 import { CredentialsAdapter, type ResolvedCredentials } from './credentials-adapter.js';
@@ -35,10 +37,15 @@ import { GatewayCall, GatewayTransport, type CallEnd, type KeepalivePolicy } fro
 import { GatewayPacket, SpecKey } from './wire-names.js';
 import { MemorySecretStore } from '../store/secret-store.js';
 
-export const CONNECTION_ACTOR = 'gateway';
-export const CREDENTIALS_ACTOR = 'gateway-credentials';
+export const CONNECTION_ACTOR = actorId('connection', 'gateway');
+export const CREDENTIALS_ACTOR = actorId('credentials', 'gateway-credentials');
 export const SESSION_ACTOR_PREFIX = 'gateway-session:';
 const SOURCE = 'grpc';
+
+/** The actor that keeps account of gateway session `sid`. */
+export function gatewaySessionActor(sid: string): ActorId<'gateway-session'> {
+  return actorId('gateway-session', `${SESSION_ACTOR_PREFIX}${sid}`);
+}
 
 /** hoop: 2, 4, 8, 8 ... s, reset after a connection that lived 60 s; 15 s to dial. Jitter is ours. */
 export const GATEWAY_POLICY: ConnectionPolicy = {
@@ -164,14 +171,14 @@ export class GatewayLink implements Link {
     // Left registered after stop(): the STOP it sends still emits a disconnect to run (as a no-op).
     // Both run even while the journal cannot commit (disk full): they are what keeps the device
     // reachable, and they change nothing on the device that a replay would need (README "Full disk").
-    ctx.system.handle('creds', (c) => (this.stopped ? undefined : this.onCredsCommand(c)), { beforeDurable: true });
-    ctx.system.handle(SOURCE, (c) => this.onCommand(c), { beforeDurable: true });
+    ctx.system.handle('creds', guardExecutors(this.credsExecutors(), () => !this.stopped), { beforeDurable: true });
+    ctx.system.handle(SOURCE, guardExecutors(this.linkExecutors, () => !this.stopped), { beforeDurable: true });
     const input: CredentialsInput = {
       gatewayOnly: this.opts.gatewayOnly,
       webRegister: this.opts.webRegister ?? WEB_REGISTER,
       autoRegisterRetryMs: this.opts.autoRegisterRetryMs ?? 5000,
     };
-    ctx.system.spawn(CREDENTIALS_ACTOR, 'credentials', input as unknown as Json);
+    ctx.system.spawn(CREDENTIALS_ACTOR, 'credentials', input);
     ctx.system.send(CREDENTIALS_ACTOR, SOURCE, 'START');
   }
 
@@ -188,9 +195,15 @@ export class GatewayLink implements Link {
     this.transport = null;
   }
 
-  private onCredsCommand(c: Command): Promise<void> {
-    if (c.type === 'creds.banner') this.log.info('webregister - the gateway does not know this agent yet: open the URL printed above to register it');
-    return this.creds.handle(c);
+  private credsExecutors(): ExecutorsFor<MachineCatalog, 'creds'> {
+    const run = this.creds.executors;
+    return {
+      ...run,
+      'creds.banner': (c, actor) => {
+        this.log.info('webregister - the gateway does not know this agent yet: open the URL printed above to register it');
+        return run['creds.banner'](c, actor);
+      },
+    };
   }
 
   private onReady(c: ResolvedCredentials, retryMs: number | null): void {
@@ -229,28 +242,22 @@ export class GatewayLink implements Link {
     const base = this.opts.policy ?? GATEWAY_POLICY;
     const policy: ConnectionPolicy =
       retryMs === null ? base : { ...base, backoff: { initialMs: retryMs, maxMs: retryMs, multiplier: 1, jitter: 0 }, resetAfterMs: Number.MAX_SAFE_INTEGER };
-    system.spawn(CONNECTION_ACTOR, 'connection', { link: SOURCE, policy } as unknown as Json);
+    system.spawn(CONNECTION_ACTOR, 'connection', { link: SOURCE, policy });
     system.send(CONNECTION_ACTOR, SOURCE, 'START');
   }
 
-  private onCommand(c: Command): void {
-    if (this.stopped) return;
-    switch (c.type) {
-      case 'grpc.connect':
-        return this.openCall(Number(c.attempt));
-      case 'grpc.disconnect':
-        this.log.warn({ reason: c.reason }, `dropping the gateway stream: ${String(c.reason)}`);
-        return this.dropCall(String(c.reason));
-      case 'grpc.online':
-        this.log.info({ grpc_server: this.transport?.options.address, session: c.session }, 'connected with success to the gateway');
-        return;
-      case 'grpc.ping':
-        // pingIntervalMs is 0: liveness is HTTP/2 keepalive's job.
-        return;
-      default:
-        this.log.warn({ command: c.type }, 'unknown gateway command');
-    }
-  }
+  private readonly linkExecutors: ExecutorsFor<MachineCatalog, typeof SOURCE> = {
+    'grpc.connect': (c) => this.openCall(c.attempt),
+    'grpc.disconnect': (c) => {
+      this.log.warn({ reason: c.reason }, `dropping the gateway stream: ${c.reason}`);
+      this.dropCall(c.reason);
+    },
+    'grpc.online': (c) => {
+      this.log.info({ grpc_server: this.transport?.options.address, session: c.session }, 'connected with success to the gateway');
+    },
+    // pingIntervalMs is 0: liveness is HTTP/2 keepalive's job.
+    'grpc.ping': () => {},
+  };
 
   private openCall(attempt: number): void {
     if (!this.transport || !this.resolved) return;
@@ -525,15 +532,15 @@ export class GatewayLink implements Link {
   private recorder(): SessionRecorder {
     const system: ActorSystem = this.ctx!.system;
     const scrub = (s: string) => this.opts.redactor.scrubString(s);
-    const actor = (sid: string) => `${SESSION_ACTOR_PREFIX}${sid}`;
+    const actor = gatewaySessionActor;
     return {
       opening: (sid, input) => {
         this.log.info({ sid, type: input.connectionType, connection: input.connectionName }, 'session opening');
         system.spawn(actor(sid), 'gateway-session', { sid, ...input });
       },
-      record: (sid, type, payload) => {
-        const safe = Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, typeof v === 'string' ? scrub(v) : v]));
-        system.send(actor(sid), SOURCE, type, safe);
+      record: (sid, event) => {
+        const safe = Object.fromEntries(Object.entries(event).map(([k, v]) => [k, typeof v === 'string' && k !== 'type' ? scrub(v) : v]));
+        system.send(actor(sid), SOURCE, safe as GatewaySessionInbound);
       },
       closed: (sid, reason, exitCode) => {
         this.log.info({ sid, exit_code: exitCode }, `session closed: ${scrub(reason)}`);

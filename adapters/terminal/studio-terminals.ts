@@ -12,9 +12,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { IPty } from '@lydell/node-pty';
 import type { ActorSystem } from '../../actors/system.js';
-import type { Command } from '../../actors/types.js';
+import { actorId, type ActorId, type Executors } from '../../actors/contracts.js';
 import type { Pty } from '../../packaging/pty.js';
-import type { StudioTerminalInput } from '../../machines/studio-terminal.js';
+import type { StudioTerminalCommand, StudioTerminalInput } from '../../machines/studio-terminal.js';
 import type { ContainerTerminal } from '../docker/terminal-exec.js';
 import type { WampSession } from '../wamp/session.js';
 import { DeviceApiError, WAMP_ERRORS } from '../wamp/errors.js';
@@ -81,15 +81,15 @@ export class StudioTerminals {
   private readonly off: () => void;
 
   constructor(private readonly deps: StudioTerminalsDeps) {
-    this.off = deps.system.handle('terminal', (c) => this.onCommand(c), { beforeDurable: true });
+    this.off = deps.system.handle('terminal', this.executors, { beforeDurable: true });
   }
 
   get size(): number {
     return this.terms.size;
   }
 
-  private actor(id: string): string {
-    return `terminal:${id}`;
+  private actor(id: string): ActorId<'studio-terminal'> {
+    return actorId('studio-terminal', `terminal:${id}`);
   }
 
   private live(): WampSession {
@@ -304,13 +304,16 @@ export class StudioTerminals {
     return typeof r === 'number' ? r : null;
   }
 
-  private onCommand(c: Command): void {
-    const id = typeof c.sessionId === 'string' ? c.sessionId : '';
+  /** Commands for a terminal already released are no-ops. */
+  private readonly executors: Executors<StudioTerminalCommand> = {
+    'terminal.hangup': (c) => this.withTerm(c.sessionId, (term) => this.hangup(term)),
+    'terminal.kill': (c) => this.withTerm(c.sessionId, (term) => this.kill(term)),
+    'terminal.release': (c) => this.withTerm(c.sessionId, (term) => this.release(term)),
+  };
+
+  private withTerm(id: string, run: (term: Term) => void): void {
     const term = this.terms.get(id);
-    if (!term) return;
-    if (c.type === 'terminal.hangup') this.hangup(term);
-    else if (c.type === 'terminal.kill') this.kill(term);
-    else if (c.type === 'terminal.release') this.release(term);
+    if (term) run(term);
   }
 
   /** Ends the shell's input and hangs it up, as closing a terminal window does. */

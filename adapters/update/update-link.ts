@@ -6,15 +6,16 @@
 // execve() of `<agentDir>/current/reagent` otherwise (same pid, same
 // arguments).
 import type { Logger } from 'pino';
-import type { Command, Json } from '../../actors/types.js';
+import type { Clock } from '../../actors/clock.js';
+import { actorId, guardExecutors, type CommandNamed, type Executors } from '../../actors/contracts.js';
 import type { Link, LinkContext } from '../../actors/link.js';
 import { isNewer } from '../../machines/update-rules.js';
-import type { UpdateInput, UpdateProbation, UpdateResultCommand } from '../../machines/update.js';
+import type { UpdateCommand, UpdateInbound, UpdateInput, UpdateProbation, UpdateResultCommand } from '../../machines/update.js';
 import { LinkWatch } from '../metrics/link-watch.js';
 import type { AgentUpdates, UpdateMetadata, UpdateResult } from './service.js';
 import { rollBack, type Progress, type Updater } from './updater.js';
 
-export const UPDATE_ACTOR = 'update';
+export const UPDATE_ACTOR = actorId('update', 'update');
 const SOURCE = 'update';
 
 export interface UpdateLinkOptions {
@@ -45,6 +46,8 @@ export class UpdateLink implements Link, AgentUpdates {
   readonly finished: Promise<{ reason: string; exitCode: number }>;
   private finish!: (e: { reason: string; exitCode: number }) => void;
   private ctx: LinkContext | null = null;
+  /** Kept after stop: a command still running when the link stops dates what it writes. */
+  private clock: Clock | null = null;
   private logger!: Logger;
   private watch: LinkWatch | null = null;
   private readonly unhandle: Array<() => void> = [];
@@ -72,7 +75,8 @@ export class UpdateLink implements Link, AgentUpdates {
   async start(ctx: LinkContext): Promise<void> {
     this.ctx = ctx;
     this.logger = ctx.logger;
-    this.unhandle.push(ctx.system.handle('update', (command) => this.onCommand(command)));
+    this.clock = ctx.clock;
+    this.unhandle.push(ctx.system.handle('update', guardExecutors(this.executors, () => this.ctx !== null)));
     const p = this.opts.probation;
     const input = {
       current: this.opts.current,
@@ -126,96 +130,110 @@ export class UpdateLink implements Link, AgentUpdates {
 
   // ---- update.* commands -----------------------------------------------------
 
-  private async onCommand(command: Command): Promise<void> {
-    const ctx = this.ctx;
+  private readonly executors: Executors<UpdateCommand> = {
+    'update.check': () => this.check(),
+    'update.download': (c) => this.download(c),
+    'update.swap': (c) => this.swap(c),
+    'update.commit': () => this.commitUpdate(),
+    'update.rollback': (c) => this.rollback(c),
+    'update.handover': () => this.handOver(),
+    'update.result': (c) => this.result(c),
+  };
+
+  /** Tells the update machine how a command went. */
+  private tell(event: UpdateInbound): void {
+    this.ctx?.system.send(UPDATE_ACTOR, SOURCE, event);
+  }
+
+  private now(): string {
+    return new Date(this.clock!.now()).toISOString();
+  }
+
+  private async check(): Promise<void> {
     const updater = this.opts.updater;
-    if (!ctx) return;
-    const send = (type: string, payload: Record<string, Json> = {}) => this.ctx?.system.send(UPDATE_ACTOR, SOURCE, type, payload);
-    const now = () => new Date(ctx.clock.now()).toISOString();
-    switch (command.type) {
-      case 'update.check': {
-        if (!updater) return send('CHECK_FAILED', { reason: this.opts.cannotUpdate ?? 'no updater' });
-        try {
-          const latest = await updater.latest(this.abort.signal);
-          this.latestKnown = { version: latest, at: Date.now() };
-          send('MANIFEST', { latest });
-        } catch (err) {
-          this.logger.warn({ reason: (err as Error).message }, `update check failed: ${(err as Error).message}`);
-          send('CHECK_FAILED', { reason: (err as Error).message });
-        }
-        return;
-      }
-      case 'update.download': {
-        const version = String(command.version);
-        if (!updater) return send('DOWNLOAD_FAILED', { reason: this.opts.cannotUpdate ?? 'no updater' });
-        this.logger.info({ version, from: updater.binaryUrl(version) }, `update: downloading ${version}`);
-        try {
-          const r = await updater.download(version, (p) => this.emitProgress(p), this.abort.signal);
-          this.logger.info({ version, bytes: r.bytes, path: r.path }, `update: ${version} downloaded, checksum verified, installed`);
-          send('DOWNLOADED', { version, bytes: r.bytes });
-        } catch (err) {
-          this.logger.error({ version, reason: (err as Error).message }, `update to ${version} refused: ${(err as Error).message}`);
-          send('DOWNLOAD_FAILED', { reason: (err as Error).message });
-        }
-        return;
-      }
-      case 'update.swap': {
-        const to = String(command.to);
-        if (!updater) return send('SWAP_FAILED', { reason: 'no updater' });
-        const up = (this.watch?.all() ?? []).filter((s) => s.working).map((s) => s.name);
-        // The new version must do what this one does: bring up the links up now; if none is, any configured one.
-        const links = up.length > 0 ? up : [...this.opts.networkLinks];
-        const linksMode = up.length > 0 ? 'all' : 'any';
-        try {
-          const state = updater.swap(to, { probationMs: this.opts.probationMs, links, linksMode }, now());
-          this.logger.warn({ from: state.from, to, links, linksMode, probationMs: state.probationMs }, `update: ${updater.layout.currentBinary} is ${to} now; restarting into it`);
-          send('SWAPPED');
-        } catch (err) {
-          this.logger.error({ to, reason: (err as Error).message }, `update: swap to ${to} failed: ${(err as Error).message}`);
-          send('SWAP_FAILED', { reason: (err as Error).message });
-        }
-        return;
-      }
-      case 'update.commit': {
-        if (!updater) return;
-        try {
-          const { state, pruned } = updater.commit(now());
-          this.logger.info({ version: state?.to, pruned }, `update: ${state?.to ?? this.opts.current} passed probation and is committed`);
-        } catch (err) {
-          this.logger.error({ reason: (err as Error).message }, `update: commit failed: ${(err as Error).message}`);
-        }
-        return;
-      }
-      case 'update.rollback': {
-        const reason = String(command.reason);
-        const state = updater?.readState();
-        if (!updater || !state || state.phase !== 'probation') {
-          this.logger.error({ reason }, `update: rollback asked, but no update is on probation: ${reason}`);
-          return;
-        }
-        try {
-          rollBack(updater.layout, state, reason, now());
-          this.logger.error({ from: state.from, to: state.to, reason }, `update rolled back to ${state.from}, ${state.to} blacklisted: ${reason}`);
-        } catch (err) {
-          this.logger.error({ reason: (err as Error).message }, `update: rollback failed: ${(err as Error).message}`);
-        }
-        return;
-      }
-      case 'update.handover': {
-        if (!updater) return;
-        const path = updater.layout.currentBinary;
-        this.handoverPlan = this.opts.supervised ? { kind: 'exit' } : { kind: 'exec', path, args: [...this.opts.args] };
-        this.finish({ reason: this.opts.supervised ? `restarting (systemd starts ${path})` : `restarting into ${path}`, exitCode: 0 });
-        return;
-      }
-      case 'update.result': {
-        const r = command as UpdateResultCommand;
-        this.logger.info({ latest: r.latest, didUpdate: r.didUpdate, inProgress: r.inProgress }, `update: ${r.message}`);
-        const answer = this.answer(r);
-        for (const w of this.waiters.splice(0)) w(answer);
-        return;
-      }
+    if (!updater) return this.tell({ type: 'CHECK_FAILED', reason: this.opts.cannotUpdate ?? 'no updater' });
+    try {
+      const latest = await updater.latest(this.abort.signal);
+      this.latestKnown = { version: latest, at: Date.now() };
+      this.tell({ type: 'MANIFEST', latest });
+    } catch (err) {
+      this.logger.warn({ reason: (err as Error).message }, `update check failed: ${(err as Error).message}`);
+      this.tell({ type: 'CHECK_FAILED', reason: (err as Error).message });
     }
+  }
+
+  private async download(command: CommandNamed<UpdateCommand, 'update.download'>): Promise<void> {
+    const updater = this.opts.updater;
+    const version = command.version;
+    if (!updater) return this.tell({ type: 'DOWNLOAD_FAILED', reason: this.opts.cannotUpdate ?? 'no updater' });
+    this.logger.info({ version, from: updater.binaryUrl(version) }, `update: downloading ${version}`);
+    try {
+      const r = await updater.download(version, (p) => this.emitProgress(p), this.abort.signal);
+      this.logger.info({ version, bytes: r.bytes, path: r.path }, `update: ${version} downloaded, checksum verified, installed`);
+      this.tell({ type: 'DOWNLOADED', version, bytes: r.bytes });
+    } catch (err) {
+      this.logger.error({ version, reason: (err as Error).message }, `update to ${version} refused: ${(err as Error).message}`);
+      this.tell({ type: 'DOWNLOAD_FAILED', reason: (err as Error).message });
+    }
+  }
+
+  private swap(command: CommandNamed<UpdateCommand, 'update.swap'>): void {
+    const updater = this.opts.updater;
+    const to = command.to;
+    if (!updater) return this.tell({ type: 'SWAP_FAILED', reason: 'no updater' });
+    const up = (this.watch?.all() ?? []).filter((s) => s.working).map((s) => s.name);
+    // The new version must do what this one does: bring up the links up now; if none is, any configured one.
+    const links = up.length > 0 ? up : [...this.opts.networkLinks];
+    const linksMode = up.length > 0 ? 'all' : 'any';
+    try {
+      const state = updater.swap(to, { probationMs: this.opts.probationMs, links, linksMode }, this.now());
+      this.logger.warn({ from: state.from, to, links, linksMode, probationMs: state.probationMs }, `update: ${updater.layout.currentBinary} is ${to} now; restarting into it`);
+      this.tell({ type: 'SWAPPED' });
+    } catch (err) {
+      this.logger.error({ to, reason: (err as Error).message }, `update: swap to ${to} failed: ${(err as Error).message}`);
+      this.tell({ type: 'SWAP_FAILED', reason: (err as Error).message });
+    }
+  }
+
+  private commitUpdate(): void {
+    const updater = this.opts.updater;
+    if (!updater) return;
+    try {
+      const { state, pruned } = updater.commit(this.now());
+      this.logger.info({ version: state?.to, pruned }, `update: ${state?.to ?? this.opts.current} passed probation and is committed`);
+    } catch (err) {
+      this.logger.error({ reason: (err as Error).message }, `update: commit failed: ${(err as Error).message}`);
+    }
+  }
+
+  private rollback(command: CommandNamed<UpdateCommand, 'update.rollback'>): void {
+    const updater = this.opts.updater;
+    const reason = command.reason;
+    const state = updater?.readState();
+    if (!updater || !state || state.phase !== 'probation') {
+      this.logger.error({ reason }, `update: rollback asked, but no update is on probation: ${reason}`);
+      return;
+    }
+    try {
+      rollBack(updater.layout, state, reason, this.now());
+      this.logger.error({ from: state.from, to: state.to, reason }, `update rolled back to ${state.from}, ${state.to} blacklisted: ${reason}`);
+    } catch (err) {
+      this.logger.error({ reason: (err as Error).message }, `update: rollback failed: ${(err as Error).message}`);
+    }
+  }
+
+  private handOver(): void {
+    const updater = this.opts.updater;
+    if (!updater) return;
+    const path = updater.layout.currentBinary;
+    this.handoverPlan = this.opts.supervised ? { kind: 'exit' } : { kind: 'exec', path, args: [...this.opts.args] };
+    this.finish({ reason: this.opts.supervised ? `restarting (systemd starts ${path})` : `restarting into ${path}`, exitCode: 0 });
+  }
+
+  private result(r: UpdateResultCommand): void {
+    this.logger.info({ latest: r.latest, didUpdate: r.didUpdate, inProgress: r.inProgress }, `update: ${r.message}`);
+    const answer = this.answer(r);
+    for (const w of this.waiters.splice(0)) w(answer);
   }
 
   private answer(r: UpdateResultCommand): UpdateResult {

@@ -12,14 +12,17 @@
 // The link gives up for good (`finished`, exit 1) only when another device
 // holds this serial (the duplicate-serial guard, as the Reagent does).
 import type { Logger } from 'pino';
-import type { Command } from '../../actors/types.js';
+import { actorId, guardExecutors, type ExecutorsFor } from '../../actors/contracts.js';
 import type { Link, LinkContext } from '../../actors/link.js';
 import type { TimerHandle } from '../../actors/clock.js';
 import type { ActorSystem } from '../../actors/system.js';
 import { legacyClientTls, type FlockConfig } from '../../config/flock.js';
+import type { MachineCatalog } from '../../machines/catalog.js';
 import type { ConnectionPolicy } from '../../machines/connection.js';
-import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionPolicy } from '../../machines/studio-session.js';
-import { isAppState, isStage } from '../../machines/app-states.js';
+import type { AppCommand } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
+import { isAppState } from '../../machines/app-states.js';
+import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionCommand, type StudioSessionPolicy } from '../../machines/studio-session.js';
 import type { Redactor } from '../log/redactor.js';
 import { UnavailableNetwork, type NetworkService } from '../network/service.js';
 import type { AppsService, PortReport } from './apps-service.js';
@@ -53,8 +56,8 @@ import { registryTokenSource } from './registry-token.js';
 import { plaintextWarning } from './transport.js';
 import { BACKEND, GUARD_PROCEDURE, deviceProcedure } from './wire.js';
 
-export const CONNECTION_ACTOR = 'studio:connection';
-export const SESSION_ACTOR = 'studio:session';
+export const CONNECTION_ACTOR = actorId('connection', 'studio:connection');
+export const SESSION_ACTOR = actorId('studio-session', 'studio:session');
 const SOURCE = 'wamp';
 
 export interface StudioLinkOptions {
@@ -171,7 +174,7 @@ export class StudioLink implements Link {
     this.outbox = new StudioOutbox({ db: ctx.journal.connection, clock: ctx.clock, logger: ctx.logger, random: Math.random });
     // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
     // the device reachable; an app report waits for its cause to be durable (README "Full disk").
-    this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor), { beforeDurable: (c) => c.type !== 'studio.report' }));
+    this.unhandle.push(ctx.system.handle('studio', this.studioExecutors, { beforeDurable: (c) => c.type !== 'studio.report' }));
     // Port reports (§7.2) share the outbox with state reports.
     const offPorts = this.opts.apps.usePortReports((report) => this.acceptPortReport(report));
     if (offPorts) this.unhandle.push(offPorts);
@@ -258,7 +261,7 @@ export class StudioLink implements Link {
     const updates = this.opts.updates;
     if (updates) this.unhandle.push(updates.onProgress((p) => deps.publish(agentUpdateProgressTopic(this.identity.serial), [{ increment: p.increment, currentBytes: p.currentBytes, fileSize: p.fileSize }])));
 
-    this.unhandle.push(ctx.system.handle('wamp', (command) => this.onWamp(command), { beforeDurable: true }));
+    this.unhandle.push(ctx.system.handle('wamp', guardExecutors(this.wampExecutors, () => !this.stopping), { beforeDurable: true }));
     const policy = studioConnectionPolicy(this.opts);
     const sessionPolicy: StudioSessionPolicy = { ...DEFAULT_STUDIO_SESSION_POLICY, ...this.opts.sessionPolicy };
     ctx.system.spawn(SESSION_ACTOR, 'studio-session', { serial: this.identity.serial, policy: { ...sessionPolicy } });
@@ -306,25 +309,12 @@ export class StudioLink implements Link {
 
   // ---- wamp.* : the connection statechart's commands ------------------------
 
-  private onWamp(command: Command): void {
-    if (this.stopping) return;
-    switch (command.type) {
-      case 'wamp.connect':
-        this.connect(typeof command.attempt === 'number' ? command.attempt : 0);
-        return;
-      case 'wamp.disconnect':
-        this.disconnect(typeof command.reason === 'string' ? command.reason : 'disconnect');
-        return;
-      case 'wamp.ping':
-        this.live?.session.ping();
-        return;
-      case 'wamp.online':
-        this.announce(typeof command.session === 'number' ? command.session : 0);
-        return;
-      default:
-        this.logger.warn({ command: command.type }, 'unknown wamp command');
-    }
-  }
+  private readonly wampExecutors: ExecutorsFor<MachineCatalog, 'wamp'> = {
+    'wamp.connect': (c) => this.connect(c.attempt),
+    'wamp.disconnect': (c) => this.disconnect(c.reason),
+    'wamp.ping': () => this.live?.session.ping(),
+    'wamp.online': (c) => this.announce(c.session),
+  };
 
   private get sys(): ActorSystem {
     if (!this.ctx) throw new Error('studio link is not running');
@@ -457,18 +447,49 @@ export class StudioLink implements Link {
 
   // ---- studio.* : the session statechart's steps, and app reports ---------------
 
-  private onStudio(command: Command, actor: string): void {
-    if (command.type === 'studio.report') {
-      this.acceptReport(command, actor);
-      return;
-    }
-    if (this.stopping) return;
+  /** App reports go to the outbox even while stopping; a step runs only for the session it was asked for. */
+  private readonly studioExecutors: ExecutorsFor<MachineCatalog, 'studio'> = {
+    'studio.report': (c, actor) => this.acceptReport(c, actor),
+    'studio.guard': (c) => this.step(c, 'guard', (ctx) => steps.guard(ctx)),
+    'studio.testament': (c) => this.step(c, 'testament', (ctx, wampSession) => steps.testament(ctx, wampSession)),
+    'studio.status': (c) => this.step(c, c.status === 'CONFIGURING' ? 'configuring' : 'connected', (ctx, wampSession) => steps.status(ctx, c.status, wampSession)),
+    'studio.register': (c) => this.step(c, 'register', (ctx) => steps.register(ctx)),
+    'studio.describe': (c) => this.step(c, 'describe', (ctx) => steps.describe(ctx)),
+    'studio.sync': (c) => this.step(c, 'sync', (ctx) => steps.sync(ctx)),
+    'studio.heartbeat': (c) => this.step(c, 'heartbeat', (ctx, wampSession) => steps.status(ctx, 'CONNECTED', wampSession)),
+    'studio.ready': (c) => {
+      const session = this.liveFor(c)?.session;
+      if (!session) return;
+      // A working session: when it ends, the first retry waits only the first backoff delay.
+      this.sys.send(CONNECTION_ACTOR, SOURCE, 'ESTABLISHED');
+      this.outbox?.setSender((row) => this.deliver(session, row));
+      this.logger.info({ wampSession: session.id, waitingReports: this.outbox?.pending().length ?? 0 }, 'studio link online: device API registered, status CONNECTED');
+    },
+    'studio.drop': (c) => {
+      const live = this.liveFor(c);
+      if (!live) return;
+      this.logger.warn(`studio link: dropping the session: ${this.opts.redactor.scrubString(c.reason)}`);
+      live.session.close(c.reason);
+    },
+    'studio.duplicate': (c) => {
+      if (this.liveFor(c)) this.giveUp(c.attempts);
+    },
+  };
+
+  /** The session a step command is for, or null when it is gone (a step of a session already over) or the link stops. */
+  private liveFor(command: { session: number }): Live | null {
     const live = this.live;
-    if (!live || live.number === null || command.session !== live.number) return; // a step of a session already gone
-    void this.runStep(command, live);
+    return !this.stopping && live && live.number !== null && command.session === live.number ? live : null;
   }
 
-  private async runStep(command: Command, live: Live): Promise<void> {
+  /** Runs an on-connect step or heartbeat and tells the session machine how it went. */
+  private async step(
+    command: StudioSessionCommand,
+    step: SessionStep,
+    run: (ctx: steps.StepContext, wampSession: number) => Promise<steps.StepOutcome>,
+  ): Promise<void> {
+    const live = this.liveFor(command);
+    if (!live) return;
     const ctx: steps.StepContext = {
       session: live.session,
       identity: this.identity,
@@ -481,44 +502,8 @@ export class StudioLink implements Link {
       agentVersion: this.opts.agentVersion,
       respTimeoutMs: this.opts.respTimeoutMs,
     };
-    const wampSession = typeof command.wampSession === 'number' ? command.wampSession : live.session.id;
-    switch (command.type) {
-      case 'studio.guard':
-        return this.answer(live, 'guard', await steps.guard(ctx));
-      case 'studio.testament':
-        return this.answer(live, 'testament', await steps.testament(ctx, wampSession));
-      case 'studio.status': {
-        const status = command.status === 'CONFIGURING' ? 'CONFIGURING' : 'CONNECTED';
-        return this.answer(live, status === 'CONFIGURING' ? 'configuring' : 'connected', await steps.status(ctx, status, wampSession));
-      }
-      case 'studio.register':
-        return this.answer(live, 'register', await steps.register(ctx));
-      case 'studio.describe':
-        return this.answer(live, 'describe', await steps.describe(ctx));
-      case 'studio.sync':
-        return this.answer(live, 'sync', await steps.sync(ctx));
-      case 'studio.heartbeat':
-        return this.answer(live, 'heartbeat', await steps.status(ctx, 'CONNECTED', wampSession));
-      case 'studio.ready': {
-        const session = live.session;
-        // A working session: when it ends, the first retry waits only the first backoff delay.
-        this.sys.send(CONNECTION_ACTOR, SOURCE, 'ESTABLISHED');
-        this.outbox?.setSender((row) => this.deliver(session, row));
-        this.logger.info({ wampSession: session.id, waitingReports: this.outbox?.pending().length ?? 0 }, 'studio link online: device API registered, status CONNECTED');
-        return;
-      }
-      case 'studio.drop': {
-        const reason = typeof command.reason === 'string' ? command.reason : 'dropped';
-        this.logger.warn(`studio link: dropping the session: ${this.opts.redactor.scrubString(reason)}`);
-        live.session.close(reason);
-        return;
-      }
-      case 'studio.duplicate':
-        this.giveUp(typeof command.attempts === 'number' ? command.attempts : 0);
-        return;
-      default:
-        this.logger.warn({ command: command.type }, 'unknown studio command');
-    }
+    const wampSession = 'wampSession' in command ? command.wampSession : live.session.id;
+    this.answer(live, step, await run(ctx, wampSession));
   }
 
   /**
@@ -548,10 +533,10 @@ export class StudioLink implements Link {
 
   // ---- the outbox ---------------------------------------------------------------
 
-  private acceptReport(command: Command, actor: string): void {
+  private acceptReport(command: Pick<Extract<AppCommand, { type: 'studio.report' }>, 'type' | 'appKey' | 'stage' | 'state'>, actor: string): void {
     const { appKey, stage, state } = command;
-    if (typeof appKey !== 'string' || !isStage(stage) || !isAppState(state) || !this.outbox || !this.ctx) {
-      this.logger.warn({ actor, command: command.type }, 'malformed app state report; dropped');
+    if (!this.outbox || !this.ctx) {
+      this.logger.warn({ actor, command: command.type }, 'app state report before the outbox is ready; dropped');
       return;
     }
     const fields = this.opts.apps.reportFields(stage, appKey);
@@ -592,11 +577,11 @@ export class StudioLink implements Link {
   private reportCurrentStates(): void {
     const system = this.sys;
     for (const id of system.actorIds()) {
-      const m = /^app:(DEV|PROD):(.+)$/.exec(id);
-      if (!m) continue;
+      const app = AppId.partsOf(id);
+      if (!app) continue;
       const value = (system.snapshot(id) as { value?: unknown } | undefined)?.value;
       const state = typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
-      if (isAppState(state)) this.acceptReport({ type: 'studio.report', appKey: m[2], stage: m[1], state }, id);
+      if (isAppState(state)) this.acceptReport({ type: 'studio.report', appKey: app.appKey, stage: app.stage, state }, id);
     }
   }
 

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import type { Command, Json } from '../../actors/types.js';
 import type { DockerOp } from '../../machines/app-planner.js';
-import { appActorId } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 import type { DockerEngine } from '../../adapters/docker/engine.js';
 import type { EngineLogger, RegistryCredentials } from '../../adapters/docker/types.js';
 import type { CredentialLookup } from '../credentials.js';
@@ -136,7 +136,7 @@ export class DockerCommands {
 
   private dispatch(c: AppDockerCommand, actorId: string): void {
     // The actor id is derived, not trusted: a command is about the app it names.
-    const actor = appActorId(c.app.stage, c.app.appKey);
+    const actor = AppId.format(c.app.stage, c.app.appKey);
     if (actor !== actorId) {
       this.deps.logger.warn({ actor: actorId, named: actor }, 'Docker command names another app than its actor; using the named app');
     }
@@ -397,7 +397,7 @@ export class DockerCommands {
 
   private async pruneOldImage(c: Extract<AppDockerCommand, { kind: 'prune-old-image' }>): Promise<void> {
     if (c.version === c.keep) return;
-    const actor = appActorId(c.app.stage, c.app.appKey);
+    const actor = AppId.format(c.app.stage, c.app.appKey);
     try {
       const image = appImageRef(this.deps.engine.arch, this.spec(actor), c.app, c.version);
       const removed = await this.deps.engine.removeImage(image);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords, type ReplaySnapshot } from '../../actors/replay.js';
 import { builtinMachines } from '../../machines/registry.js';
@@ -21,7 +22,7 @@ test('a journal kept under its size budget by snapshots still replays exactly fr
   const run = 'long-run';
   const registry = builtinMachines();
   journal.appendRun(run, clock.now(), 'test', registry.versions());
-  const system = new ActorSystem({ journal, clock, registry, random, run });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random, run });
   const ids = ['a', 'b', 'c'];
   for (const id of ids) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   for (const id of ids) system.send(id, 'net', 'START');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assign } from 'xstate';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords } from '../../actors/replay.js';
 import { MachineRegistry, builtinMachines } from '../../machines/registry.js';
@@ -40,7 +41,7 @@ function record(registry: MachineRegistry, policy: Json, steps: Step[], seed: nu
   const clock = new ManualClock(1_700_000_000_000);
   let s = seed >>> 0;
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const system = new ActorSystem({ journal, clock, registry, random, run: `run-${seed}`, replay: false });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random, run: `run-${seed}`, replay: false });
   for (let a = 0; a < actors; a++) system.spawn(`link${a}`, 'connection', { link: 'net', policy });
   steps.forEach((step, i) => {
     if (step.kind === 'advance') clock.advance(step.ms);

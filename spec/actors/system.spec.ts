@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock, SystemClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Command, Json } from '../../actors/types.js';
@@ -15,7 +16,7 @@ const policy = studioPolicy as unknown as Json;
 
 test('every inbound event is journaled before the machine sees it', () => {
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(5), registry: builtinMachines(), random: () => 0.25, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(5), registry: builtinMachines(), random: () => 0.25, run: 'r' });
   let seenWhenDispatched = -1;
   system.subscribe((t) => {
     if (t.type === 'START') seenWhenDispatched = journal.records.findIndex((r) => r.type === 'START');
@@ -32,7 +33,7 @@ test('every inbound event is journaled before the machine sees it', () => {
 
 test('commands run only after the event that caused them is committed, in one group commit', async () => {
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
   const ran: Array<{ type: string; committedAtRun: number; total: number }> = [];
   system.handle('net', (c: Command) => {
     ran.push({ type: c.type, committedAtRun: journal.committed, total: journal.records.length });
@@ -49,7 +50,7 @@ test('commands run only after the event that caused them is committed, in one gr
 
 test('an adapter that reacts to a command re-enters through the mailbox, in order', async () => {
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
   system.handle('net', (c) => {
     if (c.type === 'net.connect') system.send('a', 'net', 'CONNECTED');
   });
@@ -68,7 +69,7 @@ test('a failing or throwing adapter does not take the system down', async () => 
   const journal = new MemoryJournal();
   const errors: string[] = [];
   const logger = { warn: () => {}, error: (_o: object, m?: string) => errors.push(m ?? '') };
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger });
   system.handle('net', (c) => {
     if (c.type === 'net.connect') throw new Error('boom');
     return Promise.reject(new Error('async boom'));
@@ -86,7 +87,7 @@ test('a failing or throwing adapter does not take the system down', async () => 
 
 test('events for unknown actors are journaled, not dispatched, and lose nothing', () => {
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger: { warn() {}, error() {} } });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger: { warn() {}, error() {} } });
   system.send('ghost', 'wamp', 'HELLO', { x: 1 });
   assert.equal(journal.records.length, 1);
   assert.equal(journal.records[0]!.state, null);
@@ -95,7 +96,7 @@ test('events for unknown actors are journaled, not dispatched, and lose nothing'
 test('timers of a live system run on the real clock and are journaled as clock events; close leaves none', async () => {
   const journal = new MemoryJournal();
   const clock = new SystemClock();
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random: () => 0, run: 'r' });
   system.spawn('a', 'connection', { link: 'net', policy: { ...studioPolicy, connectTimeoutMs: 20 } as unknown as Json });
   system.send('a', 'cli', 'START');
   await new Promise((r) => setTimeout(r, 60));
@@ -129,7 +130,7 @@ test('a failing commit (disk full, I/O error) holds the commands back and is ret
   };
   const errors: string[] = [];
   const logger = { warn: () => {}, error: (_o: object, m?: string) => errors.push(m ?? '') };
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger });
   const ran: number[] = [];
   system.handle('net', () => {
     ran.push(journal.committed);
@@ -151,7 +152,7 @@ function failingSystem(opts: { maxPendingBytes?: number } = {}) {
   const journal = new FailingJournal();
   const errors: string[] = [];
   const logger = { warn: () => {}, error: (_o: object, m?: string) => errors.push(m ?? '') };
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger, ...opts });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r', logger, ...opts });
   return { journal, system, errors };
 }
 
@@ -192,7 +193,7 @@ test('link commands run while the journal cannot commit, journaled as run before
 
 test('with commits succeeding, link commands wait for their cause like any other', async () => {
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(), registry: builtinMachines(), random: () => 0.5, run: 'r' });
   const ran: number[] = [];
   system.handle('net', () => void ran.push(journal.committed), { beforeDurable: true });
   system.spawn('a', 'connection', { link: 'net', policy });

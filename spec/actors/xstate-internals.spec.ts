@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createActor, createMachine } from 'xstate';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Json } from '../../actors/types.js';
@@ -57,7 +58,7 @@ test('when XState calls the clock, the event it schedules is the last entry of s
 test('a delayed transition is journaled under XState\'s own event name, not a made-up timer name', () => {
   const journal = new MemoryJournal();
   const clock = new ManualClock(0);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
   system.handle('net', () => {});
   system.spawn('a', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   system.send('a', 'test', 'START', {});

@@ -13,7 +13,7 @@ import { makeTgz, skipLoudly, startDockerPeer, uniqueAppKey, waitFor, type Docke
 import { logLines, pushTickerImage, removeAppContainers, startAppsDaemon, TICKER_CMD, tickerDockerfile, type AppsDaemon } from '../helpers/apps-daemon.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
 import { appLabels } from '../../adapters/docker/naming.js';
-import { appActorId } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 
 const peerOrSkip = await startDockerPeer();
 const skip = 'skipped' in peerOrSkip ? peerOrSkip.skipped : false;
@@ -60,7 +60,7 @@ describe('app files keyed by stage and app key', { skip }, () => {
       for (const a of apps) {
         await d.request({ appKey: a.appKey, appName: 'same', stage: a.stage, targetState: 'RUNNING', version: '1.0.0', dockerCredentials: creds() });
       }
-      for (const a of apps) await d.waitForState(appActorId(a.stage, String(a.appKey)), 'RUNNING', 60_000);
+      for (const a of apps) await d.waitForState(AppId.format(a.stage, String(a.appKey)), 'RUNNING', 60_000);
 
       for (const a of apps) await exec(a.container, `echo ${a.container} > /data/who`);
       for (const a of apps) {
@@ -70,14 +70,14 @@ describe('app files keyed by stage and app key', { skip }, () => {
 
       // Uninstall PROD k1: its data goes; PROD k2 and DEV k1, both named "same", keep theirs.
       await d.request({ appKey: Number(k1), appName: 'same', stage: 'PROD', targetState: 'UNINSTALLED' });
-      await d.waitForState(appActorId('PROD', k1), 'UNINSTALLED');
+      await d.waitForState(AppId.format('PROD', k1), 'UNINSTALLED');
       await assert.rejects(stat(path.join(d.appsDir, 'data', `prod_${k1}_same`)), { code: 'ENOENT' });
       assert.equal(await readFile(path.join(d.appsDir, 'data', `prod_${k2}_same`, 'who'), 'utf8'), `prod_${k2}_same\n`);
       assert.equal((await exec(`dev_${k1}_same`, 'cat /data/who')).trim(), `dev_${k1}_same`);
 
       // Uninstall DEV k1: its /data and its sources go; PROD k2's data stays.
       await d.request({ appKey: Number(k1), appName: 'same', stage: 'DEV', targetState: 'UNINSTALLED' });
-      await d.waitForState(appActorId('DEV', k1), 'UNINSTALLED');
+      await d.waitForState(AppId.format('DEV', k1), 'UNINSTALLED');
       await assert.rejects(stat(path.join(d.appsDir, 'data', `dev_${k1}_same`)), { code: 'ENOENT' });
       await assert.rejects(stat(devUploads), { code: 'ENOENT' });
       assert.equal((await exec(`prod_${k2}_same`, 'cat /data/who')).trim(), `prod_${k2}_same`);
@@ -101,8 +101,8 @@ describe('app files keyed by stage and app key', { skip }, () => {
       await first.request({ appKey: Number(kDupA), appName: 'dup', stage: 'DEV', targetState: 'PRESENT' });
       await first.request({ appKey: Number(kDupB), appName: 'dup', stage: 'DEV', targetState: 'PRESENT' });
       await first.request({ appKey: Number(kDev), appName: 'solo', stage: 'DEV', targetState: 'PRESENT' });
-      await first.waitForState(appActorId('PROD', kMoved), 'PRESENT');
-      await first.waitForState(appActorId('PROD', kLive), 'RUNNING');
+      await first.waitForState(AppId.format('PROD', kMoved), 'PRESENT');
+      await first.waitForState(AppId.format('PROD', kLive), 'RUNNING');
       const standing = () => first.daemon.journal.connection.all('SELECT app_key FROM app_requests').length;
       await waitFor('five standing requests', () => standing() === 5);
     } finally {
@@ -143,7 +143,7 @@ describe('app files keyed by stage and app key', { skip }, () => {
       await assert.rejects(stat(path.join(appsDir, 'prod', 'moved')), { code: 'ENOENT' });
 
       // The running container was left running and writes into the moved directory.
-      await second.waitForState(appActorId('PROD', kLive), 'RUNNING');
+      await second.waitForState(AppId.format('PROD', kLive), 'RUNNING');
       assert.equal((await peer.docker().getContainer(live).inspect()).Id, old.id, 'not recreated');
       await exec(live, 'echo after >> /data/note');
       assert.equal(await readFile(path.join(appsDir, 'data', live, 'note'), 'utf8'), 'before\nafter\n');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { skipLoudly, startDockerPeer, uniqueAppKey, waitFor, makeTgz, type DockerPeer } from '../helpers/docker-peer.js';
 import { FAST_POLICY, pushTickerImage, removeAppContainers, startAppsDaemon, tickerDockerfile, type AppsDaemon } from '../helpers/apps-daemon.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
-import { appActorId } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 import { registryTokenSource } from '../../adapters/wamp/registry-token.js';
 
 const peerOrSkip = await startDockerPeer({ needsRestart: true });
@@ -51,7 +51,7 @@ describe('apps link on a real engine', { skip }, () => {
 
   it('a PROD app goes REMOVED → DOWNLOADING → PRESENT → STARTING → RUNNING from the password-protected registry, logs flow, and it comes down again', async (t) => {
     const k = key();
-    const actor = appActorId('PROD', k);
+    const actor = AppId.format('PROD', k);
     const container = `prod_${k}_sensor`;
     const image = await pushTickerImage(peer, `prod_${arch}_${k}_sensor`, '1.0.0');
     const t0 = Date.now();
@@ -103,7 +103,7 @@ describe('apps link on a real engine', { skip }, () => {
 
   it('a DEV app builds from <appsDir>/uploads/<container>/<name>.tgz and runs; a missing archive is a clear failure', async () => {
     const k = key();
-    const actor = appActorId('DEV', k);
+    const actor = AppId.format('DEV', k);
     const container = `dev_${k}_web`;
     const uploads = path.join(d.appsDir, 'uploads', container);
     await mkdir(uploads, { recursive: true });
@@ -141,13 +141,13 @@ describe('apps link on a real engine', { skip }, () => {
     // DEV sources that were never uploaded: the build fails, saying where it looked.
     const k2 = key();
     await d.request({ appKey: Number(k2), appName: 'nosrc', stage: 'DEV', targetState: 'BUILT' });
-    await d.waitForState(appActorId('DEV', k2), 'FAILED');
+    await d.waitForState(AppId.format('DEV', k2), 'FAILED');
     assert.ok(history(`dev_${k2}_nosrc`).some((l) => /build failed: no build archive at .*uploads\/dev_\d+_nosrc\/nosrc\.tgz/.test(l)), history(`dev_${k2}_nosrc`).join('\n'));
   });
 
   it('logs: live batches while someone listens, windowed queries, and a history that outlives the container and the daemon', async (t) => {
     const k = key();
-    const actor = appActorId('PROD', k);
+    const actor = AppId.format('PROD', k);
     const container = `prod_${k}_chatty`;
     await pushTickerImage(peer, `prod_${arch}_${k}_chatty`, '1.0.0');
     const own = await startAppsDaemon(peer, { registryUrl: peer.registry.host });
@@ -195,7 +195,7 @@ describe('apps link on a real engine', { skip }, () => {
     const guarded = await startAppsDaemon(peer, { registryUrl: peer.registry.host, env: { REAGENT_DISK_WARN_MIB: '999999999', REAGENT_DISK_MIN_MIB: '999999999' } });
     try {
       await pushTickerImage(peer, `prod_${arch}_${k}_big`, '2.0.0');
-      const actor = appActorId('PROD', k);
+      const actor = AppId.format('PROD', k);
       // The continuous guard's first check (at start) already found the emergency: the request is refused before any pull.
       assert.equal(guarded.link.service.diskEmergency(), true);
       await guarded.request({ appKey: Number(k), appName: 'big', stage: 'PROD', targetState: 'PRESENT', version: '2.0.0', dockerCredentials: creds() });
@@ -211,7 +211,7 @@ describe('apps link on a real engine', { skip }, () => {
 
   it('without docker_credentials and without a studio connection, a pull the registry refuses fails naming the registry and why', async () => {
     const k = key();
-    const actor = appActorId('PROD', k);
+    const actor = AppId.format('PROD', k);
     await pushTickerImage(peer, `prod_${arch}_${k}_nocreds`, '1.0.0');
     // The studio link's token source while it has no session (the real one, offline).
     const unplug = d.link.service.useRegistryAuth(registryTokenSource({ session: () => null, secret: 'never-sent', registryUrl: peer.registry.host, redactor: d.redactor }));
@@ -231,7 +231,7 @@ describe('apps link on a real engine', { skip }, () => {
 
   it('a container killed from outside is noticed and restarted by the crash-loop policy', async (t) => {
     const k = key();
-    const actor = appActorId('PROD', k);
+    const actor = AppId.format('PROD', k);
     const container = `prod_${k}_worker`;
     await pushTickerImage(peer, `prod_${arch}_${k}_worker`, '1.0.0');
     await d.request({ appKey: Number(k), appName: 'worker', stage: 'PROD', targetState: 'RUNNING', version: '1.0.0', dockerCredentials: creds() });
@@ -253,7 +253,7 @@ describe('apps link on a real engine', { skip }, () => {
 
   it('an update pulls the newest version, restarts the app on it, and prunes the old image', async () => {
     const k = key();
-    const actor = appActorId('PROD', k);
+    const actor = AppId.format('PROD', k);
     const container = `prod_${k}_upd`;
     const v1 = await pushTickerImage(peer, `prod_${arch}_${k}_upd`, '1.0.0');
     const v2 = await pushTickerImage(peer, `prod_${arch}_${k}_upd`, '1.1.0');
@@ -271,11 +271,11 @@ describe('apps link on a real engine', { skip }, () => {
 
   it('a dockerd restart is survived: apps wait visibly while it is gone, then converge', async (t) => {
     const k = key();
-    const actor = appActorId('PROD', k);
+    const actor = AppId.format('PROD', k);
     const container = `prod_${k}_steady`;
     await pushTickerImage(peer, `prod_${arch}_${k}_steady`, '1.0.0');
     const kLate = key();
-    const late = appActorId('PROD', kLate);
+    const late = AppId.format('PROD', kLate);
     await pushTickerImage(peer, `prod_${arch}_${kLate}_late`, '1.0.0');
     await d.request({ appKey: Number(k), appName: 'steady', stage: 'PROD', targetState: 'RUNNING', version: '1.0.0', dockerCredentials: creds() });
     await d.waitForState(actor, 'RUNNING');

@@ -21,6 +21,7 @@ import { Redactor } from '../../adapters/log/redactor.js';
 import type { Link } from '../../actors/link.js';
 import { appRequest } from '../helpers/apps-daemon.js';
 import { waitFor } from '../helpers/docker-peer.js';
+import { everyStudioCommand } from '../helpers/studio-recorder.js';
 
 test('no engine at start: bounded start, apps from their last reported state, new requests wait for Docker', async (t) => {
   const agentDir = mkdtempSync(join(tmpdir(), 'reagent-noengine-'));
@@ -35,9 +36,13 @@ test('no engine at start: bounded start, apps from their last reported state, ne
   const reports: Array<{ actor: string; command: Command }> = [];
   const studio: Link = {
     name: 'studio-recorder',
-    start: async (ctx) => void ctx.system.handle('studio', (command, actor) => {
-      reports.push({ actor, command });
-    }),
+    start: async (ctx) =>
+      void ctx.system.handle(
+        'studio',
+        everyStudioCommand((command, actor) => {
+          reports.push({ actor, command });
+        }),
+      ),
     stop: async () => {},
   };
   const logFile = join(agentDir, 'reagent.log');

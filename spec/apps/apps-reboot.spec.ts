@@ -13,7 +13,7 @@ import { pushTickerImage, removeAppContainers, startAppsDaemon } from '../helper
 import { cleanEnv, startReagent, tempDir } from '../helpers/cli.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
 import { LABELS } from '../../adapters/docker/naming.js';
-import { appActorId } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 
 const peerOrSkip = await startDockerPeer();
 const skip = 'skipped' in peerOrSkip ? peerOrSkip.skipped : false;
@@ -43,8 +43,8 @@ describe('apps after a reboot', { skip }, () => {
     agentDir = first.agentDir;
     await first.request({ appKey: Number(kA), appName: 'alpha', stage: 'PROD', targetState: 'RUNNING', version: '1.0.0', dockerCredentials: creds });
     await first.request({ appKey: Number(kB), appName: 'beta', stage: 'PROD', targetState: 'RUNNING', version: '2.1.0', dockerCredentials: creds });
-    await first.waitForState(appActorId('PROD', kA), 'RUNNING');
-    await first.waitForState(appActorId('PROD', kB), 'RUNNING');
+    await first.waitForState(AppId.format('PROD', kA), 'RUNNING');
+    await first.waitForState(AppId.format('PROD', kB), 'RUNNING');
     await first.stop();
 
     const docker = peer.docker();

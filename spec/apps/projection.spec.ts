@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { Journal } from '../../adapters/store/journal.js';
 import { AppRequestsProjection } from '../../apps/projection.js';
 import { AppLogHistory } from '../../apps/log-history.js';
-import { AppsJournalListener, parseAppActorId } from '../../apps/journal-listener.js';
+import { AppsJournalListener } from '../../apps/journal-listener.js';
 import { ActorSystem } from '../../actors/system.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
-import { appActorId, DEFAULT_APP_POLICY, type AppContext } from '../../machines/app.js';
+import { DEFAULT_APP_POLICY, type AppContext } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 import type { Json } from '../../actors/types.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
@@ -95,8 +96,8 @@ test('the projection follows the journal: REQUEST events and reported states of 
     logger: { debug() {}, info() {}, warn() {}, error() {} },
   });
   system.subscribe(listener.onTransition);
-  const id = appActorId('PROD', '7');
-  system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
+  const id = AppId.format('PROD', '7');
+  system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY });
   system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1' });
   const row = projection.get('7', 'PROD');
   assert.equal(row?.target, 'RUNNING');
@@ -105,8 +106,6 @@ test('the projection follows the journal: REQUEST events and reported states of 
   system.send(id, 'docker', 'OP_FAILED', { op: 'run', opId: 1, reason: 'boom' });
   assert.equal(projection.get('7', 'PROD')?.state, 'FAILED');
   assert.match(agent.at(-1) ?? '', /^prod_7_web: App failed: run failed: boom; restarting in \d+(\.\d)? s \(failure 1 of at most 20\)$/);
-  assert.deepEqual(parseAppActorId('app:DEV:12'), { stage: 'DEV', appKey: '12' });
-  assert.equal(parseAppActorId('connection:studio'), undefined);
   system.close();
   journal.close();
 });

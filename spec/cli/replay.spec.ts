@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import sqlite3 from 'node-sqlite3-wasm';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { Journal } from '../../adapters/store/journal.js';
@@ -20,7 +21,7 @@ function recordJournal(path: string): { events: number } {
   const run = 'run-1';
   const registry = builtinMachines();
   journal.appendRun(run, clock.now(), 'test', registry.versions());
-  const system = new ActorSystem({ journal, clock, registry, random, run });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random, run });
   for (const id of ['studio', 'gateway']) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   for (let i = 0; i < 40; i++) {
     const id = i % 2 ? 'studio' : 'gateway';

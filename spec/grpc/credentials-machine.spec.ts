@@ -7,11 +7,12 @@ import fc from 'fast-check';
 import { ActorSystem } from '../../actors/system.js';
 import { ManualClock } from '../../actors/clock.js';
 import type { Command, Json } from '../../actors/types.js';
+import { actorId, type PayloadArg } from '../../actors/contracts.js';
 import { builtinMachines } from '../../machines/registry.js';
-import type { CredentialsContext, CredentialsInput, GatewayTarget } from '../../machines/credentials.js';
+import type { CredentialsContext, CredentialsInbound, CredentialsInput, GatewayTarget } from '../../machines/credentials.js';
 import { MemoryJournal } from '../helpers/memory-journal.js';
 
-const ACTOR = 'gateway-credentials';
+const ACTOR = actorId('credentials', 'gateway-credentials');
 
 function harness(input: Partial<CredentialsInput> = {}) {
   const journal = new MemoryJournal();
@@ -20,7 +21,7 @@ function harness(input: Partial<CredentialsInput> = {}) {
   const commands: Command[] = [];
   system.subscribe((t) => commands.push(...t.commands));
   const full: CredentialsInput = { gatewayOnly: false, webRegister: { intervalMs: 7000, maxAttempts: 30 }, autoRegisterRetryMs: 5000, ...input };
-  system.spawn(ACTOR, 'credentials', full as unknown as Json);
+  system.spawn(ACTOR, 'credentials', full);
   system.send(ACTOR, 'test', 'START');
   return {
     system,
@@ -30,12 +31,12 @@ function harness(input: Partial<CredentialsInput> = {}) {
     types: () => commands.map((c) => c.type),
     state: () => JSON.stringify(system.snapshot(ACTOR)!.value),
     ctx: () => system.snapshot(ACTOR)!.context as CredentialsContext,
-    send: (type: string, payload: Record<string, Json> = {}) => system.send(ACTOR, 'creds', type, payload),
+    send: <T extends CredentialsInbound['type']>(type: T, ...payload: PayloadArg<CredentialsInbound, T>) => system.send(ACTOR, 'creds', type, ...payload),
   };
 }
 
 const target = (grpcServer: string, tls: boolean): GatewayTarget => ({ grpcServer, tls });
-const T = (t: GatewayTarget) => t as unknown as Json;
+const T = (t: GatewayTarget) => t;
 const none = { autoRegister: false, keyTarget: null, envPair: null };
 
 test('auto registration comes first: it registers, then connects to the local gateway in plaintext', () => {

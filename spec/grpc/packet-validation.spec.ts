@@ -26,7 +26,7 @@ function manager(tmp: string) {
   const recorded: Recorded[] = [];
   const recorder: SessionRecorder = {
     opening: (sid, input) => recorded.push({ kind: 'opening', sid, payload: JSON.parse(JSON.stringify(input)) }),
-    record: (sid, type, payload) => recorded.push({ kind: type, sid, payload: JSON.parse(JSON.stringify(payload)) }),
+    record: (sid, { type, ...payload }) => recorded.push({ kind: type, sid, payload: JSON.parse(JSON.stringify(payload)) }),
     closed: (sid, reason, exitCode) => recorded.push({ kind: 'closed', sid, payload: { reason, exitCode } }),
     rejected: (type, sid, reason) => recorded.push({ kind: 'rejected', sid, payload: { type, reason } }),
   };

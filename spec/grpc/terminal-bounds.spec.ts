@@ -25,7 +25,7 @@ function harness() {
   const m = new SessionManager({
     sink: { send: (p) => (sent.push(p), true), writable: true, onceWritable: (fn) => fn() },
     gate: { block: () => {}, unblock: () => {} },
-    recorder: { opening: () => {}, record: (sid, type, payload) => records.push({ sid, type, payload }), closed: () => {}, rejected: () => {} },
+    recorder: { opening: () => {}, record: (sid, { type, ...payload }) => records.push({ sid, type, payload }), closed: () => {}, rejected: () => {} },
     dial: () => Promise.reject(new Error('no dials here')),
     spawn: () => {
       throw new Error('no exec here');

@@ -25,6 +25,7 @@ import type { AppsSettings } from '../../apps/config.js';
 import type { AppStateRequest } from '../../adapters/wamp/apps-service.js';
 import { minimalRequest } from '../../apps/internal-request.js';
 import { drainProgress, makeTgz, waitFor, type DockerPeer } from './docker-peer.js';
+import { everyStudioCommand } from './studio-recorder.js';
 
 /** Prints `tick <n>` every second; PID 1 traps TERM so a stop takes no grace period. */
 export const TICKER_CMD = `["sh", "-c", "trap 'exit 0' TERM; echo started; i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done"]`;
@@ -68,9 +69,12 @@ class StudioRecorder implements Link {
   readonly commands: Array<{ actor: string; command: Command }> = [];
   private off: (() => void) | undefined;
   async start(ctx: LinkContext): Promise<void> {
-    this.off = ctx.system.handle('studio', (command, actor) => {
-      this.commands.push({ actor, command });
-    });
+    this.off = ctx.system.handle(
+      'studio',
+      everyStudioCommand((command, actor) => {
+        this.commands.push({ actor, command });
+      }),
+    );
   }
   async stop(): Promise<void> {
     this.off?.();

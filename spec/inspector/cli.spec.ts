@@ -8,6 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { Journal } from '../../adapters/store/journal.js';
@@ -63,7 +64,7 @@ test('reagent replay FILE --inspect prints the verdict, then serves the replay u
     const journal = Journal.open({ path: db, logger: { info() {}, warn() {}, error() {} } });
     const registry = builtinMachines();
     journal.appendRun('run-1', 0, 'test', registry.versions());
-    const system = new ActorSystem({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.25, run: 'run-1' });
+    const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.25, run: 'run-1' });
     system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
     system.send('studio', 'net', 'START');
     system.send('studio', 'net', 'CONNECTED');

@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { describeReport, replayRecords } from '../../actors/replay.js';
 import { builtinMachines } from '../../machines/registry.js';
@@ -33,7 +34,7 @@ function recordRun(steps: number, actors = 2): JournalRecord[] {
   const clock = new ManualClock(1_700_000_000_000);
   let s = 17;
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random, run: 'rec' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random, run: 'rec' });
   const ids = Array.from({ length: actors }, (_, i) => `link${i}`);
   for (const id of ids) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   for (let i = 0; i < steps; i++) {
@@ -95,7 +96,7 @@ test('the page needs the token: 401 without it, the page with it (and the socket
 test('a connection machine is drawn, and an event arriving live moves the highlight', { skip: missing ?? false }, async () => {
   const registry = builtinMachines();
   const clock = new ManualClock(1_700_000_000_000);
-  const system = new ActorSystem({ journal: new MemoryJournal(), clock, registry, random: () => 0.5, run: 'live' });
+  const system = new ActorSystem<LooseCatalog>({ journal: new MemoryJournal(), clock, registry, random: () => 0.5, run: 'live' });
   system.spawn('studio', 'connection', { link: 'net', policy });
   const inspector = await startLiveInspector({ system, registry, run: 'live', agentVersion: 'test', address: '127.0.0.1:0' });
   try {

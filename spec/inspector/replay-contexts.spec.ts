@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords, type ReplaySnapshot } from '../../actors/replay.js';
 import { builtinMachines } from '../../machines/registry.js';
@@ -25,7 +26,7 @@ function record(seed: number, steps: number, runs = 1): JournalRecord[] {
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const clock = new ManualClock(1_700_000_000_000);
   for (let run = 0; run < runs; run++) {
-    const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random, run: `run${run}` });
+    const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random, run: `run${run}` });
     for (const id of ['studio', 'gateway']) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
     let session = 0;
     for (let i = 0; i < steps; i++) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Json } from '../../actors/types.js';
@@ -14,7 +15,7 @@ test('a live inspector opened late shows the journaled history, then follows the
   const registry = builtinMachines();
   const journal = new MemoryJournal();
   const clock = new ManualClock(1_700_000_000_000);
-  const system = new ActorSystem({ journal, clock, registry, random: () => 0.3, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random: () => 0.3, run: 'r' });
   system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   system.send('studio', 'net', 'START');
   system.send('studio', 'net', 'CONNECTED');
@@ -50,7 +51,7 @@ test('a live inspector opened late shows the journaled history, then follows the
 test('a replay session walks every event of a recording that diverges (a redacted payload), and says so next to the contexts after it', () => {
   const registry = builtinMachines();
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.3, run: 'r' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.3, run: 'r' });
   system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   system.spawn('gateway', 'connection', { link: 'grpc', policy: studioPolicy as unknown as Json });
   system.send('studio', 'net', 'START');

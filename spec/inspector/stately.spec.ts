@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Json } from '../../actors/types.js';
@@ -63,7 +64,7 @@ function checkBase(m: StatelyMessage, rootId: string) {
 test('the /stately endpoint speaks Stately Inspect: actors, events and snapshots, live', async () => {
   const registry = builtinMachines();
   const clock = new ManualClock(1_700_000_000_000);
-  const system = new ActorSystem({ journal: new MemoryJournal(), clock, registry, random: () => 0.5, run: 'r1' });
+  const system = new ActorSystem<LooseCatalog>({ journal: new MemoryJournal(), clock, registry, random: () => 0.5, run: 'r1' });
   const redactor = new Redactor();
   redactor.addSecret('sekrit-value-123');
   system.spawn('studio', 'connection', { link: 'net', policy });
@@ -124,7 +125,7 @@ test('the /stately endpoint speaks Stately Inspect: actors, events and snapshots
 
 test('a new Stately client gets every actor, then at most the last 200 events and snapshots, like Stately\'s relay', async () => {
   const registry = builtinMachines();
-  const system = new ActorSystem({ journal: new MemoryJournal(), clock: new ManualClock(0), registry, random: () => 0.5, run: 'r2' });
+  const system = new ActorSystem<LooseCatalog>({ journal: new MemoryJournal(), clock: new ManualClock(0), registry, random: () => 0.5, run: 'r2' });
   const inspector = await startLiveInspector({ system, registry, run: 'r2', agentVersion: 'test', address: '127.0.0.1:0' });
   try {
     for (const id of ['a', 'b']) system.spawn(id, 'connection', { link: 'net', policy });

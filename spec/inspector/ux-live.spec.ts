@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Json } from '../../actors/types.js';
@@ -66,7 +67,7 @@ test('an offline daemon without apps: the empty inspector says what would appear
 
 test('live: the empty view gives way to the first actor, and cards reorder as another actor becomes the busiest', { skip: missing ?? false }, async () => {
   const registry = builtinMachines();
-  const system = new ActorSystem({ journal: new MemoryJournal(), clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'live' });
+  const system = new ActorSystem<LooseCatalog>({ journal: new MemoryJournal(), clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'live' });
   const inspector = await startLiveInspector({ system, registry, run: 'live', agentVersion: 'test', address: '127.0.0.1:0' });
   try {
     const page = await browser.context.newPage();
@@ -96,7 +97,7 @@ test('live: the empty view gives way to the first actor, and cards reorder as an
 test('live time travel: a past event shows the context the actor had then (redacted), within the bound kept; before it, and before the inspector started, it says why not', { skip: missing ?? false }, async () => {
   const registry = builtinMachines();
   const journal = new MemoryJournal();
-  const system = new ActorSystem({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'live' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'live' });
   // Two events before the inspector starts: read from the journal, without contexts.
   system.spawn('studio', 'connection', { link: 'net', policy });
   system.send('studio', 'net', 'START');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords } from '../../actors/replay.js';
 import { builtinMachines } from '../../machines/registry.js';
@@ -96,7 +97,7 @@ test('replay --inspect of a fixture: stepping the slider to an early event shows
 function unevenRecording(): JournalRecord[] {
   const journal = new MemoryJournal();
   const clock = new ManualClock(1_700_000_000_000);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.4, run: 'uneven' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random: () => 0.4, run: 'uneven' });
   const policy = { ...studioPolicy, pingIntervalMs: 0 } as unknown as Json;
   for (const id of ['quiet', 'middle', 'busy']) system.spawn(id, 'connection', { link: 'net', policy });
   system.send('quiet', 'net', 'START');

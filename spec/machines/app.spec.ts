@@ -4,9 +4,12 @@ import { ActorSystem } from '../../actors/system.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { backoffBounds } from '../../machines/backoff.js';
-import { appActorId, DEFAULT_APP_POLICY, type AppContext, type AppPolicy } from '../../machines/app.js';
+import { DEFAULT_APP_POLICY, type AppContext, type AppInbound, type AppPolicy } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 import type { AppState, Stage } from '../../machines/app-states.js';
 import type { Command, Json } from '../../actors/types.js';
+import type { LooseCatalog, PayloadArg } from '../../actors/contracts.js';
+import type { DockerOp } from '../../machines/app-planner.js';
 import { MemoryJournal } from '../helpers/memory-journal.js';
 
 const policy: AppPolicy = {
@@ -27,9 +30,9 @@ function harness(opts: { stage?: Stage; initial?: AppState; version?: string; po
   const commands: Command[] = [];
   system.subscribe((t) => commands.push(...t.commands));
   const stage = opts.stage ?? 'PROD';
-  const id = appActorId(stage, 'k1');
+  const id = AppId.format(stage, 'k1');
   const input = { appKey: 'k1', appName: 'sensor', stage, version: opts.version ?? '1.0.0', initial: opts.initial ?? 'REMOVED', policy: opts.policy ?? policy };
-  system.spawn(id, 'app', input as unknown as Json);
+  system.spawn(id, 'app', input);
   const snap = () => system.snapshot(id)!;
   const ctx = () => snap().context as AppContext;
   const value = () => JSON.stringify(snap().value);
@@ -37,23 +40,25 @@ function harness(opts: { stage?: Stage; initial?: AppState; version?: string; po
     const v = snap().value as string | Record<string, unknown>;
     return typeof v === 'string' ? v : Object.keys(v)[0]!;
   };
-  const send = (type: string, payload: Record<string, Json> = {}) => system.send(id, 'test', type, payload);
+  const send = <T extends AppInbound['type']>(type: T, ...payload: PayloadArg<AppInbound, T>) => system.send(id, 'test', type, ...payload);
+  // What only a journal from elsewhere could hold: events the contract refuses to compile.
+  const sendOdd = (type: string, payload: Record<string, Json>) => (system as unknown as ActorSystem<LooseCatalog>).send(id, 'test', type, payload);
   const lastOp = () => [...commands].reverse().find((c) => OPS.has(c.type));
   /** Answers the Docker operation in flight the way the adapter would. */
   const ok = () => {
     const c = lastOp()!;
-    send('OP_SUCCEEDED', { op: c.type.slice('docker.'.length), opId: c.opId as number });
+    send('OP_SUCCEEDED', { op: c.type.slice('docker.'.length) as DockerOp, opId: c.opId as number });
   };
   const fail = (reason: string) => {
     const c = lastOp()!;
-    send('OP_FAILED', { op: c.type.slice('docker.'.length), opId: c.opId as number, reason });
+    send('OP_FAILED', { op: c.type.slice('docker.'.length) as DockerOp, opId: c.opId as number, reason });
   };
   const reports = () => commands.filter((c) => c.type === 'studio.report').map((c) => c.state);
   const outcomes = () =>
     commands
       .filter((c) => c.type === 'apps.request-settled' || c.type === 'apps.request-refused')
       .map((c) => `${String(c.requestId)}:${c.type === 'apps.request-refused' ? 'refused' : String(c.outcome)}`);
-  return { journal, clock, system, commands, ctx, value, state, send, ok, fail, lastOp, reports, outcomes, mark: () => commands.length };
+  return { journal, clock, system, commands, ctx, value, state, send, sendOdd, ok, fail, lastOp, reports, outcomes, mark: () => commands.length };
 }
 
 test('PROD REMOVED → DOWNLOADING → PRESENT → STARTING → RUNNING, with the right commands', () => {
@@ -76,7 +81,7 @@ test('PROD REMOVED → DOWNLOADING → PRESENT → STARTING → RUNNING, with th
     type: 'apps.request-settled', appKey: 'k1', stage: 'PROD', requestId: 'r1', target: 'RUNNING', state: 'RUNNING', outcome: 'reached',
   });
   assert.equal(h.commands.find((c) => c.type === 'studio.report' && c.state === 'RUNNING')?.requestId, 'r1');
-  assert.equal(appActorId('PROD', 'k1'), 'app:PROD:k1');
+  assert.equal(AppId.format('PROD', 'k1'), 'app:PROD:k1');
 });
 
 test('an app without an image installs the requested version; an installed one keeps its own until an update', () => {
@@ -384,20 +389,20 @@ test('disk emergency: a RUNNING app is stopped to STOPPED, growing requests are 
 
 test('odd payloads never throw: unknown targets are refused, other odd values are ignored', () => {
   const h = harness({ initial: 'RUNNING' });
-  h.send('REQUEST', { target: 42, requestId: 7 });
-  h.send('REQUEST', { target: 'SLEEPING' });
-  h.send('REQUEST', {});
-  h.send('REQUEST', { target: 'FAILED', requestId: 'f' });
-  h.send('OP_FAILED', { reason: null });
-  h.send('OP_SUCCEEDED', { op: ['pull'] });
-  h.send('HEALTH', { status: 3 });
-  h.send('DISK', { emergency: 'yes' });
-  h.send('OP_PROGRESS', { op: 'pull', current: 10, total: 100 });
-  h.send('NOT_AN_EVENT', { x: 1 });
-  assert.equal(h.system.snapshot(appActorId('PROD', 'k1'))!.status, 'active');
+  h.sendOdd('REQUEST', { target: 42, requestId: 7 });
+  h.sendOdd('REQUEST', { target: 'SLEEPING' });
+  h.sendOdd('REQUEST', {});
+  h.sendOdd('REQUEST', { target: 'FAILED', requestId: 'f' });
+  h.sendOdd('OP_FAILED', { reason: null });
+  h.sendOdd('OP_SUCCEEDED', { op: ['pull'] });
+  h.sendOdd('HEALTH', { status: 3 });
+  h.sendOdd('DISK', { emergency: 'yes' });
+  h.sendOdd('OP_PROGRESS', { op: 'pull', current: 10, total: 100 });
+  h.sendOdd('NOT_AN_EVENT', { x: 1 });
+  assert.equal(h.system.snapshot(AppId.format('PROD', 'k1'))!.status, 'active');
   assert.equal(h.value(), '{"RUNNING":"steady"}');
   assert.deepEqual(h.outcomes(), ['7:refused', 'null:refused', 'null:refused', 'f:refused']);
-  h.send('CONTAINER_DIED', { exitCode: 'x' });
+  h.sendOdd('CONTAINER_DIED', { exitCode: 'x' });
   assert.equal(h.ctx().lastError, 'container exited with code unknown');
 });
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { backoffBounds, backoffDelay } from '../../machines/backoff.js';
@@ -17,7 +18,7 @@ function harness(policy: ConnectionPolicy, seed = 1) {
   const clock = new ManualClock(1_000_000);
   let s = seed;
   const random = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random, run: 'test', replay: false });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random, run: 'test', replay: false });
   const commands: Command[] = [];
   system.subscribe((t) => commands.push(...t.commands));
   system.spawn('link', 'connection', { link: 'net', policy: policy as unknown as Json });

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { Journal } from '../../adapters/store/journal.js';
@@ -27,7 +28,7 @@ function agentWithJournal(dir: string, pings = 200): string {
   const registry = builtinMachines();
   journal.appendRun('run-1', 0, 'test', registry.versions());
   const clock = new ManualClock(1_700_000_000_000);
-  const system = new ActorSystem({ journal, clock, registry, random: () => 0.5, run: 'run-1' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random: () => 0.5, run: 'run-1' });
   system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   system.send('studio', 'net', 'START');
   system.send('studio', 'net', 'CONNECTED');

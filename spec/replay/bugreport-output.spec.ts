@@ -10,6 +10,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { Journal } from '../../adapters/store/journal.js';
@@ -29,7 +30,7 @@ function agentWithJournal(dir: string): string {
   const journal = Journal.open({ path: join(agentDir, 'reagent.db'), logger: { info() {}, warn() {}, error() {} } });
   const registry = builtinMachines();
   journal.appendRun('run-1', 0, 'test', registry.versions());
-  const system = new ActorSystem({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'run-1' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'run-1' });
   system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   system.send('studio', 'net', 'START');
   system.close();

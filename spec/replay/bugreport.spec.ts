@@ -5,6 +5,7 @@ import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords, type ReplaySnapshot } from '../../actors/replay.js';
 import { builtinMachines } from '../../machines/registry.js';
@@ -25,7 +26,7 @@ function recordJournal(path: string, steps: number, extra?: (system: ActorSystem
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const registry = builtinMachines();
   journal.appendRun('run-a', clock.now(), '0.0.9', registry.versions());
-  const system = new ActorSystem({ journal, clock, registry, random, run: 'run-a' });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random, run: 'run-a' });
   for (const id of ['studio', 'gateway']) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
   for (let i = 0; i < steps; i++) {
     const id = i % 2 ? 'studio' : 'gateway';
@@ -139,12 +140,12 @@ test(
     );
     recordJournal(join(agentDir, 'reagent.db'), 60, (system, i) => {
       // Secrets reach the journal the ways they do in practice: in free text, under a secret-looking key, in an error.
-      if (i === 10) system.send('journal', 'store', 'NOTE', { detail: `login with ${planted.flockSecret} failed` });
-      if (i === 20) system.send('journal', 'store', 'NOTE', { password: planted.payloadPassword, user: 'admin' });
-      if (i === 30) system.send('journal', 'store', 'NOTE', { header: `Authorization: Bearer ${planted.bearer}`, token: planted.hoopToken });
-      if (i === 40) system.send('journal', 'store', 'NOTE', { dsn: `grpc://agent:${planted.hoopDsnSecret}@127.0.0.1:8010` });
+      if (i === 10) system.note('journal', 'store', 'NOTE', { detail: `login with ${planted.flockSecret} failed` });
+      if (i === 20) system.note('journal', 'store', 'NOTE', { password: planted.payloadPassword, user: 'admin' });
+      if (i === 30) system.note('journal', 'store', 'NOTE', { header: `Authorization: Bearer ${planted.bearer}`, token: planted.hoopToken });
+      if (i === 40) system.note('journal', 'store', 'NOTE', { dsn: `grpc://agent:${planted.hoopDsnSecret}@127.0.0.1:8010` });
       // An app's environment, as REQUEST events journal it (spec.env).
-      if (i === 50) system.send('journal', 'store', 'NOTE', { target: 'RUNNING', spec: { env: { DB_PASSWORD: planted.appEnvValue, MODE: 'fast' } } });
+      if (i === 50) system.note('journal', 'store', 'NOTE', { target: 'RUNNING', spec: { env: { DB_PASSWORD: planted.appEnvValue, MODE: 'fast' } } });
     });
     // An old log line written before the secrets were known to the logger.
     appendFileSync(join(agentDir, 'reagent.log'), JSON.stringify({ msg: `connecting with secret ${planted.flockSecret} and ${planted.hoopToken}` }) + '\n');
@@ -267,7 +268,7 @@ test(
     const clock = new ManualClock(1_700_000_000_000);
     const registry = builtinMachines();
     journal.appendRun('run-g', clock.now(), 'test', registry.versions());
-    const system = new ActorSystem({ journal, clock, registry, random: () => 0.5, run: 'run-g', maxPendingBytes: 4096, logger: { warn() {}, error() {} } });
+    const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random: () => 0.5, run: 'run-g', maxPendingBytes: 4096, logger: { warn() {}, error() {} } });
     const step = async (i: number) => {
       const id = i % 2 ? 'studio' : 'gateway';
       system.send(id, 'net', i % 3 ? 'CONNECTED' : 'DISCONNECTED', { reason: 'x'.repeat(100) });

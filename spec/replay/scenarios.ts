@@ -3,6 +3,7 @@
 // with seeded randomness, so re-recording after an intended change produces
 // the same events and only the outcomes the change explains.
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import type { Json, JournalRecord } from '../../actors/types.js';
@@ -32,7 +33,7 @@ function harness(run: string, seed: number) {
   const clock = new ManualClock(START);
   let s = seed >>> 0;
   const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random, run });
+  const system = new ActorSystem<LooseCatalog>({ journal, clock, registry: builtinMachines(), random, run });
   let compactedAt: ExportSnapshot | undefined;
   return {
     system,

@@ -6,6 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sqlite3 from 'node-sqlite3-wasm';
 import { ActorSystem } from '../../actors/system.js';
+import type { LooseCatalog } from '../../actors/contracts.js';
 import { ManualClock } from '../../actors/clock.js';
 import { replayRecords } from '../../actors/replay.js';
 import { builtinMachines } from '../../machines/registry.js';
@@ -98,7 +99,7 @@ test(
     const journal = Journal.open({ path: db, logger: { info() {}, warn() {}, error() {} } });
     const registry = builtinMachines();
     journal.appendRun('r', 0, 'test', registry.versions());
-    const system = new ActorSystem({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'r' });
+    const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(1_700_000_000_000), registry, random: () => 0.5, run: 'r' });
     system.spawn('studio', 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
     system.send('studio', 'net', 'START');
     // The failure reason becomes the machine's `lastError`: redacting it changes the context.

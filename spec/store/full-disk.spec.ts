@@ -16,7 +16,8 @@ import { mountTmpfs, tmpfsOrSkip, type Tmpfs } from '../helpers/tmpfs.js';
 import { ActorSystem } from '../../actors/system.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
-import { appActorId, DEFAULT_APP_POLICY } from '../../machines/app.js';
+import { DEFAULT_APP_POLICY } from '../../machines/app.js';
+import { AppId } from '../../machines/app-id.js';
 import { AppRequestsProjection } from '../../apps/projection.js';
 import { AppsJournalListener } from '../../apps/journal-listener.js';
 import type { Json } from '../../actors/types.js';
@@ -119,8 +120,8 @@ describe('the store on a full disk', { skip: skipped ?? false }, () => {
     });
     system.subscribe(listener.onTransition);
     system.afterCommit(listener.retryUnsaved);
-    const id = appActorId('PROD', '7');
-    system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
+    const id = AppId.format('PROD', '7');
+    system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY });
     await system.flush();
     disk.fill();
     try {

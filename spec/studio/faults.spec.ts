@@ -13,6 +13,7 @@ import { BACKEND_USER, STUDIO_USER, proc, sessionState, startHarness, startPeers
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { callOutcome, connectPeer } from './helpers/wamp-peer.js';
 import type { Link } from '../../actors/link.js';
+import { AppId } from '../../machines/app-id.js';
 
 const POLICY = { retry: { initialMs: 60_000, maxMs: 60_000, multiplier: 1, jitter: 0 }, maxFailures: 1, healthyResetMs: 1000, startTimeoutMs: 60_000 };
 const online = (h: { daemon: Parameters<typeof sessionState>[0] }) => JSON.stringify(sessionState(h.daemon)).includes('online');
@@ -24,14 +25,14 @@ test('router killed and restarted: the agent reconnects, registers again, drains
   try {
     await until(() => online(h), 15_000, 'online');
     const sys = h.daemon.system;
-    sys.spawn('app:PROD:21', 'app', { appKey: '21', appName: 'pump', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: POLICY });
+    sys.spawn(AppId.format('PROD', '21'), 'app', { appKey: '21', appName: 'pump', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: POLICY });
     await h.backend.until(() => h.backend.statesOf(21, 'PROD').length === 1, 10_000, 'first report delivered');
 
     await h.router.crash('SIGKILL');
     await until(() => !online(h), 10_000, 'the agent notices');
     // While the link is down: the app moves on twice; only where it ends up is worth sending.
-    sys.send('app:PROD:21', 'test', 'REQUEST', { target: 'REMOVED', requestId: 'r1' });
-    sys.spawn('app:PROD:22', 'app', { appKey: '22', appName: 'valve', stage: 'PROD', version: '1.0.0', initial: 'RUNNING', policy: POLICY });
+    sys.send(AppId.format('PROD', '21'), 'test', 'REQUEST', { target: 'REMOVED', requestId: 'r1' });
+    sys.spawn(AppId.format('PROD', '22'), 'app', { appKey: '22', appName: 'valve', stage: 'PROD', version: '1.0.0', initial: 'RUNNING', policy: POLICY });
     await sys.flush();
     await until(() => (h.link.reports?.pending().length ?? 0) === 2, 5000, 'two reports waiting (one per app)');
 
@@ -140,7 +141,7 @@ test('apps that changed before the studio link started (the apps link boots firs
   const earlyApps: Link = {
     name: 'early-apps',
     async start(ctx) {
-      ctx.system.spawn('app:PROD:41', 'app', { appKey: '41', appName: 'early', stage: 'PROD', version: '1.0.0', initial: 'RUNNING', policy: POLICY });
+      ctx.system.spawn(AppId.format('PROD', '41'), 'app', { appKey: '41', appName: 'early', stage: 'PROD', version: '1.0.0', initial: 'RUNNING', policy: POLICY });
       await ctx.system.flush();
     },
     async stop() {},

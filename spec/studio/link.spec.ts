@@ -21,6 +21,7 @@ import { applicationError, callOutcome, type CallOutcome } from './helpers/wamp-
 import { RecordingApps } from './helpers/recording-apps.js';
 import { runReplay } from '../../cli/replay-command.js';
 import { builtinMachines } from '../../machines/registry.js';
+import { AppId } from '../../machines/app-id.js';
 
 const ok = (o: CallOutcome): { args: unknown[]; kwargs: Record<string, unknown> } => {
   assert.ok(o.ok, `expected a result, got ${JSON.stringify(o)}`);
@@ -347,7 +348,7 @@ describe('serializers, credentials and modes', () => {
   test('-offline: no connection attempt at all, and app reports are kept in the outbox', async () => {
     const h = await startHarness({ link: { offline: true } });
     try {
-      h.daemon.system.spawn('app:PROD:12', 'app', { appKey: '12', appName: 'weather', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: { retry: { initialMs: 1000, maxMs: 1000, multiplier: 1, jitter: 0 }, maxFailures: 1, healthyResetMs: 1000, startTimeoutMs: 1000 } });
+      h.daemon.system.spawn(AppId.format('PROD', '12'), 'app', { appKey: '12', appName: 'weather', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: { retry: { initialMs: 1000, maxMs: 1000, multiplier: 1, jitter: 0 }, maxFailures: 1, healthyResetMs: 1000, startTimeoutMs: 1000 } });
       await h.daemon.system.flush();
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(h.link.reports!.pending().map((r) => r.report.state), ['PRESENT']);

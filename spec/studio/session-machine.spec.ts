@@ -4,10 +4,11 @@ import fc from 'fast-check';
 import { ActorSystem } from '../../actors/system.js';
 import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
-import { DEFAULT_STUDIO_SESSION_POLICY, type StudioSessionContext } from '../../machines/studio-session.js';
+import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionContext, type StudioSessionInbound } from '../../machines/studio-session.js';
 import { planReconciliation } from '../../machines/studio-reconcile.js';
 import { APP_STATES, type AppState } from '../../machines/app-states.js';
 import type { Command, Json } from '../../actors/types.js';
+import { actorId, type PayloadArg } from '../../actors/contracts.js';
 import { MemoryJournal } from '../helpers/memory-journal.js';
 
 function harness() {
@@ -16,20 +17,21 @@ function harness() {
   const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'test', replay: false });
   const commands: Command[] = [];
   system.subscribe((t) => commands.push(...t.commands));
-  system.spawn('s', 'studio-session', { serial: 'SER', policy: { ...DEFAULT_STUDIO_SESSION_POLICY } } as unknown as Json);
-  const send = (type: string, payload: Record<string, Json> = {}) => system.send('s', 'wamp', type, payload);
+  const id = actorId('studio-session', 's');
+  system.spawn(id, 'studio-session', { serial: 'SER', policy: { ...DEFAULT_STUDIO_SESSION_POLICY } });
+  const send = <T extends StudioSessionInbound['type']>(type: T, ...payload: PayloadArg<StudioSessionInbound, T>) => system.send(id, 'wamp', type, ...payload);
   const state = () => JSON.stringify(system.snapshot('s')!.value);
   const ctx = () => system.snapshot('s')!.context as StudioSessionContext;
   const last = () => commands.at(-1);
-  const done = (session: number, step: string, extra: Record<string, Json> = {}) => send('STEP_DONE', { session, step, ...extra });
-  const failed = (session: number, step: string, retryable = false) => send('STEP_FAILED', { session, step, reason: `${step} broke`, retryable });
+  const done = (session: number, step: SessionStep, extra: Record<string, Json> = {}) => send('STEP_DONE', { session, step, ...extra });
+  const failed = (session: number, step: SessionStep, retryable = false) => send('STEP_FAILED', { session, step, reason: `${step} broke`, retryable });
   return { system, clock, commands, send, state, ctx, last, done, failed };
 }
 
 /** Runs a fresh session through the whole sequence. */
 function reachOnline(h: ReturnType<typeof harness>, session = 1): void {
   h.send('SESSION_OPENED', { session, wampSession: 900 + session });
-  for (const step of ['guard', 'testament', 'configuring', 'register', 'describe', 'sync', 'connected']) h.done(session, step);
+  for (const step of ['guard', 'testament', 'configuring', 'register', 'describe', 'sync', 'connected'] as const) h.done(session, step);
 }
 
 test('each session runs guard, testament, CONFIGURING, registration, metadata, sync, CONNECTED in that order, then heartbeats every 30 s', () => {

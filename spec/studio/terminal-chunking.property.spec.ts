@@ -84,7 +84,7 @@ describe('the studio-terminal machine', () => {
         const emitted: string[] = [];
         const clock = fakeClock();
         const actor = createActor(studioTerminalMachine, { input, clock });
-        for (const t of ['terminal.hangup', 'terminal.kill', 'terminal.release']) actor.on(t, (e) => void emitted.push(e.type));
+        for (const t of ['terminal.hangup', 'terminal.kill', 'terminal.release'] as const) actor.on(t, (e) => void emitted.push(e.type));
         actor.start();
         if (started) actor.send({ type: 'STARTED', registrationId: 7, ...stamp });
         actor.send({ type: 'CLOSE', reason: 'stop_terminal_session', ...stamp });
@@ -102,7 +102,7 @@ describe('the studio-terminal machine', () => {
     const emitted: string[] = [];
     const clock = fakeClock();
     const actor = createActor(studioTerminalMachine, { input, clock });
-    for (const t of ['terminal.hangup', 'terminal.kill', 'terminal.release']) actor.on(t, (e) => void emitted.push(e.type));
+    for (const t of ['terminal.hangup', 'terminal.kill', 'terminal.release'] as const) actor.on(t, (e) => void emitted.push(e.type));
     actor.start();
     clock.fire();
     assert.deepEqual(emitted, ['terminal.release']);

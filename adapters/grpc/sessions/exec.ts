@@ -46,7 +46,7 @@ export class ExecSession {
   stdin(payload: Buffer): void {
     if (this.ended) return;
     if (this.started) {
-      this.deps.recorder.record(this.sid, 'ERROR', { reason: 'a second AgentExecWriteStdin for a running exec was ignored' });
+      this.deps.recorder.record(this.sid, { type: 'ERROR', reason: 'a second AgentExecWriteStdin for a running exec was ignored' });
       return;
     }
     this.started = true;
@@ -66,7 +66,7 @@ export class ExecSession {
       return;
     }
     this.child = child;
-    this.deps.recorder.record(this.sid, 'EXEC_STARTED', { program: program!, args: args.length });
+    this.deps.recorder.record(this.sid, { type: 'EXEC_STARTED', program: program!, args: args.length });
     child.on('error', (err) => {
       // Without a pid the command never started (not found, not executable).
       if (child.pid === undefined) this.report(spawnExitCode(err), `exec ${program}: ${describeSpawnError(err)}`);
@@ -121,7 +121,8 @@ export class ExecSession {
   private report(exitCode: number, message: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.deps.recorder.record(this.sid, 'EXEC_EXITED', {
+    this.deps.recorder.record(this.sid, {
+      type: 'EXEC_EXITED',
       exitCode,
       stdinBytes: this.stdinBytes,
       stdoutBytes: this.stdoutBytes,

@@ -264,14 +264,14 @@ export class SessionManager {
     }
     this.sessions.set(opening.sid, open);
     this.releaseEarly(opening);
-    this.deps.recorder.record(opening.sid, 'OPENED', { target });
+    this.deps.recorder.record(opening.sid, { type: 'OPENED', target });
     this.deps.sink.send(packet(ClientPacket.SessionOpenOK, okSpec));
     for (const early of opening.early.splice(0)) this.route(early as Extract<Inbound, { sid: string }>);
   }
 
   private refuse(session: Session, reason: string): void {
     if (this.sessions.get(session.sid) !== session) return;
-    this.deps.recorder.record(session.sid, 'OPEN_FAILED', { reason });
+    this.deps.recorder.record(session.sid, { type: 'OPEN_FAILED', reason });
     this.sendClose(session.sid, INTERNAL_ERROR_EXIT, reason);
     this.end(session, reason, INTERNAL_ERROR_EXIT, false);
   }

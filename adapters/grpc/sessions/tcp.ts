@@ -81,7 +81,7 @@ export class TcpSession {
             Buffer.from(`too many connections in this session (at most ${this.deps.limits.maxConnectionsPerSession} at once)`),
           ),
         );
-        this.deps.recorder.record(this.sid, 'ERROR', { reason: `connection ${connection}: refused, ${this.deps.limits.maxConnectionsPerSession} already open` });
+        this.deps.recorder.record(this.sid, { type: 'ERROR', reason: `connection ${connection}: refused, ${this.deps.limits.maxConnectionsPerSession} already open` });
         return;
       }
       conn = this.open(connection, reply);
@@ -148,7 +148,7 @@ export class TcpSession {
     conn.state = 'open';
     conn.socket = socket;
     socket.setNoDelay(true);
-    this.deps.recorder.record(this.sid, 'CONNECTION_OPENED', { connection: conn.id });
+    this.deps.recorder.record(this.sid, { type: 'CONNECTION_OPENED', connection: conn.id });
     const forward = (chunk: Buffer) => {
       this.deps.sink.send(packet(conn.reply, [[SpecKey.GatewaySessionID, this.sidBytes], [SpecKey.ClientConnectionID, conn.idBytes]], chunk));
       if (!this.deps.sink.writable && !socket.isPaused()) {
@@ -234,9 +234,9 @@ export class TcpSession {
       );
     }
     if (wasOpen) {
-      this.deps.recorder.record(this.sid, 'CONNECTION_CLOSED', { connection: conn.id, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut, reason });
+      this.deps.recorder.record(this.sid, { type: 'CONNECTION_CLOSED', connection: conn.id, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut, reason });
     } else if (reason !== 'session closed' && reason !== 'client closed') {
-      this.deps.recorder.record(this.sid, 'ERROR', { reason: `connection ${conn.id}: ${reason}` });
+      this.deps.recorder.record(this.sid, { type: 'ERROR', reason: `connection ${conn.id}: ${reason}` });
     }
   }
 

@@ -139,7 +139,7 @@ export class TerminalSession {
     }
     this.term = term;
     this.deps.ledger?.addPty(term.pid);
-    this.deps.recorder.record(this.sid, 'TERMINAL_STARTED', { program: program!, args: args.length, rows: this.size.rows, cols: this.size.cols });
+    this.deps.recorder.record(this.sid, { type: 'TERMINAL_STARTED', program: program!, args: args.length, rows: this.size.rows, cols: this.size.cols });
     term.onData((data) => this.out.push(Buffer.from(data, 'utf8')));
     term.onExit(({ exitCode, signal }) => {
       if (this.killTimer) clearTimeout(this.killTimer);
@@ -179,7 +179,7 @@ export class TerminalSession {
   private report(exitCode: number, message: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.deps.recorder.record(this.sid, 'TERMINAL_EXITED', { exitCode, stdinBytes: this.stdinBytes, stdoutBytes: this.stdoutBytes });
+    this.deps.recorder.record(this.sid, { type: 'TERMINAL_EXITED', exitCode, stdinBytes: this.stdinBytes, stdoutBytes: this.stdoutBytes });
     this.deps.recorder.closed(this.sid, exitCode === 0 ? 'exited' : `exited with ${exitCode}`, exitCode);
     const send = () => {
       this.deps.sink.send(

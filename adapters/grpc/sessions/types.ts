@@ -4,7 +4,7 @@
 // over plain arrays.
 import type { Socket } from 'node:net';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import type { Json } from '../../../actors/types.js';
+import type { GatewaySessionInbound } from '../../../machines/gateway-session.js';
 import type { Packet } from '../packet-codec.js';
 
 /** The agent -> gateway direction of the stream. */
@@ -31,7 +31,7 @@ export interface InboundGate {
 /** Session lifecycle into the journal; payload bytes never go through here. */
 export interface SessionRecorder {
   opening(sid: string, input: { connectionType: string; connectionName: string; verb: string; userEmail: string }): void;
-  record(sid: string, type: string, payload: { [key: string]: Json }): void;
+  record(sid: string, event: GatewaySessionInbound): void;
   closed(sid: string, reason: string, exitCode: number | null): void;
   /**
    * Resolves once everything recorded so far is durable (or the link gave up

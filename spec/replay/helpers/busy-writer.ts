@@ -7,6 +7,7 @@
 import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActorSystem } from '../../../actors/system.js';
+import type { LooseCatalog } from '../../../actors/contracts.js';
 import { ManualClock } from '../../../actors/clock.js';
 import { builtinMachines } from '../../../machines/registry.js';
 import { Journal } from '../../../adapters/store/journal.js';
@@ -22,7 +23,7 @@ let s = 5;
 const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 const registry = builtinMachines();
 journal.appendRun('busy', clock.now(), 'test', registry.versions());
-const system = new ActorSystem({ journal, clock, registry, random, run: 'busy' });
+const system = new ActorSystem<LooseCatalog>({ journal, clock, registry, random, run: 'busy' });
 const ids = ['studio', 'gateway', 'extra'];
 for (const id of ids) system.spawn(id, 'connection', { link: 'net', policy: studioPolicy as unknown as Json });
 for (const id of ids) system.send(id, 'net', 'START');
