@@ -118,8 +118,8 @@ export function sameExecutor<C extends { type: string }, A extends string = stri
   types: CommandTypes<C>,
   run: (command: C, actor: A) => void | Promise<void>,
 ): Executors<C, A> {
-  const table: { [type: string]: (command: C, actor: A) => void | Promise<void> } = {};
-  for (const type of Object.keys(types)) table[type] = run;
-  // Filled from `types`, which names every key of the table.
-  return table as unknown as Executors<C, A>;
+  const table = {} as Executors<C, A>;
+  // `run` takes any command of `C`, so it fits every entry.
+  for (const type of Object.keys(types) as Array<C['type']>) table[type] = run;
+  return table;
 }

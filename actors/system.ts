@@ -196,9 +196,10 @@ export class ActorSystem<C extends Catalog = MachineCatalog> {
    * `executors`, which has one for every command of that prefix (checked at
    * compile time against the catalog).
    */
-  handle<P extends CommandPrefix<C>>(prefix: P, executors: HandlerFor<C, P>, options: CommandOptions = {}): () => void {
+  handle<P extends CommandPrefix<C>>(prefix: P, executors: HandlerFor<C, P>, options?: CommandOptions): () => void;
+  handle(prefix: string, executors: object, options: CommandOptions = {}): () => void {
     if (this.handlers.has(prefix)) throw new Error(`commands "${prefix}.*" already have a handler`);
-    const handler = typeof executors === 'function' ? executors : tableHandler(executors as unknown as ExecutorTable, this.opts.logger);
+    const handler = typeof executors === 'function' ? (executors as CommandHandler) : tableHandler(executors as ExecutorTable, this.opts.logger);
     const early = options.beforeDurable;
     const beforeDurable = typeof early === 'function' ? early : () => early === true;
     const entry: Registered = { handler, beforeDurable };
@@ -279,8 +280,8 @@ export class ActorSystem<C extends Catalog = MachineCatalog> {
     return this.cells.get(actorId)?.definition;
   }
 
-  /** Starts an actor. Journaled, so a replay spawns it with the same input. */
-  spawn<M extends keyof C & string>(actorId: Address<C, M>, machine: M, input: C[M]['input'], source = 'runtime'): void {
+  /** Starts an actor (its address names the machine). Journaled, so a replay spawns it with the same input. */
+  spawn<M extends keyof C & string>(actorId: Address<C, M>, machine: NoInfer<M>, input: C[M]['input'], source = 'runtime'): void {
     const def = this.opts.registry.get(machine);
     if (!def) throw new Error(`unknown machine "${machine}"`);
     // Inputs are plain data by contract: what the journal stores is what replay spawns with.
