@@ -8,7 +8,7 @@
 // labels, not ours, and a poll also sees what happened while nobody watched.
 
 import type Dockerode from 'dockerode';
-import type { Json } from '../actors/types.js';
+import type { AppId } from '../machines/app-id.js';
 import { composeState, failedExitCode, type ComposeContainer } from '../machines/compose-state.js';
 import type { AppActorView } from './engine-monitor.js';
 import type { EventSink } from './executors/command-handler.js';
@@ -82,7 +82,7 @@ export class ComposeObserver {
     }
   }
 
-  private async check(actor: string, app: AppIdentity): Promise<void> {
+  private async check(actor: AppId, app: AppIdentity): Promise<void> {
     let containers: Array<ReturnType<typeof projectContainer>>;
     try {
       containers = await listProject(this.deps.docker, composeProjectName(app));
@@ -97,10 +97,9 @@ export class ComposeObserver {
     const failed = containers.filter((c) => c.state !== 'running').map((c) => `${c.service || c.name} ${c.state}${c.exitCode !== undefined ? ` (${c.exitCode})` : ''}`);
     this.deps.logger.warn({ actor, project: composeProjectName(app), state, services: failed }, 'compose app is no longer running');
     if (state === null) {
-      this.deps.events.send(actor, 'compose', 'CONTAINER_GONE', {});
+      this.deps.events.send(actor, 'compose', { type: 'CONTAINER_GONE' });
       return;
     }
-    const payload: { [key: string]: Json } = { exitCode: state === 'FAILED' ? (failedExitCode(containers) ?? -1) : 0 };
-    this.deps.events.send(actor, 'compose', 'CONTAINER_DIED', payload);
+    this.deps.events.send(actor, 'compose', { type: 'CONTAINER_DIED', exitCode: state === 'FAILED' ? (failedExitCode(containers) ?? -1) : 0 });
   }
 }

@@ -8,8 +8,8 @@
 // because the engine is unreachable makes its app wait (ENGINE_DOWN) even when
 // the event stream did not notice; a ping loop then says ENGINE_UP.
 
-import type { Json } from '../actors/types.js';
 import { AppId } from '../machines/app-id.js';
+import type { AppInbound } from '../machines/app.js';
 import type { DockerEngine } from '../adapters/docker/engine.js';
 import type { EngineEvent, EngineStateChange, EventWatcher, WatchOptions } from '../adapters/docker/engine-events.js';
 import type { EngineLogger, OurContainer } from '../adapters/docker/types.js';
@@ -27,31 +27,30 @@ export interface AppView {
 
 /** Read-only access to the app actors. */
 export interface AppActorView {
-  appActors(): string[];
+  appActors(): AppId[];
   appView(actorId: string): AppView | undefined;
 }
 
 export interface MachineEventOut {
-  actor: string;
-  type: string;
-  payload: { [key: string]: Json };
+  actor: AppId;
+  event: AppInbound;
 }
 
 /** The app machine's event for one engine event, or undefined when it has none. */
 export function machineEventFor(e: EngineEvent): MachineEventOut | undefined {
   const actor = AppId.format(e.stage, e.appKey);
-  const id: { [key: string]: Json } = e.id ? { containerId: e.id } : {};
+  const id = e.id ? { containerId: e.id } : {};
   switch (e.kind) {
     case 'start':
-      return { actor, type: 'CONTAINER_STARTED', payload: { ...id } };
+      return { actor, event: { type: 'CONTAINER_STARTED', ...id } };
     case 'die':
-      return { actor, type: 'CONTAINER_DIED', payload: { ...id, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) } };
+      return { actor, event: { type: 'CONTAINER_DIED', ...id, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) } };
     case 'oom':
-      return { actor, type: 'CONTAINER_OOM', payload: { ...id } };
+      return { actor, event: { type: 'CONTAINER_OOM', ...id } };
     case 'destroy':
-      return { actor, type: 'CONTAINER_GONE', payload: { ...id } };
+      return { actor, event: { type: 'CONTAINER_GONE', ...id } };
     case 'health':
-      return e.health ? { actor, type: 'HEALTH', payload: { ...id, status: e.health } } : undefined;
+      return e.health ? { actor, event: { type: 'HEALTH', ...id, status: e.health } } : undefined;
     default:
       // 'stop' and 'kill' are followed by 'die', which says more.
       return undefined;
@@ -59,16 +58,16 @@ export function machineEventFor(e: EngineEvent): MachineEventOut | undefined {
 }
 
 /** What apps that think they are RUNNING learn from the container list taken after an outage. */
-export function reconcileRunning(apps: ReadonlyArray<{ actor: string } & AppView>, containers: readonly OurContainer[]): MachineEventOut[] {
+export function reconcileRunning(apps: ReadonlyArray<{ actor: AppId } & AppView>, containers: readonly OurContainer[]): MachineEventOut[] {
   const byName = new Map(containers.map((c) => [c.name, c]));
   const out: MachineEventOut[] = [];
   for (const a of apps) {
     if (a.state !== 'RUNNING') continue;
     const c = byName.get(containerName(a.app.stage, a.app.appKey, a.app.appName));
     if (!c) {
-      out.push({ actor: a.actor, type: 'CONTAINER_GONE', payload: a.containerId ? { containerId: a.containerId } : {} });
+      out.push({ actor: a.actor, event: { type: 'CONTAINER_GONE', ...(a.containerId ? { containerId: a.containerId } : {}) } });
     } else if (c.state !== 'running') {
-      out.push({ actor: a.actor, type: 'CONTAINER_DIED', payload: { containerId: c.id, ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) } });
+      out.push({ actor: a.actor, event: { type: 'CONTAINER_DIED', containerId: c.id, ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) } });
     }
   }
   return out;
@@ -101,7 +100,7 @@ export class EngineMonitor implements EngineHealth {
   private containers: OurContainer[] = [];
   private readonly upWaiters = new Set<() => void>();
   private readonly downWaiters = new Set<() => void>();
-  private readonly toldDown = new Set<string>();
+  private readonly toldDown = new Set<AppId>();
   private recheck: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -140,7 +139,7 @@ export class EngineMonitor implements EngineHealth {
     });
   }
 
-  async confirmDown(actorId: string, err: unknown): Promise<boolean> {
+  async confirmDown(actorId: AppId, err: unknown): Promise<boolean> {
     if (err instanceof NamingError) return false;
     if (err instanceof EngineError && ANSWERED.has(err.code)) return false;
     if (!(err instanceof EngineError && err.code === 'unreachable')) {
@@ -166,7 +165,7 @@ export class EngineMonitor implements EngineHealth {
     if (this.closed) return;
     this.deps.onContainerEvent?.(e);
     const out = machineEventFor(e);
-    if (out && this.deps.view.appView(out.actor)) this.deps.events.send(out.actor, SOURCE, out.type, out.payload);
+    if (out && this.deps.view.appView(out.actor)) this.deps.events.send(out.actor, SOURCE, out.event);
   }
 
   private onState(s: EngineStateChange): void {
@@ -177,7 +176,7 @@ export class EngineMonitor implements EngineHealth {
       for (const actor of this.deps.view.appActors()) {
         const v = this.deps.view.appView(actor);
         if (!v) continue;
-        this.deps.events.send(actor, SOURCE, 'ENGINE_DOWN', { reason: s.reason });
+        this.deps.events.send(actor, SOURCE, { type: 'ENGINE_DOWN', reason: s.reason });
         this.deps.logs.agent(containerName(v.app.stage, v.app.appKey, v.app.appName), `Docker engine unreachable (${s.reason}); waiting for it to come back`);
       }
       return;
@@ -186,35 +185,35 @@ export class EngineMonitor implements EngineHealth {
     this.state = 'up';
     this.containers = s.containers;
     if (s.resync || wasDown) {
-      const apps: Array<{ actor: string } & AppView> = [];
+      const apps: Array<{ actor: AppId } & AppView> = [];
       for (const actor of this.deps.view.appActors()) {
         const v = this.deps.view.appView(actor);
         if (!v) continue;
         apps.push({ actor, ...v });
-        this.deps.events.send(actor, SOURCE, 'ENGINE_UP', {});
+        this.deps.events.send(actor, SOURCE, { type: 'ENGINE_UP' });
         if (s.resync) this.deps.logs.agent(containerName(v.app.stage, v.app.appKey, v.app.appName), 'Docker engine is back');
       }
       this.stopRecheck();
       // Compose apps have no container of ours by their name: the compose observer judges them.
       const single = apps.filter((a) => !this.deps.isCompose?.(a.actor));
-      for (const m of reconcileRunning(single, s.containers)) this.deps.events.send(m.actor, SOURCE, m.type, m.payload);
+      for (const m of reconcileRunning(single, s.containers)) this.deps.events.send(m.actor, SOURCE, m.event);
     }
     this.deps.onUp?.(s.containers, s.resync);
     for (const w of [...this.upWaiters]) w();
   }
 
   /** Makes the app wait for the engine (ENGINE_DOWN) until a ping or the watcher says it is back (ENGINE_UP). */
-  tellDown(actor: string, reason: string): void {
+  tellDown(actor: AppId, reason: string): void {
     if (this.toldDown.has(actor)) return;
     this.toldDown.add(actor);
     this.deps.logger.warn({ actor, reason }, 'Docker engine unreachable; the app waits for it');
-    this.deps.events.send(actor, SOURCE, 'ENGINE_DOWN', { reason });
+    this.deps.events.send(actor, SOURCE, { type: 'ENGINE_DOWN', reason });
     if (this.recheck) return;
     this.recheck = setInterval(() => {
       this.deps.engine.ping(1000).then(
         () => {
           if (this.closed || this.toldDown.size === 0) return;
-          for (const a of this.toldDown) this.deps.events.send(a, SOURCE, 'ENGINE_UP', {});
+          for (const a of this.toldDown) this.deps.events.send(a, SOURCE, { type: 'ENGINE_UP' });
           this.stopRecheck();
         },
         () => undefined,

@@ -104,7 +104,8 @@ export type AppInbound =
   | { type: 'OP_FAILED'; op: DockerOp; opId?: number; reason: string }
   | { type: 'OP_PROGRESS'; op: DockerOp; opId?: number; [detail: string]: unknown }
   | { type: 'CONTAINER_STARTED'; containerId?: string }
-  | { type: 'CONTAINER_DIED'; exitCode: number; containerId?: string }
+  /** `exitCode`: absent when the engine did not say (the machine reports the code as unknown). */
+  | { type: 'CONTAINER_DIED'; exitCode?: number; containerId?: string }
   | { type: 'CONTAINER_OOM'; containerId?: string }
   | { type: 'CONTAINER_GONE'; containerId?: string }
   | { type: 'HEALTH'; status: 'healthy' | 'unhealthy'; containerId?: string }

@@ -12,9 +12,10 @@
 
 import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
-import type { Command, Json } from '../../actors/types.js';
+import type { Command } from '../../actors/types.js';
 import type { DockerOp } from '../../machines/app-planner.js';
 import { AppId } from '../../machines/app-id.js';
+import type { AppInbound } from '../../machines/app.js';
 import type { DockerEngine } from '../../adapters/docker/engine.js';
 import type { EngineLogger, RegistryCredentials } from '../../adapters/docker/types.js';
 import type { CredentialLookup } from '../credentials.js';
@@ -31,9 +32,9 @@ import type { ComposeOps } from './compose-ops.js';
 import { portEnv } from '../ports.js';
 import { writeEnvFiles } from '../env-files.js';
 
-/** Where events go: the actor system (or anything with its `send`). */
+/** Where app events go: the actor system (or anything with its `send`), typed to the app machine's events. */
 export interface EventSink {
-  send(actorId: string, source: string, type: string, payload?: { [key: string]: Json }): void;
+  send(to: AppId, source: string, event: AppInbound): void;
 }
 
 /** The app's log history and live log stream, as far as Docker operations write to it. */
@@ -108,12 +109,12 @@ export class DockerCommands {
   constructor(private readonly deps: DockerCommandDeps) {}
 
   /** For `system.handle('docker', …)`. */
-  readonly handle = (command: Command, actorId: string): void => {
+  readonly handle = (command: Command, actorId: AppId): void => {
     const parsed = parseDockerCommand(command);
     if (!parsed.ok) {
       this.deps.logger.error({ actor: actorId, command: command.type, error: parsed.error }, 'refused a malformed Docker command');
       if (parsed.op !== undefined && parsed.opId !== undefined && command.type !== 'docker.cancel') {
-        this.send(actorId, 'OP_FAILED', { op: parsed.op, opId: parsed.opId, reason: parsed.error });
+        this.send(actorId, { type: 'OP_FAILED', op: parsed.op, opId: parsed.opId, reason: parsed.error });
       }
       return;
     }
@@ -157,24 +158,24 @@ export class DockerCommands {
       tag: { op: c.op, opId: c.opId },
       run: (signal) => this.execute(c, actor, signal),
       dropped: (reason) => {
-        if (reason !== SHUTDOWN) this.send(actor, 'OP_FAILED', { op: c.op, opId: c.opId, reason });
+        if (reason !== SHUTDOWN) this.send(actor, { type: 'OP_FAILED', op: c.op, opId: c.opId, reason });
       },
     });
   }
 
-  private async execute(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, signal: AbortSignal): Promise<void> {
+  private async execute(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: AppId, signal: AbortSignal): Promise<void> {
     const container = this.deps.engine.containerName(c.app.stage, c.app.appKey, c.app.appName);
     const t0 = this.deps.now();
     try {
       const result = await this.runOp(c, actor, container, signal);
       this.deps.logger.info({ actor, op: c.op, opId: c.opId, ms: this.deps.now() - t0 }, 'Docker operation succeeded');
-      this.send(actor, 'OP_SUCCEEDED', { op: c.op, opId: c.opId, ...(result.containerId ? { containerId: result.containerId } : {}) });
+      this.send(actor, { type: 'OP_SUCCEEDED', op: c.op, opId: c.opId, ...(result.containerId ? { containerId: result.containerId } : {}) });
     } catch (err) {
       if (signal.aborted) {
         const why = signal.reason instanceof Error ? signal.reason.message : 'canceled';
         if (why === SHUTDOWN) return;
         this.deps.logs.agent(container, `${c.op} canceled`);
-        this.send(actor, 'OP_FAILED', { op: c.op, opId: c.opId, reason: 'canceled' });
+        this.send(actor, { type: 'OP_FAILED', op: c.op, opId: c.opId, reason: 'canceled' });
         return;
       }
       const reason = this.deps.redact(err instanceof Error ? err.message : String(err));
@@ -182,7 +183,7 @@ export class DockerCommands {
       if (!(err instanceof OpRefused)) await this.deps.health.confirmDown(actor, err);
       this.deps.logger.warn({ actor, op: c.op, opId: c.opId, reason }, 'Docker operation failed');
       this.deps.logs.agent(container, `${c.op} failed: ${reason}`);
-      this.send(actor, 'OP_FAILED', { op: c.op, opId: c.opId, reason });
+      this.send(actor, { type: 'OP_FAILED', op: c.op, opId: c.opId, reason });
     } finally {
       this.deps.logs.settle(container);
     }
@@ -190,7 +191,7 @@ export class DockerCommands {
 
   private runOp(
     c: Extract<AppDockerCommand, { kind: 'op' }>,
-    actor: string,
+    actor: AppId,
     container: string,
     signal: AbortSignal,
   ): Promise<{ containerId?: string }> {
@@ -221,7 +222,7 @@ export class DockerCommands {
     return this.deps.specOf(actor);
   }
 
-  private async pull(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, container: string, signal: AbortSignal) {
+  private async pull(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: AppId, container: string, signal: AbortSignal) {
     if (c.app.stage === 'PROD' && c.version === null) throw new OpRefused('no version to pull: the request named none');
     const image = appImageRef(this.deps.engine.arch, this.spec(actor), c.app, c.version);
     if (await this.deps.engine.imageExists(image)) {
@@ -241,7 +242,7 @@ export class DockerCommands {
         (p) => {
           const line = tally.add(p);
           if (line !== undefined) this.deps.logs.progress(container, [this.deps.redact(line)]);
-          if (throttle.ready()) this.send(actor, 'OP_PROGRESS', { op: 'pull', opId: c.opId, ...tally.summary() });
+          if (throttle.ready()) this.send(actor, { type: 'OP_PROGRESS', op: 'pull', opId: c.opId, ...tally.summary() });
         },
         signal,
       );
@@ -284,7 +285,7 @@ export class DockerCommands {
     }
   }
 
-  private async build(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, container: string, signal: AbortSignal, tag?: string) {
+  private async build(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: AppId, container: string, signal: AbortSignal, tag?: string) {
     const archive = buildArchivePathFor(this.deps.engine.appsDir, c.app, this.deps.options.buildExtension);
     if (!existsSync(archive)) throw new OpRefused(`no build archive at ${archive}: the app's sources have not been uploaded`);
     await this.checkDisk('building the image', container);
@@ -299,14 +300,14 @@ export class DockerCommands {
         lines++;
         const line = this.deps.redact(p.line);
         this.deps.logs.progress(container, [line]);
-        if (throttle.ready()) this.send(actor, 'OP_PROGRESS', { op: c.op, opId: c.opId, lines, line: line.slice(0, 200) });
+        if (throttle.ready()) this.send(actor, { type: 'OP_PROGRESS', op: c.op, opId: c.opId, lines, line: line.slice(0, 200) });
       },
       signal,
     );
     this.deps.logs.agent(container, `Image build finished (${result.dockerfile})`);
   }
 
-  private async publish(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, container: string, signal: AbortSignal) {
+  private async publish(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: AppId, container: string, signal: AbortSignal) {
     if (c.version === null) throw new OpRefused('no version to publish: the request named none');
     const spec = this.spec(actor);
     const dev = appImageRef(this.deps.engine.arch, spec, c.app, null, 'DEV');
@@ -323,7 +324,7 @@ export class DockerCommands {
     return {};
   }
 
-  private async run(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: string, container: string) {
+  private async run(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: AppId, container: string) {
     const spec = this.spec(actor);
     const image = appImageRef(this.deps.engine.arch, spec, c.app, c.version);
     if (!(await this.deps.engine.imageExists(image))) throw new OpRefused(`image ${image} is not on the device`);
@@ -421,7 +422,7 @@ export class DockerCommands {
     if (verdict.level === 'unknown') this.deps.logger.debug({ container }, verdict.message);
   }
 
-  private send(actor: string, type: string, payload: { [key: string]: Json }): void {
-    this.deps.events.send(actor, SOURCE, type, payload);
+  private send(actor: AppId, event: AppInbound): void {
+    this.deps.events.send(actor, SOURCE, event);
   }
 }

@@ -12,6 +12,7 @@ import { PullTally, Throttle } from '../../apps/executors/op-progress.js';
 import { judgeDisk } from '../../apps/executors/disk-guard.js';
 import { boundLines } from '../../adapters/docker/log-window.js';
 import type { OurContainer } from '../../adapters/docker/types.js';
+import { AppId } from '../../machines/app-id.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -88,11 +89,11 @@ test('Docker commands are checked before they reach Docker, naming the field', (
 
 test('engine events become app machine events; stop and kill say nothing die does not', () => {
   const base = { container: 'prod_7_web', id: 'c1', appKey: '7', stage: 'PROD' as const, appName: 'web', at: 0 };
-  assert.deepEqual(machineEventFor({ ...base, kind: 'die', exitCode: 137 }), { actor: 'app:PROD:7', type: 'CONTAINER_DIED', payload: { containerId: 'c1', exitCode: 137 } });
-  assert.deepEqual(machineEventFor({ ...base, kind: 'start' }), { actor: 'app:PROD:7', type: 'CONTAINER_STARTED', payload: { containerId: 'c1' } });
-  assert.deepEqual(machineEventFor({ ...base, kind: 'destroy' })?.type, 'CONTAINER_GONE');
-  assert.deepEqual(machineEventFor({ ...base, kind: 'oom' })?.type, 'CONTAINER_OOM');
-  assert.deepEqual(machineEventFor({ ...base, kind: 'health', health: 'unhealthy' })?.payload, { containerId: 'c1', status: 'unhealthy' });
+  assert.deepEqual(machineEventFor({ ...base, kind: 'die', exitCode: 137 }), { actor: 'app:PROD:7', event: { type: 'CONTAINER_DIED', containerId: 'c1', exitCode: 137 } });
+  assert.deepEqual(machineEventFor({ ...base, kind: 'start' }), { actor: 'app:PROD:7', event: { type: 'CONTAINER_STARTED', containerId: 'c1' } });
+  assert.deepEqual(machineEventFor({ ...base, kind: 'destroy' })?.event.type, 'CONTAINER_GONE');
+  assert.deepEqual(machineEventFor({ ...base, kind: 'oom' })?.event.type, 'CONTAINER_OOM');
+  assert.deepEqual(machineEventFor({ ...base, kind: 'health', health: 'unhealthy' })?.event, { type: 'HEALTH', containerId: 'c1', status: 'unhealthy' });
   assert.equal(machineEventFor({ ...base, kind: 'kill', signal: '9' }), undefined);
   assert.equal(machineEventFor({ ...base, kind: 'stop' }), undefined);
 });
@@ -102,15 +103,15 @@ test('after an outage, RUNNING apps learn what happened to their containers mean
     id: `id-${name}`, name, appKey: '1', stage: 'PROD', appName: 'x', image: 'i', state, status: '', createdAt: 0, ...(exitCode !== undefined ? { exitCode } : {}),
   });
   const app = (key: string, name: string, state: string, containerId: string | null = null) => ({
-    actor: `app:PROD:${key}`, app: { appKey: key, stage: 'PROD' as const, appName: name }, state, containerId,
+    actor: AppId.format('PROD', key), app: { appKey: key, stage: 'PROD' as const, appName: name }, state, containerId,
   });
   const out = reconcileRunning(
     [app('1', 'gone', 'RUNNING', 'old'), app('2', 'died', 'RUNNING'), app('3', 'fine', 'RUNNING'), app('4', 'rest', 'PRESENT')],
     [c('prod_2_died', 'exited', 143), c('prod_3_fine', 'running')],
   );
   assert.deepEqual(out, [
-    { actor: 'app:PROD:1', type: 'CONTAINER_GONE', payload: { containerId: 'old' } },
-    { actor: 'app:PROD:2', type: 'CONTAINER_DIED', payload: { containerId: 'id-prod_2_died', exitCode: 143 } },
+    { actor: 'app:PROD:1', event: { type: 'CONTAINER_GONE', containerId: 'old' } },
+    { actor: 'app:PROD:2', event: { type: 'CONTAINER_DIED', containerId: 'id-prod_2_died', exitCode: 143 } },
   ]);
 });
 

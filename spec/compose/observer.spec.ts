@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
 import { ComposeObserver, PROJECT_LABEL } from '../../apps/compose-observer.js';
 import type { AppView } from '../../apps/engine-monitor.js';
+import { AppId } from '../../machines/app-id.js';
 
 type Info = Pick<Dockerode.ContainerInfo, 'Names' | 'State' | 'Status' | 'Labels'>;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
@@ -23,8 +24,8 @@ function harness(compose = true) {
         return list;
       },
     } as unknown as Dockerode,
-    events: { send: (actor, _source, type, payload) => void sent.push({ actor, type, payload }) },
-    view: { appActors: () => ['app:PROD:12'], appView: () => ({ ...view, state }) },
+    events: { send: (actor, _source, { type, ...payload }) => void sent.push({ actor, type, payload }) },
+    view: { appActors: () => [AppId.format('PROD', '12')], appView: () => ({ ...view, state }) },
     isCompose: () => compose,
     logger: quiet,
   });
