@@ -6,9 +6,12 @@
 //                      that decides to (re)connect
 //   studio:session     the on-connect sequence and heartbeat (studio-session.ts)
 // This file executes their commands (`wamp.*`, `studio.*`) and turns what
-// happens on the socket back into events. App actors' `studio.report`
-// commands land in the durable outbox, with or without a connection
-// (`-offline` included), and are delivered once a session is online.
+// happens on the socket back into events. App state reports land in the
+// durable outbox, with or without a connection (`-offline` included), and are
+// delivered once a session is online: the app domain builds each report in the
+// dispatch turn of the app's state change and the outbox row commits with that
+// event's record; the `studio.report` command, run once that is durable, only
+// wakes the sender.
 // The link gives up for good (`finished`, exit 1) only when another device
 // holds this serial (the duplicate-serial guard, as the Reagent does).
 import type { Logger } from 'pino';
@@ -23,13 +26,14 @@ import { isAppState, isStage } from '../../machines/app-states.js';
 import type { Redactor } from '../log/redactor.js';
 import { UnavailableNetwork, type NetworkService } from '../network/service.js';
 import type { AppsService, PortReport } from './apps-service.js';
+import { appStateReports, stateReport } from '../../apps/state-report.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
 import { DeviceApi } from './device-api.js';
 import { FileTransfers, type UploadLimits } from './file-transfer.js';
 import type { DeviceIdentity } from './heartbeat.js';
 import { LogPublisher } from './log-publisher.js';
-import { StudioOutbox, isPortReport, type AppReport, type OutboxRow } from './outbox.js';
+import { STUDIO_STORAGE, StudioOutbox, isPortReport, type OutboxRow } from './outbox.js';
 import { appProcedures } from './procedures/apps.js';
 import type { ProcedureDeps } from './procedures/deps.js';
 import { logProcedures } from './procedures/logs.js';
@@ -168,10 +172,18 @@ export class StudioLink implements Link {
     this.ctx = ctx;
     this.logger = ctx.logger;
     this.stopping = false;
-    this.outbox = new StudioOutbox({ db: ctx.journal.connection, clock: ctx.clock, logger: ctx.logger, random: Math.random });
+    const outbox = new StudioOutbox({ storage: ctx.journal.storage('studio', STUDIO_STORAGE), clock: ctx.clock, logger: ctx.logger, random: Math.random });
+    this.outbox = outbox;
     // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
     // the device reachable; an app report waits for its cause to be durable (README "Full disk").
     this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor), { beforeDurable: (c) => c.type !== 'studio.report' }));
+    // The app domain turns each state change into its report in the change's dispatch turn: the outbox row commits with it.
+    const reports = appStateReports(
+      (stage, appKey) => this.opts.apps.reportFields(stage, appKey),
+      (report, at) => outbox.queue(report, at),
+      (actor) => this.logger.warn({ actor }, 'malformed app state report; dropped'),
+    );
+    this.unhandle.push(ctx.system.subscribe(reports));
     // Port reports (§7.2) share the outbox with state reports.
     const offPorts = this.opts.apps.usePortReports((report) => this.acceptPortReport(report));
     if (offPorts) this.unhandle.push(offPorts);
@@ -459,7 +471,8 @@ export class StudioLink implements Link {
 
   private onStudio(command: Command, actor: string): void {
     if (command.type === 'studio.report') {
-      this.acceptReport(command, actor);
+      // the report itself was committed with the event that caused this command
+      this.outbox?.wake();
       return;
     }
     if (this.stopping) return;
@@ -548,31 +561,6 @@ export class StudioLink implements Link {
 
   // ---- the outbox ---------------------------------------------------------------
 
-  private acceptReport(command: Command, actor: string): void {
-    const { appKey, stage, state } = command;
-    if (typeof appKey !== 'string' || !isStage(stage) || !isAppState(state) || !this.outbox || !this.ctx) {
-      this.logger.warn({ actor, command: command.type }, 'malformed app state report; dropped');
-      return;
-    }
-    const fields = this.opts.apps.reportFields(stage, appKey);
-    const report: AppReport = {
-      app_key: /^\d{1,15}$/.test(appKey) ? Number(appKey) : appKey,
-      stage,
-      state,
-      device_to_app_key: fields?.device_to_app_key ?? null,
-      requestor_account_key: fields?.requestor_account_key ?? null,
-      release_key: fields?.release_key ?? null,
-      request_update: fields?.request_update ?? false,
-      release_build: fields?.release_build ?? false,
-      updateStatus: fields?.updateStatus ?? '',
-    };
-    try {
-      this.outbox.enqueue(report, this.ctx.clock.now());
-    } catch (err) {
-      this.logger.error({ err, actor }, 'app state report could not be stored in the outbox');
-    }
-  }
-
   private acceptPortReport(report: PortReport): void {
     if (!this.outbox || !this.ctx) return;
     try {
@@ -596,7 +584,14 @@ export class StudioLink implements Link {
       if (!m) continue;
       const value = (system.snapshot(id) as { value?: unknown } | undefined)?.value;
       const state = typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
-      if (isAppState(state)) this.acceptReport({ type: 'studio.report', appKey: m[2], stage: m[1], state }, id);
+      const stage = m[1];
+      const appKey = m[2]!;
+      if (!isAppState(state) || !isStage(stage) || !this.outbox) continue;
+      try {
+        this.outbox.enqueue(stateReport(appKey, stage, state, this.opts.apps.reportFields(stage, appKey)), this.ctx?.clock.now() ?? 0);
+      } catch (err) {
+        this.logger.error({ err, actor: id }, 'app state report could not be stored in the outbox');
+      }
     }
   }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../adapters/store/journal.js';
 import { ManualClock } from '../../actors/clock.js';
-import { StudioOutbox, type AppReport, type OutboxRow } from '../../adapters/wamp/outbox.js';
+import { STUDIO_STORAGE, StudioOutbox, type AppReport, type OutboxRow } from '../../adapters/wamp/outbox.js';
 import { LOCAL_ERRORS, WampCallError } from '../../adapters/wamp/errors.js';
 
 const quiet = { warn() {}, error() {}, debug() {}, info() {} };
@@ -16,7 +16,7 @@ function setup() {
   let journal = Journal.open({ path, logger: quiet });
   const clock = new ManualClock(0);
   let n = 0;
-  const make = () => new StudioOutbox({ db: journal.connection, clock, logger: quiet, random: () => 0, newId: () => `r${++n}` });
+  const make = () => new StudioOutbox({ storage: journal.storage('studio', STUDIO_STORAGE), clock, logger: quiet, random: () => 0, newId: () => `r${++n}` });
   let outbox = make();
   return {
     clock,
