@@ -24,8 +24,13 @@ export interface StateReport {
   updateStatus: string;
 }
 
-/** Takes a report in the dispatch turn of its cause; `at` is the cause's time. */
-export type StateReportSink = (report: StateReport, at: number) => void;
+/**
+ * Takes a report in the dispatch turn of its cause; `at` is the cause's time.
+ * The report is made when the sink calls it (when its row is written, in the
+ * journal's commit), so it carries the app's standing request as of then,
+ * a REQUEST dispatched in the same turn included.
+ */
+export type StateReportSink = (report: () => StateReport, at: number) => void;
 
 /** `fields` is undefined for an app with no standing request (its report says only where it is). */
 export function stateReport(appKey: string, stage: Stage, state: AppState, fields: ReportFields | undefined): StateReport {
@@ -62,7 +67,7 @@ export function appStateReports(
         malformed(t.actor);
         continue;
       }
-      sink(stateReport(appKey, stage, state, fields(stage, appKey)), t.at);
+      sink(() => stateReport(appKey, stage, state, fields(stage, appKey)), t.at);
     }
   };
 }

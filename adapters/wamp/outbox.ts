@@ -105,6 +105,9 @@ export interface OutboxOptions {
 
 export const DEFAULT_OUTBOX_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
 
+/** About the memory a queued report holds until its commit (a closure and a report of a dozen keys). */
+const REPORT_BYTES = 600;
+
 const COLUMNS = 'seq, id, app_key, stage, report, created_at, attempts, last_error, dead';
 
 function decode(r: Record<string, SQLiteValue>): OutboxRow {
@@ -154,10 +157,11 @@ export class StudioOutbox {
    * the journal's next commit, with that event's record, and goes out after
    * `wake()` (the report's command runs once its cause is durable). Returns its id.
    */
-  queue(report: OutboxReport, at: number): string {
+  queue(report: OutboxReport | (() => OutboxReport), at: number): string {
     const id = this.newId();
-    const json = JSON.stringify(report);
-    this.opts.storage.queue((tx) => this.insert(tx, id, report, at, json), 2 * json.length + 200);
+    // A report given as a function is made when its row is written: it reads the app's standing request
+    // as of the commit, which includes a REQUEST dispatched in the same turn whatever the subscriber order.
+    this.opts.storage.queue((tx) => this.insert(tx, id, typeof report === 'function' ? report() : report, at), REPORT_BYTES);
     return id;
   }
 
@@ -175,7 +179,8 @@ export class StudioOutbox {
     return (this.opts.storage.all(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 1 ORDER BY seq`) as Record<string, SQLiteValue>[]).map(decode);
   }
 
-  private insert(tx: LinkWriter, id: string, report: OutboxReport, at: number, json = JSON.stringify(report)): void {
+  private insert(tx: LinkWriter, id: string, report: OutboxReport, at: number): void {
+    const json = JSON.stringify(report);
     const appKey = String(report.app_key);
     // Decided when the row is written: whether the link is online then, not when the report was made.
     if (this.sender === null) {
