@@ -6,7 +6,7 @@ import type { FlockConfig } from '../config/flock.js';
 import type { HoopEnv } from '../config/hoop-env.js';
 import type { Redactor } from '../adapters/log/redactor.js';
 import type { Link } from '../actors/link.js';
-import type { AppsLink, AppsLinkService } from '../adapters/apps/apps-link.js';
+import type { AppsLink, AppsLinkService } from '../apps/apps-link.js';
 import type { NetworkService } from '../adapters/network/service.js';
 import type { AgentUpdates } from '../adapters/update/service.js';
 import { agentVersion } from './version.cjs';
@@ -47,13 +47,13 @@ export async function chooseLinks(inputs: LinkInputs, logger: Logger): Promise<L
   const local: Link[] = nm.link ? [apps, nm.link] : [apps];
   const network = await chooseNetworkLinks(inputs, logger, apps.service, nm.service);
   if (network.some((l) => l.name === 'studio')) return [...local, ...network];
-  // Without a studio link nobody receives app state reports (see adapters/apps/studio-fallback.ts).
-  const { StudioFallbackLink } = await import('../adapters/apps/studio-fallback.js');
+  // Without a studio link nobody receives app state reports (see apps/studio-fallback.ts).
+  const { StudioFallbackLink } = await import('../apps/studio-fallback.js');
   return [new StudioFallbackLink(), ...local, ...network];
 }
 
 async function appsLinkFor(inputs: LinkInputs): Promise<AppsLink> {
-  const { AppsLink } = await import('../adapters/apps/apps-link.js');
+  const { AppsLink } = await import('../apps/apps-link.js');
   return new AppsLink({
     appsDir: resolve(inputs.flags.appsDir),
     buildExtension: inputs.flags.compressedBuildExtension,
@@ -70,7 +70,7 @@ async function chooseNetworkLinks(inputs: LinkInputs, logger: Logger, apps: Apps
   const links: Link[] = [];
   // Whenever a .flock is given; with -offline it never connects and only keeps app state reports in its outbox.
   if (inputs.flock) {
-    const [{ studioLinkFromFlags }, { diskThresholdsFromEnv }] = await Promise.all([import('../adapters/wamp/from-flags.js'), import('../adapters/apps/config.js')]);
+    const [{ studioLinkFromFlags }, { diskThresholdsFromEnv }] = await Promise.all([import('../adapters/wamp/from-flags.js'), import('../apps/config.js')]);
     // Uploads keep the same free space as pulls and builds (REAGENT_DISK_MIN_MIB).
     const uploads = { diskMinBytes: diskThresholdsFromEnv(inputs.env).minBytes };
     links.push(studioLinkFromFlags(inputs.flags, inputs.flock, apps, inputs.redactor, agentVersion(), nm, uploads, inputs.updates));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Daemon } from '../../actors/daemon.js';
 import type { Link } from '../../actors/link.js';
-import { AppActors } from '../apps/app-actors.js';
+import { AppActors } from '../../apps/app-actors.js';
 import { collectFamilies } from './collect.js';
 import { judgeHealth } from './health.js';
 import { LinkWatch } from './link-watch.js';

@@ -17,7 +17,7 @@
 import { open, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Clock, TimerHandle } from '../../actors/clock.js';
-import { DEFAULT_DISK_THRESHOLDS } from '../docker/disk-guard.js';
+import { DEFAULT_DISK_THRESHOLDS } from '../../apps/executors/disk-guard.js';
 import { formatBytes, freeBytes as statfsFreeBytes } from '../docker/disk.js';
 import { APP_DIRS, NamingError, parseAppContainerName, resolveInside, validateFileName } from '../docker/naming.js';
 import { DeviceApiError, WAMP_ERRORS } from './errors.js';

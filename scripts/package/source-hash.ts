@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_VERSION } from './runtime.js';
 
-const DIRS = ['machines', 'actors', 'adapters', 'cli', 'config', 'gateway', 'inspector', 'packaging', 'scripts/package'];
+const DIRS = ['machines', 'actors', 'apps', 'adapters', 'cli', 'config', 'gateway', 'inspector', 'packaging', 'scripts/package'];
 const FILES = ['scripts/package.ts', 'package.json', 'package-lock.json', 'targets'];
 
 export function sourceHash(root: string, extra: object): string {

@@ -3,7 +3,7 @@
 // their rules in the create options.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appsSettings } from '../../adapters/apps/config.js';
+import { appsSettings } from '../../apps/config.js';
 import { buildCreateOptions } from '../../adapters/docker/containers.js';
 
 const base = { appsDir: '/var/lib/reagent/apps', buildExtension: 'tgz', arch: 'amd64' };

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { actualState, planBoot, type AppFacts } from '../../adapters/apps/boot-plan.js';
-import type { AppRequestRow } from '../../adapters/apps/projection.js';
+import { actualState, planBoot, type AppFacts } from '../../apps/boot-plan.js';
+import type { AppRequestRow } from '../../apps/projection.js';
 import type { OurContainer } from '../../adapters/docker/types.js';
 import { APP_STATES, OPERATION_STATES, type AppState } from '../../machines/app-states.js';
 

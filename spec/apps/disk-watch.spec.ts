@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DiskWatch } from '../../adapters/apps/disk-watch.js';
-import { appsSettings } from '../../adapters/apps/config.js';
+import { DiskWatch } from '../../apps/disk-watch.js';
+import { appsSettings } from '../../apps/config.js';
 import { silentLogger } from '../../adapters/docker/types.js';
 
 const MiB = 1024 * 1024;

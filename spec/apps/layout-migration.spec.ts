@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { migrateAppLayout, planLayoutMigration } from '../../adapters/apps/layout-migration.js';
+import { migrateAppLayout, planLayoutMigration } from '../../apps/layout-migration.js';
 import { tempDir } from '../helpers/cli.js';
 
 const silent = pino({ level: 'silent' });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ManualClock } from '../../actors/clock.js';
-import { LogBatcher, dropMarker } from '../../adapters/apps/log-batcher.js';
+import { LogBatcher, dropMarker } from '../../apps/log-batcher.js';
 import type { LogBatch } from '../../adapters/wamp/apps-service.js';
 
 const SETTINGS = { batchIntervalMs: 200, maxBatchBytes: 4096, maxBufferBytes: 16384 };

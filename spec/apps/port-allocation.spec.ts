@@ -1,11 +1,11 @@
-// Host port allocation (machines/port-allocation.ts, adapters/apps/ports.ts):
+// Host port allocation (machines/port-allocation.ts, apps/ports.ts):
 // properties over arbitrary rules, holdings of other apps and earlier
 // assignments, and the §7.2 variables built from the result.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { allocatePorts, hostPortKey, DEFAULT_PORT_POOL, type PortAssigned, type PortProtocol, type PortWanted } from '../../machines/port-allocation.js';
-import { assignHostPorts, portEnv, reportedPorts } from '../../adapters/apps/ports.js';
+import { assignHostPorts, portEnv, reportedPorts } from '../../apps/ports.js';
 import type { Json } from '../../actors/types.js';
 
 const proto = fc.constantFrom<PortProtocol>('tcp', 'udp');

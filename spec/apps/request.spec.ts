@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { validateRequest, specFromPayload, legacyEnv } from '../../adapters/apps/request.js';
+import { validateRequest, specFromPayload, legacyEnv } from '../../apps/request.js';
 import { MemorySecretStore } from '../../adapters/store/secret-store.js';
 import { appRequest } from '../helpers/apps-daemon.js';
 

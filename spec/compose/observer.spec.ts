@@ -1,11 +1,11 @@
-// The compose observer (adapters/compose/observer.ts) over a stand-in for
+// The compose observer (apps/compose-observer.ts) over a stand-in for
 // dockerode's container list: what a RUNNING compose app hears, and that it
 // hears it once per RUNNING spell.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type Dockerode from 'dockerode';
-import { ComposeObserver, PROJECT_LABEL } from '../../adapters/compose/observer.js';
-import type { AppView } from '../../adapters/docker/engine-monitor.js';
+import { ComposeObserver, PROJECT_LABEL } from '../../apps/compose-observer.js';
+import type { AppView } from '../../apps/engine-monitor.js';
 
 type Info = Pick<Dockerode.ContainerInfo, 'Names' | 'State' | 'Status' | 'Labels'>;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };

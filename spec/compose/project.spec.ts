@@ -14,7 +14,7 @@ import {
   parseComposePayload,
   writeComposeFiles,
 } from '../../adapters/compose/project.js';
-import { validateRequest } from '../../adapters/apps/request.js';
+import { validateRequest } from '../../apps/request.js';
 import { appRequest } from '../helpers/apps-daemon.js';
 
 describe('compose payload', () => {

@@ -20,10 +20,10 @@ import { builtinMachines } from '../../machines/registry.js';
 import type { AppPolicy } from '../../machines/app.js';
 import { createLogger } from '../../adapters/log/logger.js';
 import { Redactor } from '../../adapters/log/redactor.js';
-import { AppsLink } from '../../adapters/apps/apps-link.js';
-import type { AppsSettings } from '../../adapters/apps/config.js';
+import { AppsLink } from '../../apps/apps-link.js';
+import type { AppsSettings } from '../../apps/config.js';
 import type { AppStateRequest } from '../../adapters/wamp/apps-service.js';
-import { minimalRequest } from '../../adapters/apps/internal-request.js';
+import { minimalRequest } from '../../apps/internal-request.js';
 import { drainProgress, makeTgz, waitFor, type DockerPeer } from './docker-peer.js';
 
 /** Prints `tick <n>` every second; PID 1 traps TERM so a stop takes no grace period. */

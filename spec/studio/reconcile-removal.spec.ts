@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { planRemovals } from '../../machines/studio-reconcile.js';
 import { registryHostOfUrl, registryTokenSource } from '../../adapters/wamp/registry-token.js';
-import { appCredentials } from '../../adapters/apps/app-credential.js';
+import { appCredentials } from '../../apps/app-credential.js';
 import { Redactor } from '../../adapters/log/redactor.js';
 import type { WampSession } from '../../adapters/wamp/session.js';
 import { startHarness, startPeers } from './helpers/harness.js';

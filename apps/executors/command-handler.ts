@@ -15,21 +15,21 @@ import type Dockerode from 'dockerode';
 import type { Command, Json } from '../../actors/types.js';
 import type { DockerOp } from '../../machines/app-planner.js';
 import { appActorId } from '../../machines/app.js';
-import type { DockerEngine } from './engine.js';
-import type { EngineLogger, RegistryCredentials } from './types.js';
-import type { CredentialLookup } from '../apps/credentials.js';
-import { appUploadDir, type AppIdentity } from './naming.js';
-import { removeAppDir } from './app-dirs.js';
-import { EngineError } from './errors.js';
+import type { DockerEngine } from '../../adapters/docker/engine.js';
+import type { EngineLogger, RegistryCredentials } from '../../adapters/docker/types.js';
+import type { CredentialLookup } from '../credentials.js';
+import { appUploadDir, type AppIdentity } from '../../adapters/docker/naming.js';
+import { removeAppDir } from '../../adapters/docker/app-dirs.js';
+import { EngineError } from '../../adapters/docker/errors.js';
 import { parseDockerCommand, type AppDockerCommand } from './app-commands.js';
 import { SerialLanes } from './op-queue.js';
 import { appImageRef, buildArchivePathFor, registryHostOf, type AppRuntimeSpec } from './app-image.js';
 import { judgeDisk, type DiskThresholds } from './disk-guard.js';
 import { PullTally, Throttle } from './op-progress.js';
-import { pushImage, tagImage } from './push.js';
-import type { ComposeOps } from '../compose/compose-ops.js';
-import { portEnv } from '../apps/ports.js';
-import { writeEnvFiles } from '../apps/env-files.js';
+import { pushImage, tagImage } from '../../adapters/docker/push.js';
+import type { ComposeOps } from './compose-ops.js';
+import { portEnv } from '../ports.js';
+import { writeEnvFiles } from '../env-files.js';
 
 /** Where events go: the actor system (or anything with its `send`). */
 export interface EventSink {

@@ -2,7 +2,7 @@
 // and agent messages all land in the app's history and in the live batches
 // for the studio link.
 
-import type { AppLogSink } from '../docker/command-handler.js';
+import type { AppLogSink } from './executors/command-handler.js';
 import type { AppLogHistory } from './log-history.js';
 import type { LogBatcher } from './log-batcher.js';
 

@@ -5,9 +5,9 @@
 // not be applied. The studio link parses the query (times, defaults).
 
 import type Dockerode from 'dockerode';
-import { NamingError, validateContainerName } from '../docker/naming.js';
-import { readLogWindow } from '../docker/log-window.js';
-import type { AppLogQuery, AppLogQueryResult } from '../wamp/apps-service.js';
+import { NamingError, validateContainerName } from '../adapters/docker/naming.js';
+import { readLogWindow } from '../adapters/docker/log-window.js';
+import type { AppLogQuery, AppLogQueryResult } from '../adapters/wamp/apps-service.js';
 import type { AppLogHistory } from './log-history.js';
 
 /** The Reagent's bounds of one answer. */

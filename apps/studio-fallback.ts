@@ -4,7 +4,7 @@
 // commands nobody handles. The studio link, when it runs, owns the prefix and
 // its durable outbox; this link is then not started at all.
 
-import type { Link, LinkContext } from '../../actors/link.js';
+import type { Link, LinkContext } from '../actors/link.js';
 
 export class StudioFallbackLink implements Link {
   readonly name = 'studio-fallback';

@@ -18,8 +18,8 @@
 import { lstat, mkdir, rename, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { containerName, LEGACY_PATHS, appDataDir, buildArchivePath, resolveInside, type Stage } from '../docker/naming.js';
-import { syncDir } from '../store/new-file.js';
+import { containerName, LEGACY_PATHS, appDataDir, buildArchivePath, resolveInside, type Stage } from '../adapters/docker/naming.js';
+import { syncDir } from '../adapters/store/new-file.js';
 
 export interface LayoutApp {
   stage: Stage;

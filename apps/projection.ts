@@ -6,9 +6,9 @@
 // payloads carry none.
 
 import type { Database, QueryResult } from 'node-sqlite3-wasm';
-import type { Json } from '../../actors/types.js';
-import { isAppState, type AppState } from '../../machines/app-states.js';
-import { parseStage, validateAppKey, validateAppName, type Stage } from '../docker/naming.js';
+import type { Json } from '../actors/types.js';
+import { isAppState, type AppState } from '../machines/app-states.js';
+import { parseStage, validateAppKey, validateAppName, type Stage } from '../adapters/docker/naming.js';
 
 export interface AppRequestRow {
   appKey: string;

@@ -5,8 +5,8 @@
 // a file is never written through a link planted in its place.
 
 import path from 'node:path';
-import { appDataDir, type AppIdentity } from '../docker/naming.js';
-import { ensureDirInside, writeFileNoFollow } from '../compose/project.js';
+import { appDataDir, type AppIdentity } from '../adapters/docker/naming.js';
+import { ensureDirInside, writeFileNoFollow } from '../adapters/compose/project.js';
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

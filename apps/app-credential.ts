@@ -5,7 +5,7 @@
 // secret (`DEVICE_SECRET` is deliberately no longer injected). The key and the
 // derived secret live in memory and in the container's environment only.
 import { createHmac } from 'node:crypto';
-import type { Stage } from '../../machines/app-states.js';
+import type { Stage } from '../machines/app-states.js';
 
 export interface AppCredentialInput {
   serial: string;

@@ -6,9 +6,9 @@
 // disk-growing transitions; the studio link reports EMERGENCY instead of
 // CONNECTED. Back above it, the apps are told again and drive to their
 // requested states. Only changes are announced.
-import type { EngineLogger } from '../docker/types.js';
-import { judgeDisk, type DiskThresholds } from '../docker/disk-guard.js';
-import { formatBytes } from '../docker/disk.js';
+import type { EngineLogger } from '../adapters/docker/types.js';
+import { judgeDisk, type DiskThresholds } from './executors/disk-guard.js';
+import { formatBytes } from '../adapters/docker/disk.js';
 
 export interface DiskWatchTiming {
   /** REAGENT_DISK_CHECK_MS: between checks (the Reagent's 5 min). */

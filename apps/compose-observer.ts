@@ -8,13 +8,13 @@
 // labels, not ours, and a poll also sees what happened while nobody watched.
 
 import type Dockerode from 'dockerode';
-import type { Json } from '../../actors/types.js';
-import { composeState, failedExitCode, type ComposeContainer } from '../../machines/compose-state.js';
-import type { AppActorView } from '../docker/engine-monitor.js';
-import type { EventSink } from '../docker/command-handler.js';
-import type { EngineLogger } from '../docker/types.js';
-import type { AppIdentity } from '../docker/naming.js';
-import { composeProjectName } from './project.js';
+import type { Json } from '../actors/types.js';
+import { composeState, failedExitCode, type ComposeContainer } from '../machines/compose-state.js';
+import type { AppActorView } from './engine-monitor.js';
+import type { EventSink } from './executors/command-handler.js';
+import type { EngineLogger } from '../adapters/docker/types.js';
+import type { AppIdentity } from '../adapters/docker/naming.js';
+import { composeProjectName } from '../adapters/compose/project.js';
 
 export const PROJECT_LABEL = 'com.docker.compose.project';
 export const SERVICE_LABEL = 'com.docker.compose.service';

@@ -6,9 +6,9 @@
 // for at every pull (never cached), so asking again is the refresh after an
 // authentication failure.
 
-import type { AppIdentity } from '../docker/naming.js';
-import type { RegistryCredentials } from '../docker/types.js';
-import type { RegistryAuthSource } from '../wamp/apps-service.js';
+import type { AppIdentity } from '../adapters/docker/naming.js';
+import type { RegistryCredentials } from '../adapters/docker/types.js';
+import type { RegistryAuthSource } from '../adapters/wamp/apps-service.js';
 
 export type { RegistryAuthSource };
 

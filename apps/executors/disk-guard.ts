@@ -3,7 +3,7 @@
 // goes ahead with a warning. The Reagent's numbers (3 GiB warn, 1 GiB
 // emergency) are the defaults; tests and small devices set their own.
 
-import { formatBytes } from './disk.js';
+import { formatBytes } from '../../adapters/docker/disk.js';
 
 export interface DiskThresholds {
   warnBytes: number;

@@ -8,16 +8,16 @@
 // the variables and the fingerprint of their values) plus what the Docker
 // adapter needs to run the app (registry, environment, ports).
 
-import type { Json } from '../../actors/types.js';
-import { APP_STATES, isAppState, type AppState } from '../../machines/app-states.js';
-import { appActorId } from '../../machines/app.js';
-import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from '../docker/naming.js';
-import type { AppRuntimeSpec } from '../docker/app-image.js';
-import type { PortSpec } from '../docker/containers.js';
-import type { RegistryCredentials } from '../docker/types.js';
-import type { AppStateRequest } from '../wamp/apps-service.js';
-import { envFingerprint } from '../store/secret-store.js';
-import { parseComposePayload, type ComposeSpec } from '../compose/project.js';
+import type { Json } from '../actors/types.js';
+import { APP_STATES, isAppState, type AppState } from '../machines/app-states.js';
+import { appActorId } from '../machines/app.js';
+import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
+import type { AppRuntimeSpec } from './executors/app-image.js';
+import type { PortSpec } from '../adapters/docker/containers.js';
+import type { RegistryCredentials } from '../adapters/docker/types.js';
+import type { AppStateRequest } from '../adapters/wamp/apps-service.js';
+import { envFingerprint } from '../adapters/store/secret-store.js';
+import { parseComposePayload, type ComposeSpec } from '../adapters/compose/project.js';
 
 /** Registry settings that apply when a request does not name its own (the `.flock`'s). */
 export interface RegistryDefaults {

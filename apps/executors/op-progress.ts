@@ -3,7 +3,7 @@
 // summary per interval, and the app's log history gets the lines a person
 // would want to read afterwards ("Pull complete"), not the byte counters.
 
-import type { PullProgress } from './pull.js';
+import type { PullProgress } from '../../adapters/docker/pull.js';
 
 /** At most one `ready()` per `intervalMs`; the first call is always ready. */
 export class Throttle {

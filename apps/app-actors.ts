@@ -2,10 +2,10 @@
 // state each is in, the container it knows, and whether they are all at
 // rest (no Docker operation in flight).
 
-import type { ActorSystem } from '../../actors/system.js';
-import type { AppContext } from '../../machines/app.js';
-import { OPERATION_STATES, isAppState, type AppState } from '../../machines/app-states.js';
-import type { AppActorView, AppView } from '../docker/engine-monitor.js';
+import type { ActorSystem } from '../actors/system.js';
+import type { AppContext } from '../machines/app.js';
+import { OPERATION_STATES, isAppState, type AppState } from '../machines/app-states.js';
+import type { AppActorView, AppView } from './engine-monitor.js';
 
 export function topState(value: unknown): string | undefined {
   if (typeof value === 'string') return value;

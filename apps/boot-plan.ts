@@ -12,10 +12,10 @@
 // are uploaded. Unlike it, an exited container is not FAILED: after a reboot
 // every container has exited (restart policy "no"), and the request decides.
 
-import type { AppState } from '../../machines/app-states.js';
-import { appActorId } from '../../machines/app.js';
-import { containerName, type Stage } from '../docker/naming.js';
-import type { OurContainer } from '../docker/types.js';
+import type { AppState } from '../machines/app-states.js';
+import { appActorId } from '../machines/app.js';
+import { containerName, type Stage } from '../adapters/docker/naming.js';
+import type { OurContainer } from '../adapters/docker/types.js';
 import type { AppRequestRow } from './projection.js';
 
 export interface AppFacts {

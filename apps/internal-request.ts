@@ -1,8 +1,8 @@
 // A request the agent makes of itself (a failed upload reset, an app the
 // studio no longer lists), for an app with no stored request to build on.
-import type { AppState } from '../../machines/app-states.js';
-import type { AppIdentity } from '../docker/naming.js';
-import type { AppStateRequest } from '../wamp/apps-service.js';
+import type { AppState } from '../machines/app-states.js';
+import type { AppIdentity } from '../adapters/docker/naming.js';
+import type { AppStateRequest } from '../adapters/wamp/apps-service.js';
 
 export function minimalRequest(app: AppIdentity, target: AppState): AppStateRequest {
   return {

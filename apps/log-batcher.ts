@@ -3,8 +3,8 @@
 // "… N log line(s) dropped (rate limit)" where lines had to go, never a
 // silent gap. Only apps somebody listens to are buffered.
 
-import type { Clock, TimerHandle } from '../../actors/clock.js';
-import type { LogBatch } from '../wamp/apps-service.js';
+import type { Clock, TimerHandle } from '../actors/clock.js';
+import type { LogBatch } from '../adapters/wamp/apps-service.js';
 
 export interface BatcherSettings {
   batchIntervalMs: number;

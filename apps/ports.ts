@@ -5,9 +5,9 @@
 // `tunnel_capable: false`, and REMOTE_PORT_FOR_<port>, `<custom>` and
 // `<custom>_CLOUD` are set only when the studio's rule carries those ports.
 
-import type { Json } from '../../actors/types.js';
-import { allocatePorts, hostPortKey, DEFAULT_PORT_POOL, type PortAssigned, type PortPool } from '../../machines/port-allocation.js';
-import type { PortSpec } from '../docker/containers.js';
+import type { Json } from '../actors/types.js';
+import { allocatePorts, hostPortKey, DEFAULT_PORT_POOL, type PortAssigned, type PortPool } from '../machines/port-allocation.js';
+import type { PortSpec } from '../adapters/docker/containers.js';
 
 export type PortsResult = { ok: true; ports: PortSpec[] } | { ok: false; reason: string };
 

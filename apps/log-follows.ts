@@ -3,9 +3,9 @@
 // (a restart, a `run` that replaced it), the follow starts again once the old
 // one has delivered its last lines.
 
-import type { DockerEngine } from '../docker/engine.js';
-import type { EngineLogger } from '../docker/types.js';
-import { EngineError } from '../docker/errors.js';
+import type { DockerEngine } from '../adapters/docker/engine.js';
+import type { EngineLogger } from '../adapters/docker/types.js';
+import { EngineError } from '../adapters/docker/errors.js';
 
 interface Follow {
   containerId: string | null;

@@ -13,17 +13,17 @@
 // spec, so a daemon restart or a deleted dir never leaves an app we cannot
 // take down. The CLI's output goes to the app's log history.
 
-import type { DockerEngine } from '../docker/engine.js';
-import type { AppLogSink } from '../docker/command-handler.js';
-import type { AppRuntimeSpec } from '../docker/app-image.js';
-import type { EngineLogger, RegistryCredentials } from '../docker/types.js';
-import { appDataDir, parseImageRef, type AppIdentity } from '../docker/naming.js';
-import { removeAppDir } from '../docker/app-dirs.js';
-import { PullTally } from '../docker/op-progress.js';
-import { detectComposeCli, runCompose, type ComposeCli } from './cli.js';
-import { composeDir, composeImages, composeProjectName, writeComposeFiles, type ComposeSpec } from './project.js';
-import { portEnv } from '../apps/ports.js';
-import { writeEnvFiles } from '../apps/env-files.js';
+import type { DockerEngine } from '../../adapters/docker/engine.js';
+import type { AppLogSink } from './command-handler.js';
+import type { AppRuntimeSpec } from './app-image.js';
+import type { EngineLogger, RegistryCredentials } from '../../adapters/docker/types.js';
+import { appDataDir, parseImageRef, type AppIdentity } from '../../adapters/docker/naming.js';
+import { removeAppDir } from '../../adapters/docker/app-dirs.js';
+import { PullTally } from './op-progress.js';
+import { detectComposeCli, runCompose, type ComposeCli } from '../../adapters/compose/cli.js';
+import { composeDir, composeImages, composeProjectName, writeComposeFiles, type ComposeSpec } from '../../adapters/compose/project.js';
+import { portEnv } from '../ports.js';
+import { writeEnvFiles } from '../env-files.js';
 
 export type ComposeOp = 'pull' | 'build' | 'publish' | 'run' | 'stop' | 'remove' | 'uninstall';
 

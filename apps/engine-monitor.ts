@@ -8,14 +8,14 @@
 // because the engine is unreachable makes its app wait (ENGINE_DOWN) even when
 // the event stream did not notice; a ping loop then says ENGINE_UP.
 
-import type { Json } from '../../actors/types.js';
-import { appActorId } from '../../machines/app.js';
-import type { DockerEngine } from './engine.js';
-import type { EngineEvent, EngineStateChange, EventWatcher, WatchOptions } from './engine-events.js';
-import type { EngineLogger, OurContainer } from './types.js';
-import { EngineError } from './errors.js';
-import { NamingError, containerName, type AppIdentity } from './naming.js';
-import type { AppLogSink, EngineHealth, EventSink } from './command-handler.js';
+import type { Json } from '../actors/types.js';
+import { appActorId } from '../machines/app.js';
+import type { DockerEngine } from '../adapters/docker/engine.js';
+import type { EngineEvent, EngineStateChange, EventWatcher, WatchOptions } from '../adapters/docker/engine-events.js';
+import type { EngineLogger, OurContainer } from '../adapters/docker/types.js';
+import { EngineError } from '../adapters/docker/errors.js';
+import { NamingError, containerName, type AppIdentity } from '../adapters/docker/naming.js';
+import type { AppLogSink, EngineHealth, EventSink } from './executors/command-handler.js';
 
 export interface AppView {
   app: AppIdentity;

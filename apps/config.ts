@@ -3,13 +3,13 @@
 // and overrides for tests and benchmarks. Bad environment values stop the
 // start with a message naming the variable.
 
-import type { AppPolicy } from '../../machines/app.js';
-import { DEFAULT_APP_POLICY } from '../../machines/app.js';
-import type { WatchOptions } from '../docker/engine-events.js';
-import { DEFAULT_DISK_THRESHOLDS, type DiskThresholds } from '../docker/disk-guard.js';
+import type { AppPolicy } from '../machines/app.js';
+import { DEFAULT_APP_POLICY } from '../machines/app.js';
+import type { WatchOptions } from '../adapters/docker/engine-events.js';
+import { DEFAULT_DISK_THRESHOLDS, type DiskThresholds } from './executors/disk-guard.js';
 import type { RegistryDefaults } from './request.js';
 import { DEFAULT_DISK_WATCH, type DiskWatchTiming } from './disk-watch.js';
-import { childEnv } from '../compose/cli.js';
+import { childEnv } from '../adapters/compose/cli.js';
 
 export interface LogSettings {
   /** Lines of history kept per app (the Reagent's 100). */

@@ -7,18 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import type { Json } from '../../actors/types.js';
-import type { LinkContext } from '../../actors/link.js';
-import type { AppInput } from '../../machines/app.js';
-import type { AppState, Stage } from '../../machines/app-states.js';
-import type { Redactor } from '../log/redactor.js';
-import { DockerEngine } from '../docker/engine.js';
-import { openContainerTerminal, type ContainerTerminal } from '../docker/terminal-exec.js';
-import { DockerCommands } from '../docker/command-handler.js';
-import { EngineMonitor } from '../docker/engine-monitor.js';
-import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from '../docker/app-image.js';
-import { containerName, parseAppContainerName, type AppIdentity } from '../docker/naming.js';
-import type { OurContainer } from '../docker/types.js';
+import type { Json } from '../actors/types.js';
+import type { LinkContext } from '../actors/link.js';
+import type { AppInput } from '../machines/app.js';
+import type { AppState, Stage } from '../machines/app-states.js';
+import type { Redactor } from '../adapters/log/redactor.js';
+import { DockerEngine } from '../adapters/docker/engine.js';
+import { openContainerTerminal, type ContainerTerminal } from '../adapters/docker/terminal-exec.js';
+import { DockerCommands } from './executors/command-handler.js';
+import { EngineMonitor } from './engine-monitor.js';
+import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from './executors/app-image.js';
+import { containerName, parseAppContainerName, type AppIdentity } from '../adapters/docker/naming.js';
+import type { OurContainer } from '../adapters/docker/types.js';
 import {
   InvalidAppRequest,
   type AppLogQuery,
@@ -30,7 +30,7 @@ import {
   type PortReport,
   type ReportFields,
   type RequestOrigin,
-} from '../wamp/apps-service.js';
+} from '../adapters/wamp/apps-service.js';
 import type { AppsSettings } from './config.js';
 import type { RegistryAuthSource } from './credentials.js';
 import { AppRequestsProjection, type AppRequestRow } from './projection.js';
@@ -44,19 +44,19 @@ import { AppsJournalListener } from './journal-listener.js';
 import { actualState, installedVersion, lastKnownState, planBoot, type AppFacts } from './boot-plan.js';
 import { legacyEnv, portsJson, specFromPayload, validateRequest, type ValidatedRequest } from './request.js';
 import { assignHostPorts, reportedPorts } from './ports.js';
-import { MemorySecretStore, type SecretStore } from '../store/secret-store.js';
+import { MemorySecretStore, type SecretStore } from '../adapters/store/secret-store.js';
 import type { RequestEventPayload } from './request.js';
 import { appCredentials } from './app-credential.js';
 import { parseAppActorId } from './journal-listener.js';
 import { minimalRequest } from './internal-request.js';
 import { DiskWatch } from './disk-watch.js';
-import { planRemovals } from '../../machines/studio-reconcile.js';
-import { appActorId } from '../../machines/app.js';
+import { planRemovals } from '../machines/studio-reconcile.js';
+import { appActorId } from '../machines/app.js';
 import { LOG_QUERY_LIMITS, appLogHistory, queryAppLogs, validateAppContainerName } from './log-query.js';
 import { migrateAppLayout } from './layout-migration.js';
-import { ComposeOps } from '../compose/compose-ops.js';
-import { ComposeObserver } from '../compose/observer.js';
-import { composeImages } from '../compose/project.js';
+import { ComposeOps } from './executors/compose-ops.js';
+import { ComposeObserver } from './compose-observer.js';
+import { composeImages } from '../adapters/compose/project.js';
 
 const SOURCE = 'apps';
 const HISTORY_PERSIST_MS = 30_000;

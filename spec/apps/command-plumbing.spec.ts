@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SerialLanes } from '../../adapters/docker/op-queue.js';
-import { parseDockerCommand } from '../../adapters/docker/app-commands.js';
-import { machineEventFor, reconcileRunning } from '../../adapters/docker/engine-monitor.js';
-import { PullTally, Throttle } from '../../adapters/docker/op-progress.js';
-import { judgeDisk } from '../../adapters/docker/disk-guard.js';
+import { SerialLanes } from '../../apps/executors/op-queue.js';
+import { parseDockerCommand } from '../../apps/executors/app-commands.js';
+import { machineEventFor, reconcileRunning } from '../../apps/engine-monitor.js';
+import { PullTally, Throttle } from '../../apps/executors/op-progress.js';
+import { judgeDisk } from '../../apps/executors/disk-guard.js';
 import { boundLines } from '../../adapters/docker/log-window.js';
 import type { OurContainer } from '../../adapters/docker/types.js';
 

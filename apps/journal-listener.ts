@@ -4,14 +4,14 @@
 // app's log history (failures, crash-loop notices, refusals), and handles the
 // `apps.*` commands (request outcomes).
 
-import type { Command } from '../../actors/types.js';
-import type { Transition } from '../../actors/system.js';
-import { isAppState, isStage } from '../../machines/app-states.js';
-import type { AppContext } from '../../machines/app.js';
-import { containerName, type AppIdentity } from '../docker/naming.js';
-import type { EngineLogger } from '../docker/types.js';
+import type { Command } from '../actors/types.js';
+import type { Transition } from '../actors/system.js';
+import { isAppState, isStage } from '../machines/app-states.js';
+import type { AppContext } from '../machines/app.js';
+import { containerName, type AppIdentity } from '../adapters/docker/naming.js';
+import type { EngineLogger } from '../adapters/docker/types.js';
 import type { AppRequestsProjection } from './projection.js';
-import type { AppLogSink } from '../docker/command-handler.js';
+import type { AppLogSink } from './executors/command-handler.js';
 
 export interface JournalListenerDeps {
   projection: AppRequestsProjection;

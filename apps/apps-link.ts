@@ -7,14 +7,14 @@
 // it answers once the link is started.
 
 import type Dockerode from 'dockerode';
-import type { ContainerTerminal } from '../docker/terminal-exec.js';
-import type { Link, LinkContext } from '../../actors/link.js';
-import type { Stage } from '../../machines/app-states.js';
-import type { Json } from '../../actors/types.js';
-import type { Redactor } from '../log/redactor.js';
-import { dockerArch } from '../docker/arch.js';
-import { dockerFromEnv } from '../docker/client.js';
-import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, PortReport, ReportFields, RequestOrigin } from '../wamp/apps-service.js';
+import type { ContainerTerminal } from '../adapters/docker/terminal-exec.js';
+import type { Link, LinkContext } from '../actors/link.js';
+import type { Stage } from '../machines/app-states.js';
+import type { Json } from '../actors/types.js';
+import type { Redactor } from '../adapters/log/redactor.js';
+import { dockerArch } from '../adapters/docker/arch.js';
+import { dockerFromEnv } from '../adapters/docker/client.js';
+import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, PortReport, ReportFields, RequestOrigin } from '../adapters/wamp/apps-service.js';
 import { appsSettings, type AppsSettings } from './config.js';
 import { AppsRuntime } from './apps-runtime.js';
 import type { RegistryAuthSource } from './credentials.js';

@@ -5,7 +5,7 @@
 
 import type { Command } from '../../actors/types.js';
 import type { DockerOp } from '../../machines/app-planner.js';
-import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from './naming.js';
+import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from '../../adapters/docker/naming.js';
 
 export const DOCKER_OPS: readonly DockerOp[] = ['pull', 'build', 'publish', 'run', 'stop', 'remove', 'uninstall'];
 

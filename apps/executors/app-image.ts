@@ -2,9 +2,9 @@
 // lives, its environment and ports (from the request, kept by the apps link),
 // and the names derived from them.
 
-import { NamingError, buildArchivePath, imageName, parseImageRef, type AppIdentity } from './naming.js';
-import type { PortSpec } from './containers.js';
-import type { ComposeSpec } from '../compose/project.js';
+import { NamingError, buildArchivePath, imageName, parseImageRef, type AppIdentity } from '../../adapters/docker/naming.js';
+import type { PortSpec } from '../../adapters/docker/containers.js';
+import type { ComposeSpec } from '../../adapters/compose/project.js';
 
 export interface AppRuntimeSpec {
   /** Registry host[:port] (with or without a trailing "/"), or "" for images that are only local. */
