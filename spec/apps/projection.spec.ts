@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../adapters/store/journal.js';
 import { AppRequestsProjection } from '../../apps/projection.js';
+import { APPS_STORAGE } from '../../apps/storage.js';
 import { AppLogHistory } from '../../apps/log-history.js';
 import { AppsJournalListener, parseAppActorId } from '../../apps/journal-listener.js';
 import { ActorSystem } from '../../actors/system.js';
@@ -29,7 +30,7 @@ function tempJournal(t: { after(fn: () => void): void }) {
 test('standing requests: upsert, reported state, delete, and they survive a reopen', (t) => {
   const j = tempJournal(t);
   let journal = j.open();
-  let p = new AppRequestsProjection(journal.connection);
+  let p = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
   p.upsertRequest('7', 'PROD', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'r1', resync: true, cancel: false, spec: { env: { A: '1' } } }, 10);
   p.noteState('7', 'PROD', 'RUNNING', '1.0.0');
   p.upsertRequest('8', 'DEV', { target: 'BUILT', appName: 'dev' }, 11);
@@ -38,7 +39,7 @@ test('standing requests: upsert, reported state, delete, and they survive a reop
   journal.close();
 
   journal = j.open();
-  p = new AppRequestsProjection(journal.connection);
+  p = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
   const rows = p.all();
   assert.deepEqual(rows.map((r) => [r.appKey, r.stage, r.target, r.state, r.updatedSeq]), [
     ['7', 'PROD', 'PRESENT', 'RUNNING', 12],
@@ -57,7 +58,7 @@ test('log history: the last N lines per app, persisted when asked, read back aft
   const j = tempJournal(t);
   let journal = j.open();
   let now = 1_000_000;
-  let h = new AppLogHistory(journal.connection, 5, () => now);
+  let h = new AppLogHistory(journal.storage('apps', APPS_STORAGE), 5, () => now);
   h.append('prod_7_web', ['Pulling image x…'], false);
   assert.equal(h.read('prod_7_web')?.hasAppOutput, false);
   h.append('prod_7_web', ['l1', 'l2', 'l3', 'l4', 'l5', 'l6'], true);
@@ -68,7 +69,7 @@ test('log history: the last N lines per app, persisted when asked, read back aft
   journal.close();
 
   journal = j.open();
-  h = new AppLogHistory(journal.connection, 5, () => now);
+  h = new AppLogHistory(journal.storage('apps', APPS_STORAGE), 5, () => now);
   const back = h.read('prod_7_web');
   assert.deepEqual(back?.lines, ['l2', 'l3', 'l4', 'l5', 'l6']);
   assert.equal(back?.hasAppOutput, true);
@@ -84,7 +85,7 @@ test('the projection follows the journal: REQUEST events and reported states of 
   const journal = j.open();
   const clock = new ManualClock(1000);
   const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
-  const projection = new AppRequestsProjection(journal.connection);
+  const projection = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
   const agent: string[] = [];
   const listener = new AppsJournalListener({
     projection,
