@@ -1,6 +1,7 @@
 // The apps link's tables on a real journal file: the standing requests and
 // the log history survive a reopen, secrets never get in, damaged rows are
-// skipped by name.
+// skipped by name; a standing request and the state report of its turn commit
+// with the event that caused them.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,10 @@ import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { appActorId, DEFAULT_APP_POLICY, type AppContext } from '../../machines/app.js';
 import type { Json } from '../../actors/types.js';
+import type { Stage } from '../../machines/app-states.js';
+import { STUDIO_STORAGE, StudioOutbox } from '../../adapters/wamp/outbox.js';
+import type { ReportFields } from '../../adapters/wamp/apps-service.js';
+import { appStateReports } from '../../apps/state-report.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -108,6 +113,50 @@ test('the projection follows the journal: REQUEST events and reported states of 
   assert.match(agent.at(-1) ?? '', /^prod_7_web: App failed: run failed: boom; restarting in \d+(\.\d)? s \(failure 1 of at most 20\)$/);
   assert.deepEqual(parseAppActorId('app:DEV:12'), { stage: 'DEV', appKey: '12' });
   assert.equal(parseAppActorId('connection:studio'), undefined);
+  system.close();
+  journal.close();
+});
+
+test('a state report made in the turn of a REQUEST carries that request, and commits with the event: never ahead of it, never twice', async (t) => {
+  const j = tempJournal(t);
+  const journal = j.open();
+  const clock = new ManualClock(1000);
+  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const projection = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
+  const outbox = new StudioOutbox({ storage: journal.storage('studio', STUDIO_STORAGE), clock, logger: { debug() {}, warn() {}, error() {} }, random: () => 0 });
+  const releaseOf = (stage: Stage, appKey: string): ReportFields | undefined => {
+    const row = projection.get(appKey, stage);
+    if (!row) return undefined;
+    const release = row.payload['release'];
+    return { device_to_app_key: null, requestor_account_key: null, release_key: typeof release === 'number' ? release : null, request_update: false, release_build: false, updateStatus: '' };
+  };
+  // subscribed before the projection's listener on purpose: the report must still see the REQUEST of its turn
+  system.subscribe(appStateReports(releaseOf, (report, at) => outbox.queue(report, at), () => assert.fail('malformed')));
+  system.subscribe(
+    new AppsJournalListener({
+      projection,
+      logs: { agent: () => {} },
+      identity: () => ({ appKey: '7', stage: 'PROD', appName: 'web' }),
+      context: () => undefined,
+      onForgotten: () => {},
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    }).onTransition,
+  );
+  const id = appActorId('PROD', '7');
+  system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
+  await system.flush();
+  system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1', release: 42 });
+  assert.equal(journal.connection.get('SELECT 1 AS x FROM app_requests'), null, 'nothing written before the commit');
+  assert.deepEqual(outbox.pending().map((r) => r.report.state), ['PRESENT']);
+  await system.flush();
+  // offline, the app's newer report replaced its PRESENT one
+  const rows = outbox.pending();
+  assert.deepEqual(rows.map((r) => [r.report.state, r.report['release_key']]), [['STARTING', 42]]);
+  const request = journal.connection.get("SELECT seq FROM events WHERE type = 'REQUEST'")?.['seq'];
+  assert.equal(journal.connection.get('SELECT updated_seq FROM app_requests')?.['updated_seq'], request, 'the standing request committed with its event');
+  await system.flush(); // a commit with nothing new writes nothing again
+  assert.deepEqual(outbox.pending().map((r) => r.id), rows.map((r) => r.id));
+  outbox.close();
   system.close();
   journal.close();
 });
