@@ -571,11 +571,12 @@ export class StudioLink implements Link {
   }
 
   /**
-   * Every app's state as of now, into the outbox. The apps link starts first
-   * and converges the apps before this link exists, so the reports of that
-   * boot had nobody to go to; and a kill between a state change and its
-   * outbox row would lose that one report. Like the Reagent's
-   * CorrectAppStates(true), but once per start: after that the outbox holds everything.
+   * Every app's state as of now, into the outbox. A crash can no longer lose
+   * a report (it commits with its state change), but the apps may have
+   * changed while no studio link ran (a device given its .flock later, a
+   * journal restored from elsewhere), and the studio must learn where they
+   * are. Like the Reagent's CorrectAppStates(true), once per start; offline,
+   * it replaces the app's older undelivered report, so nothing piles up.
    */
   private reportCurrentStates(): void {
     const system = this.sys;
