@@ -176,7 +176,7 @@ export class StudioLink implements Link {
     this.outbox = outbox;
     // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
     // the device reachable; an app report waits for its cause to be durable (README "Full disk").
-    this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor), { beforeDurable: (c) => c.type !== 'studio.report' }));
+    this.unhandle.push(ctx.system.handle('studio', (command) => this.onStudio(command), { beforeDurable: (c) => c.type !== 'studio.report' }));
     // The app domain turns each state change into its report in the change's dispatch turn: the outbox row commits with it.
     const reports = appStateReports(
       (stage, appKey) => this.opts.apps.reportFields(stage, appKey),
@@ -469,7 +469,7 @@ export class StudioLink implements Link {
 
   // ---- studio.* : the session statechart's steps, and app reports ---------------
 
-  private onStudio(command: Command, actor: string): void {
+  private onStudio(command: Command): void {
     if (command.type === 'studio.report') {
       // the report itself was committed with the event that caused this command
       this.outbox?.wake();
