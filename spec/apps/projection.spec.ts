@@ -160,3 +160,17 @@ test('a state report made in the turn of a REQUEST carries that request, and com
   system.close();
   journal.close();
 });
+
+test('a journal file from before link storage keeps its standing requests: the apps tables are adopted, not made again', (t) => {
+  const j = tempJournal(t);
+  let journal = j.open();
+  // as the agent before link storage wrote it: straight into the table the journal's migration 3 made
+  journal.connection.run("INSERT INTO app_requests (app_key, stage, app_name, target, payload, state, updated_seq) VALUES ('7', 'PROD', 'web', 'RUNNING', '{\"target\":\"RUNNING\"}', 'RUNNING', 4)");
+  journal.connection.run("INSERT INTO app_log_history (container, lines, app_lines, updated_at) VALUES ('prod_7_web', '[\"hello\"]', '[1]', 9)");
+  journal.close();
+  journal = j.open();
+  const storage = journal.storage('apps', APPS_STORAGE);
+  assert.deepEqual(new AppRequestsProjection(storage).all().map((r) => [r.appKey, r.target, r.state, r.updatedSeq]), [['7', 'RUNNING', 'RUNNING', 4]]);
+  assert.deepEqual(new AppLogHistory(storage, 5, () => 0).read('prod_7_web')?.lines, ['hello']);
+  journal.close();
+});
