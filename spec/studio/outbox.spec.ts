@@ -23,6 +23,9 @@ function setup() {
     get outbox() {
       return outbox;
     },
+    get journal() {
+      return journal;
+    },
     reopen() {
       outbox.close();
       journal.close();
@@ -165,6 +168,29 @@ test('a report the backend keeps refusing is retried with backoff, then set asid
     assert.equal(dead.length, 1);
     assert.equal(dead[0]?.attempts, 10);
     assert.match(String(dead[0]?.lastError), /callee_failure/);
+  } finally {
+    s.done();
+  }
+});
+
+test('a queued report (caused by an event) is written by the journal\'s next commit, made then, and sent only once woken', async () => {
+  const s = setup();
+  try {
+    const sent: string[] = [];
+    let state = 'STARTING';
+    s.outbox.queue(() => report(1, state), 7);
+    state = 'RUNNING'; // what the app's request says by the time of the commit is what goes out
+    assert.equal(s.outbox.pending().length, 0, 'not before the commit');
+    s.outbox.setSender(async (row) => void sent.push(String(row.report.state)));
+    await s.outbox.idle();
+    assert.deepEqual(sent, []);
+    s.journal.commit();
+    assert.deepEqual(s.outbox.pending().map((r) => [r.report.state, r.createdAt]), [['RUNNING', 7]]);
+    s.outbox.wake();
+    await s.outbox.idle();
+    assert.deepEqual(sent, ['RUNNING']);
+    s.journal.commit(); // nothing queued: nothing written again
+    assert.equal(s.outbox.pending().length, 0);
   } finally {
     s.done();
   }
