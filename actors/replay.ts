@@ -182,6 +182,8 @@ export function replayRecords(records: Iterable<JournalRecord>, opts: ReplayOpti
     }
     if (rec.seq <= resumeAfter) continue;
     if (opts.actor !== undefined && rec.actor !== opts.actor) continue;
+    const malformed = checkRecord(rec);
+    if (malformed) return finish({ verdict: 'refused', refusal: malformed });
     if (rec.type === RUNTIME_EVENTS.spawn) {
       const refusal = checkSpawn(rec, opts.registry);
       if (refusal) return finish({ verdict: 'refused', refusal });
@@ -229,6 +231,19 @@ function findResumePoint(opts: ReplayOptions, run: string, seq: number): ReplayS
 }
 
 /** A spawn of a machine this agent lacks, or of another version, cannot be replayed faithfully. */
+/**
+ * Records read back are the one untyped way into the runtime (typed sends
+ * cover the rest): what no agent writes (an event without a type, a payload
+ * that is not an object) is refused here, with the reason, before an actor sees it.
+ */
+function checkRecord(rec: JournalRecord): string | undefined {
+  if (typeof rec.type !== 'string' || rec.type === '') return `record ${rec.seq}: an event without a type`;
+  if (typeof rec.actor !== 'string') return `record ${rec.seq}: ${rec.type} names no actor`;
+  const p: unknown = rec.payload;
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return `record ${rec.seq}: ${rec.type} for ${rec.actor} has a payload that is not an object (${p === null ? 'null' : Array.isArray(p) ? 'an array' : typeof p})`;
+  return undefined;
+}
+
 function checkSpawn(rec: JournalRecord, registry: MachineRegistry): string | undefined {
   const p = rec.payload as Partial<SpawnPayload> | null;
   const name = typeof p?.machine === 'string' ? p.machine : undefined;

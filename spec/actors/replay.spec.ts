@@ -114,6 +114,23 @@ test('replay refuses a recording made by another machine version, and says why',
   assert.match(report.refusal!, new RegExp(`v99.*this agent has v${CONNECTION_MACHINE_VERSION}`));
 });
 
+test('replay refuses a record no agent writes (a payload that is not an object, an event without a type), and says which', () => {
+  const records = record(builtinMachines(), { link: 'x' } as Json, [{ kind: 'event', type: 'START', payload: {} }], 1);
+  const start = records.findIndex((r) => r.type === 'START');
+  for (const [change, reason] of [
+    [{ payload: 'START' }, /record \d+: START for link0 has a payload that is not an object \(string\)/],
+    [{ payload: null }, /has a payload that is not an object \(null\)/],
+    [{ payload: ['x'] }, /has a payload that is not an object \(an array\)/],
+    [{ type: '' }, /record \d+: an event without a type/],
+  ] as const) {
+    const bad = records.map((r, i) => (i === start ? ({ ...r, ...change } as JournalRecord) : r));
+    const report = replayRecords(bad, { registry: builtinMachines() });
+    assert.equal(report.verdict, 'refused');
+    assert.match(report.refusal!, reason);
+  }
+  assert.equal(replayRecords(records, { registry: builtinMachines() }).verdict, 'reproduced');
+});
+
 test('--until and --actor narrow a replay', () => {
   const steps: Step[] = [
     { kind: 'event', type: 'START', payload: {} },
