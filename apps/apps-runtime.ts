@@ -15,6 +15,7 @@ import type { Redactor } from '../adapters/log/redactor.js';
 import { DockerEngine } from '../adapters/docker/engine.js';
 import { openContainerTerminal, type ContainerTerminal } from '../adapters/docker/terminal-exec.js';
 import { DockerCommands } from './executors/command-handler.js';
+import type { DockerCommand } from './executors/app-commands.js';
 import { EngineMonitor } from './engine-monitor.js';
 import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from './executors/app-image.js';
 import { containerName, parseAppContainerName, type AppIdentity } from '../adapters/docker/naming.js';
@@ -224,7 +225,9 @@ export class AppsRuntime implements AppsService {
   /** Registers the handlers, watches the engine, and converges the apps from the projection. */
   async start(): Promise<void> {
     const { system } = this.ctx;
-    this.offs.push(system.handle('docker', this.commands.handle));
+    // Only the app machine emits `docker.*`, typed by its AppCommand; the runtime's
+    // handler table does not carry that type yet (issue 10's executor table will).
+    this.offs.push(system.handle('docker', (command, actorId) => this.commands.handle(command as unknown as DockerCommand, actorId)));
     this.offs.push(system.handle('apps', this.listener.handle));
     this.offs.push(system.subscribe(this.listener.onTransition));
     this.offs.push(system.afterCommit(this.listener.retryUnsaved));
