@@ -31,7 +31,7 @@ import {
   type PortReport,
   type ReportFields,
   type RequestOrigin,
-} from '../adapters/wamp/apps-service.js';
+} from './service.js';
 import type { AppsSettings } from './config.js';
 import type { RegistryAuthSource } from './credentials.js';
 import { AppRequestsProjection, type AppRequestRow } from './projection.js';
@@ -288,8 +288,7 @@ export class AppsRuntime implements AppsService {
 
   // ---- AppsService ---------------------------------------------------------
 
-  /** `raw` is not needed: the parsed request carries environment, ports and credentials as received. */
-  async requestAppState(request: AppStateRequest, origin: RequestOrigin, _raw?: Record<string, unknown>): Promise<void> {
+  async requestAppState(request: AppStateRequest, origin: RequestOrigin): Promise<void> {
     const v = validateRequest(request, this.settings.registry, {
       requestId: randomUUID(),
       resync: origin === 'reconcile',

@@ -22,7 +22,7 @@ import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionPoli
 import { isAppState, isStage } from '../../machines/app-states.js';
 import type { Redactor } from '../log/redactor.js';
 import { UnavailableNetwork, type NetworkService } from '../network/service.js';
-import type { AppsService, PortReport } from './apps-service.js';
+import type { AppsService, PortReport } from '../../apps/service.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
 import { DeviceApi } from './device-api.js';
