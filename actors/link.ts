@@ -14,7 +14,7 @@ export interface LinkContext {
   /** The daemon's run id (also the journal's). */
   run: string;
   agentDir: string;
-  /** The daemon's journal; its connection hosts the tables links add through MIGRATIONS (projections, outboxes). */
+  /** The daemon's journal; a link keeps its tables (projections, outboxes) through `journal.storage(name, migrations)`. */
   journal?: Journal;
   /** The secret table (`<agentDir>/secrets.json`): what adapters keep that no event may carry. */
   secrets?: SecretStore;

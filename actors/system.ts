@@ -151,7 +151,6 @@ export class ActorSystem {
   private readonly cells = new Map<string, Cell>();
   private readonly handlers = new Map<string, Registered>();
   private readonly listeners = new Set<(t: Transition) => void>();
-  private readonly committedListeners = new Set<() => void>();
   private readonly mailbox: Inbound[] = [];
   private dispatching = false;
   private outbox: Queued[] = [];
@@ -226,16 +225,6 @@ export class ActorSystem {
   subscribe(listener: (t: Transition) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  /**
-   * Called after every successful commit, before the commands that waited for
-   * it run: adapters that keep their own tables in the journal file catch up
-   * on writes a full disk refused.
-   */
-  afterCommit(listener: () => void): () => void {
-    this.committedListeners.add(listener);
-    return () => this.committedListeners.delete(listener);
   }
 
   has(actorId: string): boolean {
@@ -552,13 +541,6 @@ export class ActorSystem {
     }
     this.writeGapSnapshot();
     this.settleWaiters();
-    for (const l of this.committedListeners) {
-      try {
-        l();
-      } catch (err) {
-        this.opts.logger?.error({ reason: errorText(err) }, `after-commit listener failed: ${errorText(err)}`);
-      }
-    }
     const ready = this.outbox.splice(0);
     for (const { command, actor } of ready) this.execute(command, actor);
   }

@@ -34,6 +34,7 @@ import {
 } from './service.js';
 import type { AppsSettings } from './config.js';
 import type { RegistryAuthSource } from './credentials.js';
+import { APPS_STORAGE } from './storage.js';
 import { AppRequestsProjection, type AppRequestRow } from './projection.js';
 import { AppLogHistory } from './log-history.js';
 import { LogBatcher } from './log-batcher.js';
@@ -123,12 +124,12 @@ export class AppsRuntime implements AppsService {
     this.redactor = deps.redactor;
     const journal = ctx.journal;
     if (!journal) throw new Error('the apps link needs the journal (LinkContext.journal) for its projection');
-    const db = journal.connection;
+    const storage = journal.storage('apps', APPS_STORAGE);
     const now = () => ctx.clock.now();
     const redact = (s: string) => deps.redactor?.scrubString(s) ?? s;
     this.engine = new DockerEngine({ docker: deps.docker, appsDir: settings.appsDir, arch: settings.arch, logger: this.logger });
-    this.projection = new AppRequestsProjection(db);
-    this.history = new AppLogHistory(db, settings.logs.historyLines, now);
+    this.projection = new AppRequestsProjection(storage);
+    this.history = new AppLogHistory(storage, settings.logs.historyLines, now);
     this.batcher = new LogBatcher(ctx.clock, settings.logs, (err) => this.logger.error({ err }, 'log batch listener threw'));
     this.hub = new AppLogHub(this.history, this.batcher);
     this.follows = new LogFollows({
@@ -230,7 +231,6 @@ export class AppsRuntime implements AppsService {
     this.offs.push(system.handle('docker', (command, actorId) => this.commands.handle(command as unknown as DockerCommand, actorId)));
     this.offs.push(system.handle('apps', this.listener.handle));
     this.offs.push(system.subscribe(this.listener.onTransition));
-    this.offs.push(system.afterCommit(this.listener.retryUnsaved));
     this.persistTimer = setInterval(() => this.history.persistAll(), HISTORY_PERSIST_MS);
     this.persistTimer.unref();
     // Files of the by-name layout move to the keyed one before any app runs on them.

@@ -1,6 +1,7 @@
 // Keeps the `app_requests` projection in step with the journal: every REQUEST
 // an app actor receives becomes its standing request, every state it reports
-// is noted. It also turns what the app statecharts say into lines of the
+// is noted, both queued into the commit of the event itself (so a full disk
+// holds them back and retries them with that event, nothing to catch up). It also turns what the app statecharts say into lines of the
 // app's log history (failures, crash-loop notices, refusals), and handles the
 // `apps.*` commands (request outcomes).
 
@@ -34,12 +35,7 @@ function seconds(ms: number): string {
   return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Projection writes a full disk refused, kept (in order) for the next successful commit; beyond this, the oldest go. */
-const MAX_UNSAVED = 1000;
-
 export class AppsJournalListener {
-  /** Projection writes the disk refused, oldest first. */
-  private readonly unsaved: Array<() => void> = [];
   /** The last health each app's container reported, so only changes are said. */
   private readonly health = new Map<string, string>();
 
@@ -53,32 +49,13 @@ export class AppsJournalListener {
     try {
       const payload = t.payload;
       if (t.type === 'REQUEST' && typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
-        this.save(t, () => this.deps.projection.upsertRequest(id.appKey, id.stage, payload, t.seq));
+        this.deps.projection.upsertRequest(id.appKey, id.stage, payload, t.seq);
       }
       if (t.type === 'HEALTH') this.onHealth(t);
       for (const c of t.commands) if (c.type === 'studio.report') this.onReport(t, id, c);
     } catch (err) {
       this.deps.logger.error({ actor: t.actor, seq: t.seq, err: (err as Error).message }, 'apps projection update failed');
     }
-  };
-
-  /**
-   * For `system.afterCommit`: the journal writes again, so the projection
-   * catches up on what the disk refused. A standing request missing from it
-   * would make the next boot remove that app's container as an orphan.
-   */
-  readonly retryUnsaved = (): void => {
-    if (this.unsaved.length === 0) return;
-    const before = this.unsaved.length;
-    while (this.unsaved.length > 0) {
-      try {
-        this.unsaved[0]!();
-      } catch {
-        return; // still refused: the next commit tries again
-      }
-      this.unsaved.shift();
-    }
-    this.deps.logger.warn({ writes: before }, `apps projection caught up: ${before} write(s) the disk had refused are saved`);
   };
 
   /**
@@ -101,26 +78,6 @@ export class AppsJournalListener {
     } else if (before === 'unhealthy') {
       this.deps.logger.info({ actor: t.actor, container }, 'app container is healthy again');
       if (container) this.deps.logs.agent(container, 'Health check passing again: the container is healthy');
-    }
-  }
-
-  /** A projection write now, or, while the disk refuses it (and after what it refused before), later. */
-  private save(t: Transition, write: () => void): void {
-    if (this.unsaved.length === 0) {
-      try {
-        write();
-        return;
-      } catch (err) {
-        this.deps.logger.error(
-          { actor: t.actor, seq: t.seq, err: (err as Error).message },
-          'apps projection update failed; it is kept and written again after the next successful journal commit',
-        );
-      }
-    }
-    this.unsaved.push(write);
-    if (this.unsaved.length > MAX_UNSAVED) {
-      this.unsaved.shift();
-      this.deps.logger.error({ max: MAX_UNSAVED }, 'apps projection: too many writes waiting for the disk; the oldest is dropped');
     }
   }
 
@@ -156,7 +113,7 @@ export class AppsJournalListener {
     const state = c['state'];
     if (!isAppState(state)) return;
     const version = typeof c['version'] === 'string' ? c['version'] : null;
-    this.save(t, () => this.deps.projection.noteState(id.appKey, id.stage, state, version));
+    this.deps.projection.noteState(id.appKey, id.stage, state, version);
     const app = this.deps.identity(t.actor);
     if (!app) return;
     const container = containerName(app.stage, app.appKey, app.appName);

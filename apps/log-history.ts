@@ -3,7 +3,7 @@
 // stream ends or the daemon stops, so `get_app_log_history` still has them
 // after a restart. One row per container, overwritten: never a write per line.
 
-import type { Database } from 'node-sqlite3-wasm';
+import type { LinkStorage } from '../adapters/store/link-storage.js';
 
 interface Ring {
   lines: string[];
@@ -23,7 +23,7 @@ export class AppLogHistory {
   private readonly rings = new Map<string, Ring>();
 
   constructor(
-    private readonly db: Database | undefined,
+    private readonly db: LinkStorage | undefined,
     private readonly limit: number,
     private readonly now: () => number,
   ) {
@@ -62,10 +62,13 @@ export class AppLogHistory {
   persist(container: string): void {
     const ring = this.rings.get(container);
     if (!ring?.dirty || !this.db) return;
-    this.db.run(
-      `INSERT INTO app_log_history (container, lines, app_lines, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (container) DO UPDATE SET lines = excluded.lines, app_lines = excluded.app_lines, updated_at = excluded.updated_at`,
-      [container, JSON.stringify(ring.lines), JSON.stringify(ring.appLines), this.now()],
+    // not caused by a journaled event: written now, on its own
+    this.db.write((tx) =>
+      tx.run(
+        `INSERT INTO app_log_history (container, lines, app_lines, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (container) DO UPDATE SET lines = excluded.lines, app_lines = excluded.app_lines, updated_at = excluded.updated_at`,
+        [container, JSON.stringify(ring.lines), JSON.stringify(ring.appLines), this.now()],
+      ),
     );
     ring.dirty = false;
   }
@@ -76,7 +79,7 @@ export class AppLogHistory {
 
   forget(container: string): void {
     this.rings.delete(container);
-    this.db?.run('DELETE FROM app_log_history WHERE container = ?', [container]);
+    this.db?.write((tx) => tx.run('DELETE FROM app_log_history WHERE container = ?', [container]));
   }
 
   private ring(container: string): Ring {

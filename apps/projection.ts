@@ -4,8 +4,14 @@
 // but is compacted; this table is what the daemon reads at start to converge
 // the apps before any network link is up. It holds no secret: REQUEST
 // payloads carry none.
+//
+// The writes a dispatched event causes (a standing request, a reported
+// state) are queued into the journal's commit of that event (link storage),
+// so the projection is never ahead of or behind the journal after a crash.
+// Until that commit, reads here see them through `written`.
 
-import type { Database, QueryResult } from 'node-sqlite3-wasm';
+import type { QueryResult } from 'node-sqlite3-wasm';
+import type { LinkStorage } from '../adapters/store/link-storage.js';
 import type { Json } from '../actors/types.js';
 import { isAppState, type AppState } from '../machines/app-states.js';
 import { parseStage, validateAppKey, validateAppName, type Stage } from '../adapters/docker/naming.js';
@@ -28,9 +34,16 @@ export interface AppRequestRow {
 const DELIVERY_KEYS = new Set(['requestId', 'resync', 'cancel']);
 
 export class AppRequestsProjection {
-  constructor(private readonly db: Database) {}
+  /**
+   * Rows as this process last wrote them (null: deleted). Queued writes reach
+   * the table only at the next journal commit; the report of a state change
+   * made in the turn of a REQUEST must already see that request.
+   */
+  private readonly written = new Map<string, AppRequestRow | null>();
 
-  /** Records a REQUEST event (its journal seq) as the app's standing request. */
+  constructor(private readonly storage: LinkStorage) {}
+
+  /** Records a REQUEST event (its journal seq) as the app's standing request; written with that event. */
   upsertRequest(appKey: string, stage: Stage, payload: { [key: string]: Json }, seq: number): void {
     const target = payload['target'];
     if (!isAppState(target)) return;
@@ -38,34 +51,62 @@ export class AppRequestsProjection {
     const stored: { [key: string]: Json } = {};
     for (const [k, v] of Object.entries(payload)) if (!DELIVERY_KEYS.has(k)) stored[k] = v;
     const version = typeof payload['version'] === 'string' ? payload['version'] : null;
-    this.db.run(
-      `INSERT INTO app_requests (app_key, stage, app_name, target, version, payload, updated_seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (app_key, stage) DO UPDATE SET
-         app_name = excluded.app_name, target = excluded.target, version = excluded.version,
-         payload = excluded.payload, updated_seq = excluded.updated_seq`,
-      [appKey, stage, appName, target, version, JSON.stringify(stored), seq],
+    const json = JSON.stringify(stored);
+    const before = this.get(appKey, stage);
+    this.written.set(rowKey(appKey, stage), {
+      appKey,
+      stage,
+      appName,
+      target,
+      version,
+      payload: stored,
+      state: before?.state ?? null,
+      stateVersion: before?.stateVersion ?? null,
+      updatedSeq: seq,
+    });
+    this.storage.queue(
+      (tx) =>
+        tx.run(
+          `INSERT INTO app_requests (app_key, stage, app_name, target, version, payload, updated_seq)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (app_key, stage) DO UPDATE SET
+             app_name = excluded.app_name, target = excluded.target, version = excluded.version,
+             payload = excluded.payload, updated_seq = excluded.updated_seq`,
+          [appKey, stage, appName, target, version, json, seq],
+        ),
+      2 * json.length + 300,
     );
   }
 
-  /** Records the state the app last reported; a no-op for apps without a standing request. */
+  /** Records the state the app last reported, with the event that reported it; a no-op for apps without a standing request. */
   noteState(appKey: string, stage: Stage, state: AppState, version: string | null): void {
-    this.db.run('UPDATE app_requests SET state = ?, state_version = ? WHERE app_key = ? AND stage = ?', [state, version, appKey, stage]);
+    const before = this.get(appKey, stage);
+    if (before) this.written.set(rowKey(appKey, stage), { ...before, state, stateVersion: version });
+    this.storage.queue(
+      (tx) => tx.run('UPDATE app_requests SET state = ?, state_version = ? WHERE app_key = ? AND stage = ?', [state, version, appKey, stage]),
+      200,
+    );
   }
 
+  /** Drops the standing request now: it follows a settled request's command, not an event in dispatch. */
   delete(appKey: string, stage: Stage): void {
-    this.db.run('DELETE FROM app_requests WHERE app_key = ? AND stage = ?', [appKey, stage]);
+    this.storage.write((tx) => tx.run('DELETE FROM app_requests WHERE app_key = ? AND stage = ?', [appKey, stage]));
+    this.written.set(rowKey(appKey, stage), null);
   }
 
   get(appKey: string, stage: Stage): AppRequestRow | undefined {
-    const row = this.db.get('SELECT * FROM app_requests WHERE app_key = ? AND stage = ?', [appKey, stage]);
+    const mine = this.written.get(rowKey(appKey, stage));
+    if (mine !== undefined) return mine ?? undefined;
+    const row = this.storage.get('SELECT * FROM app_requests WHERE app_key = ? AND stage = ?', [appKey, stage]);
     return row ? decode(row) : undefined;
   }
 
   /** Every standing request; rows that no longer validate are skipped and named in `damaged`. */
   all(damaged?: (row: QueryResult, why: string) => void): AppRequestRow[] {
     const out: AppRequestRow[] = [];
-    for (const row of this.db.all('SELECT * FROM app_requests ORDER BY app_key, stage')) {
+    for (const row of this.storage.all('SELECT * FROM app_requests ORDER BY app_key, stage')) {
+      // what this process wrote since is newer (and not committed yet, perhaps)
+      if (this.written.has(rowKey(String(row['app_key']), String(row['stage'])))) continue;
       try {
         const r = decode(row);
         if (r) out.push(r);
@@ -73,8 +114,13 @@ export class AppRequestsProjection {
         damaged?.(row, (err as Error).message);
       }
     }
-    return out;
+    for (const r of this.written.values()) if (r) out.push(r);
+    return out.sort((a, b) => (a.appKey < b.appKey ? -1 : a.appKey > b.appKey ? 1 : a.stage < b.stage ? -1 : a.stage > b.stage ? 1 : 0));
   }
+}
+
+function rowKey(appKey: string, stage: string): string {
+  return `${stage}:${appKey}`;
 }
 
 function decode(row: QueryResult): AppRequestRow | undefined {

@@ -21,6 +21,7 @@ import type { DiscardedRange, Json, JournalPort, JournalRecord, NewJournalRecord
 import { MIGRATIONS, applyMigrations, checkMigrationList, latestVersion, readUserVersion, type Migration } from './migrations.js';
 import { describeStorageFailure, DiskFullError, isDiskFull, isStorageFailure } from './storage-problem.js';
 import { checkJournalPath, quarantineLockFile } from './journal-path.js';
+import { openLinkStorage, type LinkMigration, type LinkStorage, type LinkWriter } from './link-storage.js';
 
 /** pino-compatible (and console-compatible): a context object, then the message. */
 export interface JournalLogger {
@@ -311,6 +312,8 @@ export class Journal implements JournalPort {
   private next: number;
   private buffer: Row[] = [];
   private readonly pendingOutcomes = new Map<number, [state: string | null, ctx: number | null, cmds: string]>();
+  /** Links' writes caused by the buffered events: they commit in the same transaction (see link-storage.ts). */
+  private linkWrites: Array<{ link: string; write: (tx: LinkWriter) => void; bytes: number }> = [];
   /** A run row whose write failed (disk full at start): it goes with the next commit. */
   private pendingRun: [run: string, startedAt: number, agentVersion: string, machines: string] | null = null;
   /** About how much memory the buffer and pending outcomes hold. */
@@ -398,7 +401,10 @@ export class Journal implements JournalPort {
 
   /**
    * Forgets every record and outcome not yet committed: the runtime's memory
-   * bound was reached while commits fail. A pending run row is kept.
+   * bound was reached while commits fail. A pending run row is kept, and so
+   * are the links' queued writes: they are the current picture (an app's
+   * standing request, its last report) that the gap snapshot stands for,
+   * and losing one would make the next boot remove an app as an orphan.
    */
   discardPending(): DiscardedRange | null {
     this.assertOpen('discardPending');
@@ -407,13 +413,38 @@ export class Journal implements JournalPort {
     const range: DiscardedRange = { from: first ? first[0] : this.next - 1, to: this.next - 1, count: this.buffer.length };
     this.buffer = [];
     this.pendingOutcomes.clear();
-    this.pendingSize = 0;
+    this.pendingSize = this.linkWrites.reduce((sum, w) => sum + w.bytes, 0);
     return range;
   }
 
   /**
-   * The process's only connection, for modules that keep their own tables in
-   * this file (added through `MIGRATIONS`). Keep transactions short; never close it.
+   * A link's storage in this file: runs its migrations (`link_schema` keeps
+   * each link's version) and queues its event-caused writes into `commit()`.
+   */
+  storage(link: string, migrations: readonly LinkMigration[]): LinkStorage {
+    this.assertOpen('storage');
+    return openLinkStorage(
+      {
+        db: this.db,
+        queue: (name, write, bytes) => {
+          this.assertOpen('storage queue');
+          this.linkWrites.push({ link: name, write, bytes });
+          this.pendingSize += bytes;
+        },
+      },
+      link,
+      migrations,
+    );
+  }
+
+  /** Link writes waiting for the next commit. */
+  get pendingLinkWrites(): number {
+    return this.linkWrites.length;
+  }
+
+  /**
+   * The process's only connection, for the journal's readers and tests. Links
+   * keep their tables through `storage()` instead. Keep transactions short; never close it.
    */
   get connection(): Database {
     this.assertOpen('connection');
@@ -474,8 +505,9 @@ export class Journal implements JournalPort {
 
   commit(): void {
     this.assertOpen('commit');
-    if (this.buffer.length === 0 && this.pendingOutcomes.size === 0 && this.pendingRun === null) return;
+    if (this.buffer.length === 0 && this.pendingOutcomes.size === 0 && this.pendingRun === null && this.linkWrites.length === 0) return;
     const db = this.db;
+    let dropped: Array<{ link: string; err: unknown }> = [];
     try {
       rollbackQuietly(db); // a ROLLBACK that failed last time (disk full) left the transaction open
       db.exec('BEGIN IMMEDIATE');
@@ -490,6 +522,7 @@ export class Journal implements JournalPort {
           finalizeQuietly(update);
         }
       }
+      dropped = runLinkWrites(db, this.linkWrites);
       db.exec('COMMIT');
     } catch (err) {
       // the buffer stays, so a later commit() retries the same records; the statement
@@ -503,8 +536,12 @@ export class Journal implements JournalPort {
     }
     this.buffer = [];
     this.pendingOutcomes.clear();
+    this.linkWrites = [];
     this.pendingRun = null;
     this.pendingSize = 0;
+    for (const d of dropped) {
+      this.logger.error({ link: d.link, err: d.err instanceof Error ? d.err.message : String(d.err) }, 'a link write failed and was left out of the commit');
+    }
   }
 
   /**
@@ -705,6 +742,29 @@ export class Journal implements JournalPort {
   private assertOpen(op: string): void {
     if (this.closed) throw new Error(`journal ${op}: ${this.path} is closed`);
   }
+}
+
+/**
+ * The links' queued writes, inside the commit's transaction. Each runs in a
+ * savepoint: a write that fails for its own reason (a bug, a constraint) is
+ * undone and left out, so it never holds the events back; a storage failure
+ * (disk full) fails the whole commit, and everything is retried together.
+ */
+function runLinkWrites(db: Database, writes: ReadonlyArray<{ link: string; write: (tx: LinkWriter) => void }>): Array<{ link: string; err: unknown }> {
+  const dropped: Array<{ link: string; err: unknown }> = [];
+  for (const w of writes) {
+    db.exec('SAVEPOINT link_write');
+    try {
+      w.write(db);
+      db.exec('RELEASE link_write');
+    } catch (err) {
+      if (isStorageFailure((err as Error).message)) throw err;
+      db.exec('ROLLBACK TO link_write');
+      db.exec('RELEASE link_write');
+      dropped.push({ link: w.link, err });
+    }
+  }
+  return dropped;
 }
 
 /** finalize() repeats the statement's last error (a failed write); the statement is gone all the same. */

@@ -6,9 +6,11 @@
 // never edited or removed once released: a file written by an older agent must
 // be migrated by the exact SQL that a fresh file gets.
 //
-// Other modules that need tables of their own (for example an apps
-// projection) add a step at the end of `MIGRATIONS`: one list means one
-// version number and one order, whichever module owns the table.
+// These are the journal's own tables. Links keep theirs through their
+// storage port, with migrations of their own (link-storage.ts): steps 2 and 3
+// made the studio outbox and the apps tables before that existed, and stay
+// as released so a fresh file and an old one keep the same version and an
+// older agent can still open either; the links' first steps adopt them.
 
 import type { Database } from 'node-sqlite3-wasm';
 

@@ -1,9 +1,11 @@
 // App state reports for `reswarm.containers.update_app_on_device`, through a
-// durable outbox in the journal's SQLite file (table `studio_outbox`,
-// migration 2). The Reagent pushed reports fire-and-forget and lost every one
-// sent while the link was down; here:
+// durable outbox in the journal's SQLite file (table `studio_outbox`, the
+// studio link's storage). The Reagent pushed reports fire-and-forget and lost
+// every one sent while the link was down; here:
 // - a report is a row before anything is sent, so a restart (SIGKILL
-//   included) loses nothing that was accepted;
+//   included) loses nothing that was accepted; a report caused by an event
+//   (`queue`) is written in the same commit as that event's record, so a
+//   crash leaves both or neither;
 // - rows go out one at a time in `seq` order, so each app's reports arrive in
 //   the order they happened; a row is deleted only once the backend answered;
 // - each carries its id (`kwargs.report_id`): a report whose answer was lost
@@ -13,11 +15,36 @@
 // - a report the backend keeps refusing (an application error, not a lost
 //   link) is retried with backoff and set aside as dead after `maxAttempts`.
 import { randomUUID } from 'node:crypto';
-import type { Database, SQLiteValue } from 'node-sqlite3-wasm';
+import type { SQLiteValue } from 'node-sqlite3-wasm';
 import type { Clock, TimerHandle } from '../../actors/clock.js';
 import type { Json } from '../../actors/types.js';
 import { backoffDelay, type BackoffPolicy } from '../../machines/backoff.js';
 import { WampCallError } from './errors.js';
+import type { LinkMigration, LinkStorage, LinkWriter } from '../store/link-storage.js';
+
+/** The studio link's tables. Version 1 adopts the table the journal's migration 2 made in older files. */
+export const STUDIO_STORAGE: readonly LinkMigration[] = [
+  {
+    version: 1,
+    name: 'durable outbox of app state reports',
+    sql: `
+      -- one row per update_app_on_device report not yet acknowledged by the backend;
+      -- seq is the delivery order, id travels with the report so the backend can drop a redelivery
+      CREATE TABLE IF NOT EXISTS studio_outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT    NOT NULL UNIQUE,
+        app_key    TEXT    NOT NULL,
+        stage      TEXT    NOT NULL,
+        report     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT    NULL,
+        dead       INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX IF NOT EXISTS studio_outbox_app ON studio_outbox (stage, app_key);
+    `,
+  },
+];
 
 /** The per-app part of a report; the device part is added when it is sent. */
 export interface AppReport {
@@ -63,7 +90,8 @@ export interface OutboxLogger {
 }
 
 export interface OutboxOptions {
-  db: Database;
+  /** The studio link's storage (`journal.storage('studio', STUDIO_STORAGE)`). */
+  storage: LinkStorage;
   clock: Clock;
   logger: OutboxLogger;
   random: () => number;
@@ -76,6 +104,9 @@ export interface OutboxOptions {
 }
 
 export const DEFAULT_OUTBOX_RETRY: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
+
+/** About the memory a queued report holds until its commit (a closure and a report of a dozen keys). */
+const REPORT_BYTES = 600;
 
 const COLUMNS = 'seq, id, app_key, stage, report, created_at, attempts, last_error, dead';
 
@@ -113,37 +144,53 @@ export class StudioOutbox {
     this.newId = opts.newId ?? randomUUID;
   }
 
-  /** Accepts a report; it is durable when this returns. Returns its id. */
+  /** Accepts a report no journaled event caused (a port report); it is durable when this returns. Returns its id. */
   enqueue(report: OutboxReport, at: number): string {
-    const appKey = String(report.app_key);
-    const db = this.opts.db;
     const id = this.newId();
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      if (this.sender === null) {
-        // Only reports of the same kind replace each other: a port report never drops a state report.
-        db.run(
-          "DELETE FROM studio_outbox WHERE stage = ? AND app_key = ? AND dead = 0 AND (json_extract(report, '$.state') IS NULL) = ?",
-          [report.stage, appKey, isPortReport(report) ? 1 : 0],
-        );
-      }
-      db.run('INSERT INTO studio_outbox (id, app_key, stage, report, created_at) VALUES (?, ?, ?, ?, ?)', [id, appKey, report.stage, JSON.stringify(report), at]);
-      db.exec('COMMIT');
-    } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
+    this.opts.storage.write((tx) => this.insert(tx, id, report, at));
     this.kick();
     return id;
   }
 
+  /**
+   * Accepts a report caused by the event being dispatched: it is written in
+   * the journal's next commit, with that event's record, and goes out after
+   * `wake()` (the report's command runs once its cause is durable). Returns its id.
+   */
+  queue(report: OutboxReport | (() => OutboxReport), at: number): string {
+    const id = this.newId();
+    // A report given as a function is made when its row is written: it reads the app's standing request
+    // as of the commit, which includes a REQUEST dispatched in the same turn whatever the subscriber order.
+    this.opts.storage.queue((tx) => this.insert(tx, id, typeof report === 'function' ? report() : report, at), REPORT_BYTES);
+    return id;
+  }
+
+  /** Reports were committed: deliver them if a session is online. */
+  wake(): void {
+    this.kick();
+  }
+
   /** Reports waiting for delivery, in delivery order. */
   pending(): OutboxRow[] {
-    return (this.opts.db.all(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 0 ORDER BY seq`) as Record<string, SQLiteValue>[]).map(decode);
+    return (this.opts.storage.all(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 0 ORDER BY seq`) as Record<string, SQLiteValue>[]).map(decode);
   }
 
   dead(): OutboxRow[] {
-    return (this.opts.db.all(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 1 ORDER BY seq`) as Record<string, SQLiteValue>[]).map(decode);
+    return (this.opts.storage.all(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 1 ORDER BY seq`) as Record<string, SQLiteValue>[]).map(decode);
+  }
+
+  private insert(tx: LinkWriter, id: string, report: OutboxReport, at: number): void {
+    const json = JSON.stringify(report);
+    const appKey = String(report.app_key);
+    // Decided when the row is written: whether the link is online then, not when the report was made.
+    if (this.sender === null) {
+      // Only reports of the same kind replace each other: a port report never drops a state report.
+      tx.run(
+        "DELETE FROM studio_outbox WHERE stage = ? AND app_key = ? AND dead = 0 AND (json_extract(report, '$.state') IS NULL) = ?",
+        [report.stage, appKey, isPortReport(report) ? 1 : 0],
+      );
+    }
+    tx.run('INSERT INTO studio_outbox (id, app_key, stage, report, created_at) VALUES (?, ?, ?, ?, ?)', [id, appKey, report.stage, json, at]);
   }
 
   /** Online with a way to send (starts draining), or offline (null). */
@@ -188,7 +235,7 @@ export class StudioOutbox {
     for (;;) {
       const sender = this.sender;
       if (sender === null) return;
-      const r = this.opts.db.get(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 0 ORDER BY seq LIMIT 1`) as Record<string, SQLiteValue> | null;
+      const r = this.opts.storage.get(`SELECT ${COLUMNS} FROM studio_outbox WHERE dead = 0 ORDER BY seq LIMIT 1`) as Record<string, SQLiteValue> | null;
       if (r === null) return;
       const row = decode(r);
       try {
@@ -199,7 +246,7 @@ export class StudioOutbox {
         if (this.retryTimer !== null) return;
         continue;
       }
-      this.opts.db.run('DELETE FROM studio_outbox WHERE seq = ?', [row.seq]);
+      this.opts.storage.write((tx) => tx.run('DELETE FROM studio_outbox WHERE seq = ?', [row.seq]));
       this.opts.logger.debug({ report: row.id, app: row.appKey, stage: row.stage, state: row.report.state }, 'app state report delivered');
     }
   }
@@ -209,14 +256,14 @@ export class StudioOutbox {
     const attempts = row.attempts + 1;
     const message = err instanceof Error ? err.message : String(err);
     if (!transient && attempts >= this.maxAttempts) {
-      this.opts.db.run('UPDATE studio_outbox SET attempts = ?, last_error = ?, dead = 1 WHERE seq = ?', [attempts, message, row.seq]);
-      this.opts.db.run(
-        `DELETE FROM studio_outbox WHERE dead = 1 AND seq NOT IN (SELECT seq FROM studio_outbox WHERE dead = 1 ORDER BY seq DESC LIMIT ${this.keepDead})`,
-      );
+      this.opts.storage.write((tx) => {
+        tx.run('UPDATE studio_outbox SET attempts = ?, last_error = ?, dead = 1 WHERE seq = ?', [attempts, message, row.seq]);
+        tx.run(`DELETE FROM studio_outbox WHERE dead = 1 AND seq NOT IN (SELECT seq FROM studio_outbox WHERE dead = 1 ORDER BY seq DESC LIMIT ${this.keepDead})`);
+      });
       this.opts.logger.error({ report: row.id, app: row.appKey, stage: row.stage, attempts, err: message }, 'the backend keeps refusing an app state report; set aside');
       return;
     }
-    this.opts.db.run('UPDATE studio_outbox SET attempts = ?, last_error = ? WHERE seq = ?', [attempts, message, row.seq]);
+    this.opts.storage.write((tx) => tx.run('UPDATE studio_outbox SET attempts = ?, last_error = ? WHERE seq = ?', [attempts, message, row.seq]));
     const delay = backoffDelay(this.retry, attempts, this.opts.random());
     this.opts.logger.warn({ report: row.id, app: row.appKey, stage: row.stage, attempts, retryInMs: delay, err: message }, 'app state report not delivered; retrying');
     this.retryTimer = this.opts.clock.setTimer(() => {

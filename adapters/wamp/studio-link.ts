@@ -6,9 +6,12 @@
 //                      that decides to (re)connect
 //   studio:session     the on-connect sequence and heartbeat (studio-session.ts)
 // This file executes their commands (`wamp.*`, `studio.*`) and turns what
-// happens on the socket back into events. App actors' `studio.report`
-// commands land in the durable outbox, with or without a connection
-// (`-offline` included), and are delivered once a session is online.
+// happens on the socket back into events. App state reports land in the
+// durable outbox, with or without a connection (`-offline` included), and are
+// delivered once a session is online: the app domain builds each report in the
+// dispatch turn of the app's state change and the outbox row commits with that
+// event's record; the `studio.report` command, run once that is durable, only
+// wakes the sender.
 // The link gives up for good (`finished`, exit 1) only when another device
 // holds this serial (the duplicate-serial guard, as the Reagent does).
 import type { Logger } from 'pino';
@@ -23,13 +26,14 @@ import { isAppState, isStage } from '../../machines/app-states.js';
 import type { Redactor } from '../log/redactor.js';
 import { UnavailableNetwork, type NetworkService } from '../network/service.js';
 import type { AppsService, PortReport } from '../../apps/service.js';
+import { appStateReports, stateReport } from '../../apps/state-report.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';
 import { DeviceApi } from './device-api.js';
 import { FileTransfers, type UploadLimits } from './file-transfer.js';
 import type { DeviceIdentity } from './heartbeat.js';
 import { LogPublisher } from './log-publisher.js';
-import { StudioOutbox, isPortReport, type AppReport, type OutboxRow } from './outbox.js';
+import { STUDIO_STORAGE, StudioOutbox, isPortReport, type OutboxRow } from './outbox.js';
 import { appProcedures } from './procedures/apps.js';
 import type { ProcedureDeps } from './procedures/deps.js';
 import { logProcedures } from './procedures/logs.js';
@@ -168,10 +172,18 @@ export class StudioLink implements Link {
     this.ctx = ctx;
     this.logger = ctx.logger;
     this.stopping = false;
-    this.outbox = new StudioOutbox({ db: ctx.journal.connection, clock: ctx.clock, logger: ctx.logger, random: Math.random });
+    const outbox = new StudioOutbox({ storage: ctx.journal.storage('studio', STUDIO_STORAGE), clock: ctx.clock, logger: ctx.logger, random: Math.random });
+    this.outbox = outbox;
     // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
     // the device reachable; an app report waits for its cause to be durable (README "Full disk").
-    this.unhandle.push(ctx.system.handle('studio', (command, actor) => this.onStudio(command, actor), { beforeDurable: (c) => c.type !== 'studio.report' }));
+    this.unhandle.push(ctx.system.handle('studio', (command) => this.onStudio(command), { beforeDurable: (c) => c.type !== 'studio.report' }));
+    // The app domain turns each state change into its report in the change's dispatch turn: the outbox row commits with it.
+    const reports = appStateReports(
+      (stage, appKey) => this.opts.apps.reportFields(stage, appKey),
+      (report, at) => outbox.queue(report, at),
+      (actor) => this.logger.warn({ actor }, 'malformed app state report; dropped'),
+    );
+    this.unhandle.push(ctx.system.subscribe(reports));
     // Port reports (§7.2) share the outbox with state reports.
     const offPorts = this.opts.apps.usePortReports((report) => this.acceptPortReport(report));
     if (offPorts) this.unhandle.push(offPorts);
@@ -457,9 +469,10 @@ export class StudioLink implements Link {
 
   // ---- studio.* : the session statechart's steps, and app reports ---------------
 
-  private onStudio(command: Command, actor: string): void {
+  private onStudio(command: Command): void {
     if (command.type === 'studio.report') {
-      this.acceptReport(command, actor);
+      // the report itself was committed with the event that caused this command
+      this.outbox?.wake();
       return;
     }
     if (this.stopping) return;
@@ -548,31 +561,6 @@ export class StudioLink implements Link {
 
   // ---- the outbox ---------------------------------------------------------------
 
-  private acceptReport(command: Command, actor: string): void {
-    const { appKey, stage, state } = command;
-    if (typeof appKey !== 'string' || !isStage(stage) || !isAppState(state) || !this.outbox || !this.ctx) {
-      this.logger.warn({ actor, command: command.type }, 'malformed app state report; dropped');
-      return;
-    }
-    const fields = this.opts.apps.reportFields(stage, appKey);
-    const report: AppReport = {
-      app_key: /^\d{1,15}$/.test(appKey) ? Number(appKey) : appKey,
-      stage,
-      state,
-      device_to_app_key: fields?.device_to_app_key ?? null,
-      requestor_account_key: fields?.requestor_account_key ?? null,
-      release_key: fields?.release_key ?? null,
-      request_update: fields?.request_update ?? false,
-      release_build: fields?.release_build ?? false,
-      updateStatus: fields?.updateStatus ?? '',
-    };
-    try {
-      this.outbox.enqueue(report, this.ctx.clock.now());
-    } catch (err) {
-      this.logger.error({ err, actor }, 'app state report could not be stored in the outbox');
-    }
-  }
-
   private acceptPortReport(report: PortReport): void {
     if (!this.outbox || !this.ctx) return;
     try {
@@ -583,11 +571,12 @@ export class StudioLink implements Link {
   }
 
   /**
-   * Every app's state as of now, into the outbox. The apps link starts first
-   * and converges the apps before this link exists, so the reports of that
-   * boot had nobody to go to; and a kill between a state change and its
-   * outbox row would lose that one report. Like the Reagent's
-   * CorrectAppStates(true), but once per start: after that the outbox holds everything.
+   * Every app's state as of now, into the outbox. A crash can no longer lose
+   * a report (it commits with its state change), but the apps may have
+   * changed while no studio link ran (a device given its .flock later, a
+   * journal restored from elsewhere), and the studio must learn where they
+   * are. Like the Reagent's CorrectAppStates(true), once per start; offline,
+   * it replaces the app's older undelivered report, so nothing piles up.
    */
   private reportCurrentStates(): void {
     const system = this.sys;
@@ -596,7 +585,14 @@ export class StudioLink implements Link {
       if (!m) continue;
       const value = (system.snapshot(id) as { value?: unknown } | undefined)?.value;
       const state = typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : undefined;
-      if (isAppState(state)) this.acceptReport({ type: 'studio.report', appKey: m[2], stage: m[1], state }, id);
+      const stage = m[1];
+      const appKey = m[2]!;
+      if (!isAppState(state) || !isStage(stage) || !this.outbox) continue;
+      try {
+        this.outbox.enqueue(stateReport(appKey, stage, state, this.opts.apps.reportFields(stage, appKey)), this.ctx?.clock.now() ?? 0);
+      } catch (err) {
+        this.logger.error({ err, actor: id }, 'app state report could not be stored in the outbox');
+      }
     }
   }
 

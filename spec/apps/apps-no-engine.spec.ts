@@ -15,6 +15,7 @@ import type { Transition } from '../../actors/system.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { Journal } from '../../adapters/store/journal.js';
 import { AppRequestsProjection } from '../../apps/projection.js';
+import { APPS_STORAGE } from '../../apps/storage.js';
 import { AppsLink } from '../../apps/apps-link.js';
 import { createLogger } from '../../adapters/log/logger.js';
 import { Redactor } from '../../adapters/log/redactor.js';
@@ -27,7 +28,7 @@ test('no engine at start: bounded start, apps from their last reported state, ne
   t.after(() => rmSync(agentDir, { recursive: true, force: true }));
   const dbFile = join(agentDir, 'reagent.db');
   const seed = Journal.open({ path: dbFile, logger: { info() {}, warn() {}, error() {} } });
-  const p = new AppRequestsProjection(seed.connection);
+  const p = new AppRequestsProjection(seed.storage('apps', APPS_STORAGE));
   p.upsertRequest('5', 'PROD', { target: 'RUNNING', appName: 'known', version: '1.0.0', spec: { registry: '', repository: '', env: {}, ports: [] } }, 1);
   p.noteState('5', 'PROD', 'RUNNING', '1.0.0');
   seed.close();

@@ -1,6 +1,7 @@
 // The apps link's tables on a real journal file: the standing requests and
 // the log history survive a reopen, secrets never get in, damaged rows are
-// skipped by name.
+// skipped by name; a standing request and the state report of its turn commit
+// with the event that caused them.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../adapters/store/journal.js';
 import { AppRequestsProjection } from '../../apps/projection.js';
+import { APPS_STORAGE } from '../../apps/storage.js';
 import { AppLogHistory } from '../../apps/log-history.js';
 import { AppsJournalListener, parseAppActorId } from '../../apps/journal-listener.js';
 import { ActorSystem } from '../../actors/system.js';
@@ -16,6 +18,10 @@ import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { appActorId, DEFAULT_APP_POLICY, type AppContext } from '../../machines/app.js';
 import type { Json } from '../../actors/types.js';
+import type { Stage } from '../../machines/app-states.js';
+import { STUDIO_STORAGE, StudioOutbox } from '../../adapters/wamp/outbox.js';
+import type { ReportFields } from '../../apps/service.js';
+import { appStateReports } from '../../apps/state-report.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -29,7 +35,7 @@ function tempJournal(t: { after(fn: () => void): void }) {
 test('standing requests: upsert, reported state, delete, and they survive a reopen', (t) => {
   const j = tempJournal(t);
   let journal = j.open();
-  let p = new AppRequestsProjection(journal.connection);
+  let p = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
   p.upsertRequest('7', 'PROD', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'r1', resync: true, cancel: false, spec: { env: { A: '1' } } }, 10);
   p.noteState('7', 'PROD', 'RUNNING', '1.0.0');
   p.upsertRequest('8', 'DEV', { target: 'BUILT', appName: 'dev' }, 11);
@@ -38,7 +44,7 @@ test('standing requests: upsert, reported state, delete, and they survive a reop
   journal.close();
 
   journal = j.open();
-  p = new AppRequestsProjection(journal.connection);
+  p = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
   const rows = p.all();
   assert.deepEqual(rows.map((r) => [r.appKey, r.stage, r.target, r.state, r.updatedSeq]), [
     ['7', 'PROD', 'PRESENT', 'RUNNING', 12],
@@ -57,7 +63,7 @@ test('log history: the last N lines per app, persisted when asked, read back aft
   const j = tempJournal(t);
   let journal = j.open();
   let now = 1_000_000;
-  let h = new AppLogHistory(journal.connection, 5, () => now);
+  let h = new AppLogHistory(journal.storage('apps', APPS_STORAGE), 5, () => now);
   h.append('prod_7_web', ['Pulling image x…'], false);
   assert.equal(h.read('prod_7_web')?.hasAppOutput, false);
   h.append('prod_7_web', ['l1', 'l2', 'l3', 'l4', 'l5', 'l6'], true);
@@ -68,7 +74,7 @@ test('log history: the last N lines per app, persisted when asked, read back aft
   journal.close();
 
   journal = j.open();
-  h = new AppLogHistory(journal.connection, 5, () => now);
+  h = new AppLogHistory(journal.storage('apps', APPS_STORAGE), 5, () => now);
   const back = h.read('prod_7_web');
   assert.deepEqual(back?.lines, ['l2', 'l3', 'l4', 'l5', 'l6']);
   assert.equal(back?.hasAppOutput, true);
@@ -84,7 +90,7 @@ test('the projection follows the journal: REQUEST events and reported states of 
   const journal = j.open();
   const clock = new ManualClock(1000);
   const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
-  const projection = new AppRequestsProjection(journal.connection);
+  const projection = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
   const agent: string[] = [];
   const listener = new AppsJournalListener({
     projection,
@@ -108,5 +114,63 @@ test('the projection follows the journal: REQUEST events and reported states of 
   assert.deepEqual(parseAppActorId('app:DEV:12'), { stage: 'DEV', appKey: '12' });
   assert.equal(parseAppActorId('connection:studio'), undefined);
   system.close();
+  journal.close();
+});
+
+test('a state report made in the turn of a REQUEST carries that request, and commits with the event: never ahead of it, never twice', async (t) => {
+  const j = tempJournal(t);
+  const journal = j.open();
+  const clock = new ManualClock(1000);
+  const system = new ActorSystem({ journal, clock, registry: builtinMachines(), random: () => 0.5, run: 'r' });
+  const projection = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
+  const outbox = new StudioOutbox({ storage: journal.storage('studio', STUDIO_STORAGE), clock, logger: { debug() {}, warn() {}, error() {} }, random: () => 0 });
+  const releaseOf = (stage: Stage, appKey: string): ReportFields | undefined => {
+    const row = projection.get(appKey, stage);
+    if (!row) return undefined;
+    const release = row.payload['release'];
+    return { device_to_app_key: null, requestor_account_key: null, release_key: typeof release === 'number' ? release : null, request_update: false, release_build: false, updateStatus: '' };
+  };
+  // subscribed before the projection's listener on purpose: the report must still see the REQUEST of its turn
+  system.subscribe(appStateReports(releaseOf, (report, at) => outbox.queue(report, at), () => assert.fail('malformed')));
+  system.subscribe(
+    new AppsJournalListener({
+      projection,
+      logs: { agent: () => {} },
+      identity: () => ({ appKey: '7', stage: 'PROD', appName: 'web' }),
+      context: () => undefined,
+      onForgotten: () => {},
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    }).onTransition,
+  );
+  const id = appActorId('PROD', '7');
+  system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
+  await system.flush();
+  system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1', release: 42 });
+  assert.equal(journal.connection.get('SELECT 1 AS x FROM app_requests'), null, 'nothing written before the commit');
+  assert.deepEqual(outbox.pending().map((r) => r.report.state), ['PRESENT']);
+  await system.flush();
+  // offline, the app's newer report replaced its PRESENT one
+  const rows = outbox.pending();
+  assert.deepEqual(rows.map((r) => [r.report.state, r.report['release_key']]), [['STARTING', 42]]);
+  const request = journal.connection.get("SELECT seq FROM events WHERE type = 'REQUEST'")?.['seq'];
+  assert.equal(journal.connection.get('SELECT updated_seq FROM app_requests')?.['updated_seq'], request, 'the standing request committed with its event');
+  await system.flush(); // a commit with nothing new writes nothing again
+  assert.deepEqual(outbox.pending().map((r) => r.id), rows.map((r) => r.id));
+  outbox.close();
+  system.close();
+  journal.close();
+});
+
+test('a journal file from before link storage keeps its standing requests: the apps tables are adopted, not made again', (t) => {
+  const j = tempJournal(t);
+  let journal = j.open();
+  // as the agent before link storage wrote it: straight into the table the journal's migration 3 made
+  journal.connection.run("INSERT INTO app_requests (app_key, stage, app_name, target, payload, state, updated_seq) VALUES ('7', 'PROD', 'web', 'RUNNING', '{\"target\":\"RUNNING\"}', 'RUNNING', 4)");
+  journal.connection.run("INSERT INTO app_log_history (container, lines, app_lines, updated_at) VALUES ('prod_7_web', '[\"hello\"]', '[1]', 9)");
+  journal.close();
+  journal = j.open();
+  const storage = journal.storage('apps', APPS_STORAGE);
+  assert.deepEqual(new AppRequestsProjection(storage).all().map((r) => [r.appKey, r.target, r.state, r.updatedSeq]), [['7', 'RUNNING', 'RUNNING', 4]]);
+  assert.deepEqual(new AppLogHistory(storage, 5, () => 0).read('prod_7_web')?.lines, ['hello']);
   journal.close();
 });

@@ -18,6 +18,7 @@ import { ManualClock } from '../../actors/clock.js';
 import { builtinMachines } from '../../machines/registry.js';
 import { appActorId, DEFAULT_APP_POLICY } from '../../machines/app.js';
 import { AppRequestsProjection } from '../../apps/projection.js';
+import { APPS_STORAGE } from '../../apps/storage.js';
 import { AppsJournalListener } from '../../apps/journal-listener.js';
 import type { Json } from '../../actors/types.js';
 import { tempDir } from '../helpers/cli.js';
@@ -104,10 +105,10 @@ describe('the store on a full disk', { skip: skipped ?? false }, () => {
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  it('an app request the disk refused reaches the apps projection after the next successful commit', async () => {
+  it('an app request the disk refused waits with its event and reaches the projection in the same commit as it, once the disk has room', async () => {
     const journal = Journal.open({ path: join(disk.dir, 'apps', 'reagent.db'), logger: quiet });
     const system = new ActorSystem({ journal, clock: new ManualClock(1000), registry: builtinMachines(), random: () => 0.5, run: 'r', logger: { warn() {}, error() {} } });
-    const projection = new AppRequestsProjection(journal.connection);
+    const projection = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
     const errors: string[] = [];
     const listener = new AppsJournalListener({
       projection,
@@ -118,23 +119,27 @@ describe('the store on a full disk', { skip: skipped ?? false }, () => {
       logger: { debug() {}, info() {}, warn() {}, error: (_o: object, m?: string) => void errors.push(m ?? '') },
     });
     system.subscribe(listener.onTransition);
-    system.afterCommit(listener.retryUnsaved);
     const id = appActorId('PROD', '7');
     system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY } as unknown as Json);
     await system.flush();
+    const stored = () => journal.connection.get("SELECT target, state, updated_seq FROM app_requests WHERE app_key = '7'");
+    const requests = () => journal.connection.get("SELECT seq FROM events WHERE type = 'REQUEST'");
     disk.fill();
     try {
       system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1' });
       await system.flush();
-      assert.match(errors.join('\n'), /apps projection update failed; it is kept/);
-      assert.equal(projection.get('7', 'PROD'), undefined, 'the disk refused it');
+      assert.ok(system.journalFailing, 'the disk refused the commit');
+      assert.equal(stored(), null, 'the standing request is not written ahead of its event');
+      assert.equal(requests(), null);
+      assert.equal(projection.get('7', 'PROD')?.target, 'RUNNING', 'but this process already knows it');
+      assert.ok(journal.pendingLinkWrites >= 2, 'the request and the state reported meanwhile wait with the event');
     } finally {
       disk.release();
     }
     await system.flush();
-    const row = projection.get('7', 'PROD');
-    assert.equal(row?.target, 'RUNNING', 'the standing request is there once the journal writes again');
-    assert.equal(row?.state, 'STARTING', 'and the state reported meanwhile, in order');
+    assert.equal(journal.pendingLinkWrites, 0);
+    assert.deepEqual(stored(), { target: 'RUNNING', state: 'STARTING', updated_seq: requests()?.['seq'] }, 'request and state, committed with the event, in order');
+    assert.deepEqual(errors, [], 'nothing to catch up on, nothing lost');
     system.close();
     journal.close();
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../../adapters/store/journal.js';
 import { ManualClock } from '../../actors/clock.js';
-import { StudioOutbox, type AppReport, type OutboxRow } from '../../adapters/wamp/outbox.js';
+import { STUDIO_STORAGE, StudioOutbox, type AppReport, type OutboxRow } from '../../adapters/wamp/outbox.js';
 import { LOCAL_ERRORS, WampCallError } from '../../adapters/wamp/errors.js';
 
 const quiet = { warn() {}, error() {}, debug() {}, info() {} };
@@ -16,12 +16,15 @@ function setup() {
   let journal = Journal.open({ path, logger: quiet });
   const clock = new ManualClock(0);
   let n = 0;
-  const make = () => new StudioOutbox({ db: journal.connection, clock, logger: quiet, random: () => 0, newId: () => `r${++n}` });
+  const make = () => new StudioOutbox({ storage: journal.storage('studio', STUDIO_STORAGE), clock, logger: quiet, random: () => 0, newId: () => `r${++n}` });
   let outbox = make();
   return {
     clock,
     get outbox() {
       return outbox;
+    },
+    get journal() {
+      return journal;
     },
     reopen() {
       outbox.close();
@@ -165,6 +168,29 @@ test('a report the backend keeps refusing is retried with backoff, then set asid
     assert.equal(dead.length, 1);
     assert.equal(dead[0]?.attempts, 10);
     assert.match(String(dead[0]?.lastError), /callee_failure/);
+  } finally {
+    s.done();
+  }
+});
+
+test('a queued report (caused by an event) is written by the journal\'s next commit, made then, and sent only once woken', async () => {
+  const s = setup();
+  try {
+    const sent: string[] = [];
+    let state = 'STARTING';
+    s.outbox.queue(() => report(1, state), 7);
+    state = 'RUNNING'; // what the app's request says by the time of the commit is what goes out
+    assert.equal(s.outbox.pending().length, 0, 'not before the commit');
+    s.outbox.setSender(async (row) => void sent.push(String(row.report.state)));
+    await s.outbox.idle();
+    assert.deepEqual(sent, []);
+    s.journal.commit();
+    assert.deepEqual(s.outbox.pending().map((r) => [r.report.state, r.createdAt]), [['RUNNING', 7]]);
+    s.outbox.wake();
+    await s.outbox.idle();
+    assert.deepEqual(sent, ['RUNNING']);
+    s.journal.commit(); // nothing queued: nothing written again
+    assert.equal(s.outbox.pending().length, 0);
   } finally {
     s.done();
   }
