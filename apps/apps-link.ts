@@ -3,7 +3,7 @@
 // standing requests, from the projection and Docker's own facts, before the
 // studio or the gateway hears from this device.
 //
-// `service` is what the studio link calls (adapters/wamp/apps-service.ts);
+// `service` is what the studio link calls (apps/service.ts);
 // it answers once the link is started.
 
 import type Dockerode from 'dockerode';
@@ -14,7 +14,7 @@ import type { Json } from '../actors/types.js';
 import type { Redactor } from '../adapters/log/redactor.js';
 import { dockerArch } from '../adapters/docker/arch.js';
 import { dockerFromEnv } from '../adapters/docker/client.js';
-import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, PortReport, ReportFields, RequestOrigin } from '../adapters/wamp/apps-service.js';
+import type { AppLogQuery, AppLogQueryResult, AppStateRequest, AppsService, ImageSummary, LogBatch, PortReport, ReportFields, RequestOrigin } from './service.js';
 import { appsSettings, type AppsSettings } from './config.js';
 import { AppsRuntime } from './apps-runtime.js';
 import type { RegistryAuthSource } from './credentials.js';
@@ -122,8 +122,8 @@ class LateService implements AppsLinkService {
     private readonly plugged: Plugged,
     private readonly portSinks: Set<(report: PortReport) => void>,
   ) {}
-  requestAppState(request: AppStateRequest, origin: RequestOrigin, raw: Record<string, unknown>): Promise<void> {
-    return this.rt().requestAppState(request, origin, raw);
+  requestAppState(request: AppStateRequest, origin: RequestOrigin): Promise<void> {
+    return this.rt().requestAppState(request, origin);
   }
   reportFields(stage: Stage, appKey: string): ReportFields | undefined {
     return this.rt().reportFields(stage, appKey);

@@ -15,6 +15,7 @@ import type { Redactor } from '../adapters/log/redactor.js';
 import { DockerEngine } from '../adapters/docker/engine.js';
 import { openContainerTerminal, type ContainerTerminal } from '../adapters/docker/terminal-exec.js';
 import { DockerCommands } from './executors/command-handler.js';
+import type { DockerCommand } from './executors/app-commands.js';
 import { EngineMonitor } from './engine-monitor.js';
 import { appImageRef, buildArchivePathFor, EMPTY_SPEC, type AppRuntimeSpec } from './executors/app-image.js';
 import { containerName, parseAppContainerName, type AppIdentity } from '../adapters/docker/naming.js';
@@ -30,7 +31,7 @@ import {
   type PortReport,
   type ReportFields,
   type RequestOrigin,
-} from '../adapters/wamp/apps-service.js';
+} from './service.js';
 import type { AppsSettings } from './config.js';
 import type { RegistryAuthSource } from './credentials.js';
 import { APPS_STORAGE } from './storage.js';
@@ -62,7 +63,6 @@ import { composeImages } from '../adapters/compose/project.js';
 
 const SOURCE = 'apps';
 
-type DockerCommand = CommandsWithPrefix<MachineCatalog, 'docker'>;
 type AppsCommand = CommandsWithPrefix<MachineCatalog, 'apps'>;
 
 /** The Docker executors and the request journal take their whole prefix; the lists keep them in step with the app machine. */
@@ -303,8 +303,7 @@ export class AppsRuntime implements AppsService {
 
   // ---- AppsService ---------------------------------------------------------
 
-  /** `raw` is not needed: the parsed request carries environment, ports and credentials as received. */
-  async requestAppState(request: AppStateRequest, origin: RequestOrigin, _raw?: Record<string, unknown>): Promise<void> {
+  async requestAppState(request: AppStateRequest, origin: RequestOrigin): Promise<void> {
     const v = validateRequest(request, this.settings.registry, {
       requestId: randomUUID(),
       resync: origin === 'reconcile',

@@ -8,7 +8,7 @@
 
 import type { AppIdentity } from '../adapters/docker/naming.js';
 import type { RegistryCredentials } from '../adapters/docker/types.js';
-import type { RegistryAuthSource } from '../adapters/wamp/apps-service.js';
+import type { RegistryAuthSource } from './service.js';
 
 export type { RegistryAuthSource };
 

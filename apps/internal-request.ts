@@ -2,7 +2,7 @@
 // studio no longer lists), for an app with no stored request to build on.
 import type { AppState } from '../machines/app-states.js';
 import type { AppIdentity } from '../adapters/docker/naming.js';
-import type { AppStateRequest } from '../adapters/wamp/apps-service.js';
+import type { AppStateRequest } from './service.js';
 
 export function minimalRequest(app: AppIdentity, target: AppState): AppStateRequest {
   return {

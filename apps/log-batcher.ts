@@ -4,7 +4,7 @@
 // silent gap. Only apps somebody listens to are buffered.
 
 import type { Clock, TimerHandle } from '../actors/clock.js';
-import type { LogBatch } from '../adapters/wamp/apps-service.js';
+import type { LogBatch } from './service.js';
 
 export interface BatcherSettings {
   batchIntervalMs: number;

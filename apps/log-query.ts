@@ -7,7 +7,7 @@
 import type Dockerode from 'dockerode';
 import { NamingError, validateContainerName } from '../adapters/docker/naming.js';
 import { readLogWindow } from '../adapters/docker/log-window.js';
-import type { AppLogQuery, AppLogQueryResult } from '../adapters/wamp/apps-service.js';
+import type { AppLogQuery, AppLogQueryResult } from './service.js';
 import type { AppLogHistory } from './log-history.js';
 
 /** The Reagent's bounds of one answer. */

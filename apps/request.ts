@@ -15,7 +15,7 @@ import { NamingError, parseStage, validateAppKey, validateAppName, validateImage
 import type { AppRuntimeSpec } from './executors/app-image.js';
 import type { PortSpec } from '../adapters/docker/containers.js';
 import type { RegistryCredentials } from '../adapters/docker/types.js';
-import type { AppStateRequest } from '../adapters/wamp/apps-service.js';
+import type { AppStateRequest } from './service.js';
 import { envFingerprint } from '../adapters/store/secret-store.js';
 import { parseComposePayload, type ComposeSpec } from '../adapters/compose/project.js';
 

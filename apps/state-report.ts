@@ -8,7 +8,7 @@
 import type { Json } from '../actors/types.js';
 import type { Transition } from '../actors/system.js';
 import { isAppState, isStage, type AppState, type Stage } from '../machines/app-states.js';
-import type { ReportFields } from '../adapters/wamp/apps-service.js';
+import type { ReportFields } from './service.js';
 
 /** The per-app part of `update_app_on_device`; the device part is added when it is sent. */
 export interface StateReport {

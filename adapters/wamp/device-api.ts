@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Redactor } from '../log/redactor.js';
 import type { AbInvocation } from './autobahn.js';
 import { NamingError } from '../docker/naming.js';
-import { InvalidAppRequest } from './apps-service.js';
+import { InvalidAppRequest } from '../../apps/service.js';
 import { DeviceApiError, WAMP_ERRORS } from './errors.js';
 import { checkPrivilege, resolveCaller, type Caller, type DeviceKeys, type Privilege } from './privilege.js';
 import { WampReply, type CallResult, type WampSession } from './session.js';

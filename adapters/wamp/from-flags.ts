@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { FlockConfig } from '../../config/flock.js';
 import type { Redactor } from '../log/redactor.js';
-import type { AppsService } from './apps-service.js';
+import type { AppsService } from '../../apps/service.js';
 import type { NetworkService } from '../network/service.js';
 import type { UploadLimits } from './file-transfer.js';
 import { StudioLink } from './studio-link.js';

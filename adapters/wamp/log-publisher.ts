@@ -8,7 +8,7 @@
 // tell us; then every app's logs are published (and a warning says why), which
 // costs bandwidth but never hides logs from someone watching.
 import type { Logger } from 'pino';
-import type { AppsService, LogBatch } from './apps-service.js';
+import type { AppsService, LogBatch } from '../../apps/service.js';
 import { WAMP_ERRORS, WampCallError } from './errors.js';
 import { LogGate, type GateChange } from './log-gate.js';
 import type { WampSession } from './session.js';

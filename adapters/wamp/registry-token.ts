@@ -5,7 +5,7 @@
 // retry after an authentication failure the Reagent's refresh. The token and
 // the secret stay in memory (and in the redactor, so no log line shows them).
 import type { Redactor } from '../log/redactor.js';
-import type { RegistryAuthRequest, RegistryAuthSource, RegistryLogin } from './apps-service.js';
+import type { RegistryAuthRequest, RegistryAuthSource, RegistryLogin } from '../../apps/service.js';
 import type { WampSession } from './session.js';
 import { BACKEND } from './wire.js';
 

@@ -7,7 +7,7 @@
 import type { Json } from '../../actors/types.js';
 import { isAppState, transientToActualState, type AppState } from '../../machines/app-states.js';
 import { NamingError, validateAppName } from '../docker/naming.js';
-import type { AppStateRequest, DockerCredential } from './apps-service.js';
+import type { AppStateRequest, DockerCredential } from '../../apps/service.js';
 import { invalidArgument } from './errors.js';
 import { readRequestorAccount } from './requestor-account.js';
 import {

@@ -5,10 +5,10 @@
 // app environments and registry credentials).
 import type { Logger } from 'pino';
 import type { Json } from '../../actors/types.js';
-import { planReconciliation } from '../../machines/studio-reconcile.js';
 import type { DeviceStatus as SequenceStatus } from '../../machines/studio-session.js';
 import type { Redactor } from '../log/redactor.js';
-import type { AppsService, AppStateRequest } from './apps-service.js';
+import type { AppsService, AppStateRequest } from '../../apps/service.js';
+import { reconcileRequested } from '../../apps/reconcile.js';
 import type { DeviceApi } from './device-api.js';
 import { DeviceApiError, WAMP_ERRORS, WampCallError } from './errors.js';
 import { reportDeviceStatus, type DeviceIdentity } from './heartbeat.js';
@@ -144,38 +144,19 @@ export async function sync(ctx: StepContext): Promise<StepOutcome> {
   } catch (err) {
     return { ok: false, reason: reasonOf(err) };
   }
-  const parsed: Array<{ request: AppStateRequest; raw: Record<string, unknown> }> = [];
+  const parsed: AppStateRequest[] = [];
   let invalid = 0;
   entries.forEach((entry, i) => {
     try {
-      parsed.push({ request: parseAppStateRequest(entry, `[${i}].`), raw: entry as Record<string, unknown> });
+      parsed.push(parseAppStateRequest(entry, `[${i}].`));
     } catch (err) {
       invalid++;
       const message = err instanceof DeviceApiError ? err.message : reasonOf(err);
       ctx.logger.warn({ entry: i }, `requested app state from the cloud ignored: ${ctx.redactor.scrubString(message)}`);
     }
   });
-  // OnConnect step 1: apps the answer no longer lists go, but only on a list read whole.
-  let removed = 0;
-  if (invalid > 0) {
-    ctx.logger.warn({ invalid }, 'get_requested_app_states had entries that could not be read: no app is removed for not being listed');
-  } else {
-    try {
-      const gone = await ctx.apps.removeUnlisted(parsed.map((p) => ({ appKey: p.request.appKey, stage: p.request.stage })));
-      removed = gone.length;
-    } catch (err) {
-      ctx.logger.warn(`apps not listed by the studio could not be removed: ${ctx.redactor.scrubString(reasonOf(err))}`);
-    }
-  }
-  const plan = planReconciliation(parsed.map((p) => ({ ...p.request, entry: p })));
-  let applied = 0;
-  for (const item of plan.apply) {
-    try {
-      await ctx.apps.requestAppState(item.entry.request, 'reconcile', item.entry.raw);
-      applied++;
-    } catch (err) {
-      ctx.logger.warn({ app: item.appKey, stage: item.stage }, `requested app state from the cloud not applied: ${ctx.redactor.scrubString(reasonOf(err))}`);
-    }
-  }
-  return { ok: true, detail: { listed: entries.length, applied, skipped: plan.skipped.length, invalid, removed } };
+  const { applied, skipped, removed } = await reconcileRequested(ctx.apps, parsed, invalid, (fields, message, err) =>
+    ctx.logger.warn(fields ?? {}, err === undefined ? message : `${message}${ctx.redactor.scrubString(reasonOf(err))}`),
+  );
+  return { ok: true, detail: { listed: entries.length, applied, skipped, invalid, removed } };
 }

@@ -27,7 +27,7 @@ import { isAppState } from '../../machines/app-states.js';
 import { DEFAULT_STUDIO_SESSION_POLICY, type SessionStep, type StudioSessionCommand, type StudioSessionPolicy } from '../../machines/studio-session.js';
 import type { Redactor } from '../log/redactor.js';
 import { UnavailableNetwork, type NetworkService } from '../network/service.js';
-import type { AppsService, PortReport } from './apps-service.js';
+import type { AppsService, PortReport } from '../../apps/service.js';
 import { appStateReports, stateReport } from '../../apps/state-report.js';
 import type { SerializerName } from './autobahn.js';
 import { deviceAuthId } from './cra.js';

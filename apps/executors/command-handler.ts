@@ -12,7 +12,6 @@
 
 import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
-import type { Command } from '../../actors/types.js';
 import type { DockerOp } from '../../machines/app-planner.js';
 import { AppId } from '../../machines/app-id.js';
 import type { AppInbound } from '../../machines/app.js';
@@ -22,7 +21,7 @@ import type { CredentialLookup } from '../credentials.js';
 import { appUploadDir, type AppIdentity } from '../../adapters/docker/naming.js';
 import { removeAppDir } from '../../adapters/docker/app-dirs.js';
 import { EngineError } from '../../adapters/docker/errors.js';
-import { parseDockerCommand, type AppDockerCommand } from './app-commands.js';
+import { dockerCommandOf, type AppDockerCommand, type DockerCommand } from './app-commands.js';
 import { SerialLanes } from './op-queue.js';
 import { appImageRef, buildArchivePathFor, registryHostOf, type AppRuntimeSpec } from './app-image.js';
 import { judgeDisk, type DiskThresholds } from './disk-guard.js';
@@ -108,17 +107,9 @@ export class DockerCommands {
 
   constructor(private readonly deps: DockerCommandDeps) {}
 
-  /** For `system.handle('docker', …)`. */
-  readonly handle = (command: Command, actorId: AppId): void => {
-    const parsed = parseDockerCommand(command);
-    if (!parsed.ok) {
-      this.deps.logger.error({ actor: actorId, command: command.type, error: parsed.error }, 'refused a malformed Docker command');
-      if (parsed.op !== undefined && parsed.opId !== undefined && command.type !== 'docker.cancel') {
-        this.send(actorId, { type: 'OP_FAILED', op: parsed.op, opId: parsed.opId, reason: parsed.error });
-      }
-      return;
-    }
-    this.dispatch(parsed.command, actorId);
+  /** For `system.handle('docker', …)`: the app machine's commands, typed as it emits them. */
+  readonly handle = (command: DockerCommand, actorId: AppId): void => {
+    this.dispatch(dockerCommandOf(command), actorId);
   };
 
   /** Aborts what runs, drops what waits (without answering: the system is going down), refuses more. */
@@ -164,7 +155,16 @@ export class DockerCommands {
   }
 
   private async execute(c: Extract<AppDockerCommand, { kind: 'op' }>, actor: AppId, signal: AbortSignal): Promise<void> {
-    const container = this.deps.engine.containerName(c.app.stage, c.app.appKey, c.app.appName);
+    let container: string;
+    try {
+      container = this.deps.engine.containerName(c.app.stage, c.app.appKey, c.app.appName);
+    } catch (err) {
+      // Only a bug gets here (names are checked where a request enters); the machine still gets its answer.
+      const reason = `docker.${c.op}: ${err instanceof Error ? err.message : String(err)}`;
+      this.deps.logger.error({ actor, op: c.op, opId: c.opId, error: reason }, 'refused a Docker command for an app name Docker cannot use');
+      this.send(actor, { type: 'OP_FAILED', op: c.op, opId: c.opId, reason });
+      return;
+    }
     const t0 = this.deps.now();
     try {
       const result = await this.runOp(c, actor, container, signal);

@@ -72,14 +72,14 @@ test('no engine at start: bounded start, apps from their last reported state, ne
     assert.deepEqual(known, ['RUNNING'], 'the known app starts where it last was');
     assert.match(readFileSync(logFile, 'utf8'), /Docker engine not reachable at start/);
 
-    await link.service.requestAppState(appRequest({ appKey: 6, appName: 'fresh', stage: 'PROD', targetState: 'RUNNING', version: '2.0.0' }), 'studio', {});
+    await link.service.requestAppState(appRequest({ appKey: 6, appName: 'fresh', stage: 'PROD', targetState: 'RUNNING', version: '2.0.0' }), 'studio');
     await waitFor('the fresh app to wait for Docker', () =>
       transitions.some((tr) => tr.actor === 'app:PROD:6' && tr.state === '{"DOWNLOADING":"waitingForEngine"}'),
     );
     assert.deepEqual(reports.filter((r) => r.actor === 'app:PROD:6').map((r) => r.command['state']), ['REMOVED', 'DOWNLOADING']);
     assert.ok(!transitions.some((tr) => tr.actor === 'app:PROD:6' && tr.type === 'OP_FAILED'), 'nothing failed for want of Docker');
     await assert.rejects(
-      link.service.requestAppState(appRequest({ appKey: 7, appName: 'bad name!', stage: 'PROD', targetState: 'RUNNING' }), 'studio', {}),
+      link.service.requestAppState(appRequest({ appKey: 7, appName: 'bad name!', stage: 'PROD', targetState: 'RUNNING' }), 'studio'),
       /request_app_state: field "app_name"/,
     );
   } finally {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ManualClock } from '../../actors/clock.js';
 import { LogBatcher, dropMarker } from '../../apps/log-batcher.js';
-import type { LogBatch } from '../../adapters/wamp/apps-service.js';
+import type { LogBatch } from '../../apps/service.js';
 
 const SETTINGS = { batchIntervalMs: 200, maxBatchBytes: 4096, maxBufferBytes: 16384 };
 

@@ -21,7 +21,7 @@ import { AppId } from '../../machines/app-id.js';
 import type { Json } from '../../actors/types.js';
 import type { Stage } from '../../machines/app-states.js';
 import { STUDIO_STORAGE, StudioOutbox } from '../../adapters/wamp/outbox.js';
-import type { ReportFields } from '../../adapters/wamp/apps-service.js';
+import type { ReportFields } from '../../apps/service.js';
 import { appStateReports } from '../../apps/state-report.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };

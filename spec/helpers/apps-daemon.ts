@@ -22,7 +22,7 @@ import { createLogger } from '../../adapters/log/logger.js';
 import { Redactor } from '../../adapters/log/redactor.js';
 import { AppsLink } from '../../apps/apps-link.js';
 import type { AppsSettings } from '../../apps/config.js';
-import type { AppStateRequest } from '../../adapters/wamp/apps-service.js';
+import type { AppStateRequest } from '../../apps/service.js';
 import { minimalRequest } from '../../apps/internal-request.js';
 import { drainProgress, makeTgz, waitFor, type DockerPeer } from './docker-peer.js';
 import { everyStudioCommand } from './studio-recorder.js';
@@ -161,7 +161,7 @@ export async function startAppsDaemon(peer: DockerPeer, opts: AppsDaemonOptions 
       await waitFor(`${actor} to report ${state} (so far: ${reports(actor).join(' → ')})`, () => reports(actor).at(-1) === state, timeoutMs);
       return reports(actor);
     },
-    request: (r) => link.service.requestAppState(appRequest(r), 'studio', {}),
+    request: (r) => link.service.requestAppState(appRequest(r), 'studio'),
     async stop() {
       if (stopped) return;
       stopped = true;

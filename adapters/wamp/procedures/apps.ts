@@ -15,7 +15,7 @@ export function appProcedures(deps: ProcedureDeps): ProcedureDef[] {
         const fromArgs = Object.keys(kwargs).length === 0 && isObj(args[0]);
         const raw = fromArgs ? (args[0] as Record<string, unknown>) : kwargs;
         const request = parseAppStateRequest(raw, fromArgs ? 'args[0].' : '');
-        await deps.apps.requestAppState(request, 'studio', raw);
+        await deps.apps.requestAppState(request, 'studio');
         return result();
       },
     },

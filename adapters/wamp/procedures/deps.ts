@@ -1,7 +1,7 @@
 // What the device procedures need from the rest of the studio link.
 import type { Clock } from '../../../actors/clock.js';
 import type { Logger } from 'pino';
-import type { AppsService } from '../apps-service.js';
+import type { AppsService } from '../../../apps/service.js';
 import type { FileTransfers } from '../file-transfer.js';
 import type { NetworkService } from '../../network/service.js';
 import type { SystemAdapter } from '../system-adapter.js';

@@ -10,7 +10,7 @@ import { builtinMachines } from '../../../machines/registry.js';
 import { createLogger } from '../../../adapters/log/logger.js';
 import { Redactor } from '../../../adapters/log/redactor.js';
 import type { FlockConfig } from '../../../config/flock.js';
-import type { AppsService } from '../../../adapters/wamp/apps-service.js';
+import type { AppsService } from '../../../apps/service.js';
 import type { SerializerName } from '../../../adapters/wamp/autobahn.js';
 import { StudioLink, type StudioLinkOptions } from '../../../adapters/wamp/studio-link.js';
 import type { Link } from '../../../actors/link.js';

@@ -14,7 +14,7 @@ import type {
   PortReport,
   RegistryAuthSource,
   RequestOrigin,
-} from '../../../adapters/wamp/apps-service.js';
+} from '../../../apps/service.js';
 import type { ContainerTerminal } from '../../../adapters/docker/terminal-exec.js';
 import type { PowerAction, StartedCommand, SystemAdapter, CommandRun } from '../../../adapters/wamp/system-adapter.js';
 

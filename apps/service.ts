@@ -1,11 +1,11 @@
-// The boundary between the studio link (this folder) and the apps link (app
-// actors, Docker command handlers, the apps projection, log history). The
-// studio link validates what arrives over WAMP and calls these; the apps link
-// owns everything Docker. `engine-apps-service.ts` is an interim
-// implementation on the Docker adapter layer until the apps link ships its own.
-import type { AppState, Stage } from '../../machines/app-states.js';
-import type { Json } from '../../actors/types.js';
-import type { ContainerTerminal } from '../docker/terminal-exec.js';
+// What the app domain offers the studio link: the service it calls and the
+// typed values it passes. The studio link (adapters/wamp/) translates WAMP
+// payloads to and from these and checks their wire shape; the app domain owns
+// everything Docker. It is declared here, by the domain, so the domain depends
+// on no link and a second caller (a CLI, a test) speaks the same types.
+import type { AppState, Stage } from '../machines/app-states.js';
+import type { Json } from '../actors/types.js';
+import type { ContainerTerminal } from '../adapters/docker/terminal-exec.js';
 
 /** A registry login from `docker_credentials`. Secret: never journal or log it. */
 export interface DockerCredential {
@@ -134,11 +134,10 @@ export interface AppsService {
    * new, and keeps the payload's rich parts (environment, compose, ports,
    * credentials) where the Docker handlers find them. Origin `reconcile` is a
    * resync. Returns when the request is journaled; the transition runs on.
-   * `raw` is the payload as received (in memory only: it holds credentials),
-   * for checks of its own (environment names, ports); a rejected field is an
+   * A field the app domain rejects (an environment name, a port) is an
    * InvalidAppRequest whose message names it.
    */
-  requestAppState(request: AppStateRequest, origin: RequestOrigin, raw: Record<string, unknown>): Promise<void>;
+  requestAppState(request: AppStateRequest, origin: RequestOrigin): Promise<void>;
   /** For `update_app_on_device`; undefined for an app the apps link does not know. */
   reportFields(stage: Stage, appKey: string): ReportFields | undefined;
   /** `list_containers`: Docker's container list (all containers), as Docker returns it. */
