@@ -93,6 +93,23 @@ test('events for unknown actors are journaled, not dispatched, and lose nothing'
   assert.equal(journal.records[0]!.state, null);
 });
 
+test('a note (the journal recovering itself) is journaled like an event for nobody, without the stray-event warning, and replays', () => {
+  const journal = new MemoryJournal();
+  const warnings: string[] = [];
+  const system = new ActorSystem<LooseCatalog>({ journal, clock: new ManualClock(7), registry: builtinMachines(), random: () => 0.5, run: 'r', logger: { warn: (_o, m) => void warnings.push(m ?? ''), error() {} } });
+  system.note('journal', 'store', 'JOURNAL_RECOVERED', { kind: 'corrupt', detail: 'quarantined', path: null });
+  system.send('ghost', 'wamp', 'HELLO', {});
+  assert.deepEqual(
+    journal.records.map((r) => [r.actor, r.source, r.type, r.payload, r.state]),
+    [
+      ['journal', 'store', 'JOURNAL_RECOVERED', { kind: 'corrupt', detail: 'quarantined', path: null }, null],
+      ['ghost', 'wamp', 'HELLO', {}, null],
+    ],
+  );
+  assert.deepEqual(warnings, ['event for an unknown actor; journaled, not dispatched'], 'only the stray event is worth a warning');
+  assert.equal(replayRecords(journal.records, { registry: builtinMachines() }).verdict, 'reproduced');
+});
+
 test('timers of a live system run on the real clock and are journaled as clock events; close leaves none', async () => {
   const journal = new MemoryJournal();
   const clock = new SystemClock();
