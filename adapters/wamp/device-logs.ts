@@ -5,13 +5,18 @@
 // They are read in 1 MiB chunks: each chunk waits its turn in an event loop
 // that may be busy with the studio link, and with the 64 KiB default a query
 // over a 20 MiB log took 320 turns, over 30 s in the loaded daemon fuzz test.
+// A query reads every file whatever its tail, so at most `maxQueries` read at
+// once; one more is answered at once with wamp.error.canceled. Unbounded,
+// callers that did not wait piled up 22 whole-log reads that slowed each
+// other past their callers' patience (and could pin the device's CPU).
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DEFAULT_BACKUPS } from '../log/rotating-file.js';
+import { DeviceApiError, WAMP_ERRORS } from './errors.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-export const DEVICE_LOG_LIMITS = { defaultTail: 300, maxLines: 5000, maxBytes: 4 * 1024 * 1024 } as const;
+export const DEVICE_LOG_LIMITS = { defaultTail: 300, maxLines: 5000, maxBytes: 4 * 1024 * 1024, maxQueries: 2 } as const;
 
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -111,4 +116,31 @@ export async function queryDeviceLogs(logFile: string, q: DeviceLogQuery, nowMs:
     device_time: new Date(nowMs).toISOString(),
     ...(oldest !== undefined ? { oldest_available: new Date(oldest * 1000).toISOString() } : {}),
   };
+}
+
+/** query_device_logs for one log file, at most `maxQueries` reading at a time. */
+export class DeviceLogQueries {
+  private reading = 0;
+
+  constructor(
+    private readonly logFile: string,
+    private readonly maxQueries: number = DEVICE_LOG_LIMITS.maxQueries,
+  ) {}
+
+  /** Throws DeviceApiError (canceled, kwargs.limit) when `maxQueries` are already reading. */
+  async query(q: DeviceLogQuery, nowMs: number): Promise<DeviceLogResult> {
+    if (this.reading >= this.maxQueries) {
+      throw new DeviceApiError(
+        WAMP_ERRORS.canceled,
+        `query_device_logs: ${this.maxQueries} queries are already reading the device log (the limit); ask again once one has answered`,
+        { limit: this.maxQueries },
+      );
+    }
+    this.reading++;
+    try {
+      return await queryDeviceLogs(this.logFile, q, nowMs);
+    } finally {
+      this.reading--;
+    }
+  }
 }
