@@ -60,6 +60,42 @@ test('query_device_logs over many lines keeps only the tail in memory and answer
   }
 });
 
+test('query_device_logs reads backwards across chunk boundaries: multi-byte characters, CRLF, blank lines and a last line without a newline come out whole', async () => {
+  const dir = tmp();
+  try {
+    const log = join(dir, 'reagent.log');
+    // 3 files of ~1.3 MiB each, so lines straddle the 1 MiB chunks and the files.
+    const all: string[] = [];
+    let n = 0;
+    for (const file of [`${log}.2`, `${log}.1`, log]) {
+      let text = '';
+      let bytes = 0;
+      while (bytes < 1.3 * 1024 * 1024) {
+        const msg = `m${n} ${'é€😀x'.repeat(n % 97)}`;
+        const l = line(n % 3 === 0 ? 'warn' : 'info', new Date(1_700_000_000_000 + n * 1000).toISOString(), msg);
+        all.push(l);
+        const piece = l + (n % 5 === 0 ? '\r\n' : '\n') + (n % 7 === 0 ? '\n' : '');
+        text += piece;
+        bytes += Buffer.byteLength(piece);
+        n++;
+      }
+      writeFileSync(file, file === log ? text.replace(/\r?\n+$/, '') : text);
+    }
+    const now = Date.now();
+    const r = await queryDeviceLogs(log, { tail: DEVICE_LOG_LIMITS.maxLines }, now);
+    assert.deepEqual(r.lines, all.slice(-DEVICE_LOG_LIMITS.maxLines));
+    assert.equal(r.truncated, true);
+    assert.equal(r.oldest_available, new Date(1_700_000_000_000).toISOString());
+    const warn = await queryDeviceLogs(log, { tail: 10, level: 'warn' }, now);
+    assert.deepEqual(warn.lines, all.filter((l) => JSON.parse(l).level === 'warn').slice(-10));
+    const everything = await queryDeviceLogs(log, { tail: DEVICE_LOG_LIMITS.maxLines, since: (1_700_000_000_000 + (n - 100) * 1000) / 1000 }, now);
+    assert.deepEqual(everything.lines, all.slice(-100));
+    assert.equal(everything.truncated, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('query_device_logs: at most two read the log at once; a third is answered at once with canceled, and a query after them reads again', async () => {
   const dir = tmp();
   try {
