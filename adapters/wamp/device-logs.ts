@@ -3,9 +3,9 @@
 // backwards from the newest line, in 1 MiB chunks, and reading stops once the
 // tail is found (and one match more, which says it is truncated): a query
 // costs about its tail whatever the size of the files, and only a filter that
-// matches little reads far. Reading 300 MiB of rotated logs from the start for
-// each query, in 64 KiB chunks that each waited a turn of the busy daemon's
-// event loop, took over 30 s under load in the daemon fuzz test.
+// matches little reads far. Reading every file from the start for each query,
+// in 64 KiB chunks that each waited a turn of the busy daemon's event loop,
+// took over 30 s for a 20 MiB log under load in the daemon fuzz test.
 // A query may still read every file, so at most `maxQueries` read at once;
 // one more is answered at once with wamp.error.canceled. Unbounded, callers
 // that did not wait piled up 22 whole-log reads that slowed each other past
