@@ -4,6 +4,11 @@
 // (`wamp.2.json`, `wamp.2.msgpack`), turns frames into WAMP messages for
 // autobahn's Session, and exposes WebSocket ping/pong, which the connection
 // statechart drives (`wamp.ping` -> PONG) to find a link that died silently.
+// Any frame that arrives after a ping answers it as a pong would: a router
+// sends its pong behind whatever it already queued for us, and while we work
+// through a backlog of megabytes that pong can come later than two ping
+// intervals, although the link is plainly delivering. Dropping such a link
+// cost the session and every call in flight on it.
 // A frame that cannot be decoded, fails the message gate, or makes a handler
 // throw is refused alone (`onRefused`); the session goes on.
 import { isIP } from 'node:net';
@@ -42,6 +47,7 @@ export interface WampTransport {
   ping(): void;
   /** Fires once, however the socket ended. */
   onClosed(listener: (info: CloseInfo) => void): void;
+  /** Once per ping: on its pong, or on the first frame from the router after it, whichever comes first. */
   onPong(listener: () => void): void;
   /** Closing handshake with a timeout; `terminate` drops the socket at once. */
   close(code?: number, reason?: string): void;
@@ -87,6 +93,12 @@ export function openTransport(opts: TransportOptions): WampTransport {
   let localReason: string | null = null;
   const closeListeners: Array<(info: CloseInfo) => void> = [];
   const pongListeners: Array<() => void> = [];
+  let pingOutstanding = false;
+  const alive = () => {
+    if (!pingOutstanding) return;
+    pingOutstanding = false;
+    for (const l of pongListeners) l();
+  };
   const gate = new MessageGate();
   const refuse = (reason: string, message: WampMessage | null) => {
     try {
@@ -162,6 +174,8 @@ export function openTransport(opts: TransportOptions): WampTransport {
   opened.catch(() => {});
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
+    // Before anything can refuse it: even a frame we drop shows the link is delivering.
+    alive();
     if (!codec) return;
     let message: WampMessage;
     try {
@@ -185,9 +199,7 @@ export function openTransport(opts: TransportOptions): WampTransport {
       refuse(`the WAMP client failed on it: ${(err as Error).message}`, message);
     }
   });
-  ws.on('pong', () => {
-    for (const l of pongListeners) l();
-  });
+  ws.on('pong', alive);
   // Without a listener `ws` throws; the reason reaches us through 'close' (1006).
   let lastError: string | null = null;
   ws.on('error', (err: Error) => {
@@ -205,7 +217,9 @@ export function openTransport(opts: TransportOptions): WampTransport {
     opened,
     serializer: () => codec?.name ?? null,
     ping() {
-      if (ws.readyState === WebSocket.OPEN) ws.ping();
+      if (ws.readyState !== WebSocket.OPEN) return;
+      pingOutstanding = true;
+      ws.ping();
     },
     onClosed(listener) {
       if (closedInfo) listener(closedInfo);

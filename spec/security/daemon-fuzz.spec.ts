@@ -87,7 +87,9 @@ function logLines(file: string): Array<Record<string, unknown>> {
     });
 }
 
-test('fuzz: the built daemon under hostile WAMP frames and gateway packets stays up, bounded and answering', { timeout: 240_000 }, async (t) => {
+// The time bound only catches a hang: the run takes ~100 s at load 4-9 on 2 cores and
+// up to ~270 s at load 15; what the daemon must do is bounded by each call's 30 s.
+test('fuzz: the built daemon under hostile WAMP frames and gateway packets stays up, bounded and answering', { timeout: 480_000 }, async (t) => {
   const seed = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
   t.diagnostic(`FUZZ_SEED=${seed}`);
   const dir = tempDir('reagent-fuzz-');
@@ -222,12 +224,13 @@ test('fuzz: the built daemon under hostile WAMP frames and gateway packets stays
       `frames: ${CALLS} calls (${replies.result} results, ${replies.error} errors, ${replies.closed} closed by the router, ${replies.timeout} unanswered) + ${injected} raw; ` +
         `${packets.length} gateway packets, ${gateway.received.length} back; peak RSS ${peakRss.toFixed(0)} MiB (idle ${idleRss.toFixed(0)}), peak descriptors ${peakFds} (idle ${idleFds})`,
     );
+    // First: a lost session also loses the calls in flight on it and the frames injected meanwhile.
+    assert.equal(backend.callsTo('wamp.session.add_testament').length, 1, 'the studio session was never lost');
     assert.ok(total >= Math.min(10_000, CALLS + RAW_FRAMES), `${total} WAMP frames`);
     assert.equal(replies.timeout, 0, 'every call got a result or an error');
     assert.ok(replies.result + replies.error >= CALLS * 0.99, `answered by the daemon: ${replies.result + replies.error} of ${CALLS}`);
     assert.equal(canaries, Math.floor(CALLS / 1000));
     assert.ok(hs.ok, 'the device API still answers');
-    assert.equal(backend.callsTo('wamp.session.add_testament').length, 1, 'the studio session was never lost');
     assert.ok(streamHeld && gateway.streams === 1, `the gateway stream was never lost (${gateway.streams} streams)`);
     assert.deepEqual(usable.filter((s) => !answered().has(s)), [], 'every usable AgentSessionOpen was answered');
     assert.ok(peakRss < RSS_BOUND_MIB, `peak RSS ${peakRss.toFixed(0)} MiB`);

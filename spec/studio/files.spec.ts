@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../actors/clock.js';
-import { queryDeviceLogs } from '../../adapters/wamp/device-logs.js';
+import { DEVICE_LOG_LIMITS, DeviceLogQueries, queryDeviceLogs } from '../../adapters/wamp/device-logs.js';
 import { FileTransfers, type TransferProgress } from '../../adapters/wamp/file-transfer.js';
 import { DeviceApiError } from '../../adapters/wamp/errors.js';
 
@@ -55,6 +55,72 @@ test('query_device_logs over many lines keeps only the tail in memory and answer
     assert.equal(r.returned, 5000);
     assert.equal(JSON.parse(r.lines[0]!).msg, 'm45000');
     assert.equal(JSON.parse(r.lines.at(-1)!).msg, 'm49999');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('query_device_logs reads backwards across chunk boundaries: multi-byte characters, CRLF, blank lines and a last line without a newline come out whole', async () => {
+  const dir = tmp();
+  try {
+    const log = join(dir, 'reagent.log');
+    // 3 files of ~1.3 MiB each, so lines straddle the 1 MiB chunks and the files.
+    const all: string[] = [];
+    let n = 0;
+    for (const file of [`${log}.2`, `${log}.1`, log]) {
+      let text = '';
+      let bytes = 0;
+      while (bytes < 1.3 * 1024 * 1024) {
+        const msg = `m${n} ${'é€😀x'.repeat(n % 97)}`;
+        const l = line(n % 3 === 0 ? 'warn' : 'info', new Date(1_700_000_000_000 + n * 1000).toISOString(), msg);
+        all.push(l);
+        const piece = l + (n % 5 === 0 ? '\r\n' : '\n') + (n % 7 === 0 ? '\n' : '');
+        text += piece;
+        bytes += Buffer.byteLength(piece);
+        n++;
+      }
+      writeFileSync(file, file === log ? text.replace(/\r?\n+$/, '') : text);
+    }
+    const now = Date.now();
+    const r = await queryDeviceLogs(log, { tail: DEVICE_LOG_LIMITS.maxLines }, now);
+    assert.deepEqual(r.lines, all.slice(-DEVICE_LOG_LIMITS.maxLines));
+    assert.equal(r.truncated, true);
+    assert.equal(r.oldest_available, new Date(1_700_000_000_000).toISOString());
+    const warn = await queryDeviceLogs(log, { tail: 10, level: 'warn' }, now);
+    assert.deepEqual(warn.lines, all.filter((l) => JSON.parse(l).level === 'warn').slice(-10));
+    const everything = await queryDeviceLogs(log, { tail: DEVICE_LOG_LIMITS.maxLines, since: (1_700_000_000_000 + (n - 100) * 1000) / 1000 }, now);
+    assert.deepEqual(everything.lines, all.slice(-100));
+    assert.equal(everything.truncated, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('query_device_logs: at most two read the log at once; a third is answered at once with canceled, and a query after them reads again', async () => {
+  const dir = tmp();
+  try {
+    const log = join(dir, 'reagent.log');
+    writeFileSync(log, [line('info', '2024-05-01T10:00:00.000Z', 'a'), line('warn', '2024-05-01T11:00:00.000Z', 'b')].join('\n') + '\n');
+    const queries = new DeviceLogQueries(log);
+    assert.equal(DEVICE_LOG_LIMITS.maxQueries, 2);
+    const now = Date.parse('2024-05-01T13:00:00Z');
+    // Neither of the first two has read a byte when the third asks: the bound, not timing, decides.
+    const first = queries.query({ tail: 300 }, now);
+    const second = queries.query({ tail: 300, level: 'warn' }, now);
+    await assert.rejects(queries.query({ tail: 300 }, now), (err: unknown) => {
+      assert.ok(err instanceof DeviceApiError);
+      assert.equal(err.uri, 'wamp.error.canceled');
+      assert.deepEqual(err.kwargs, { limit: 2 });
+      assert.match(err.message, /2 queries are already reading the device log/);
+      return true;
+    });
+    assert.equal((await first).returned, 2);
+    assert.equal((await second).returned, 1);
+    assert.equal((await queries.query({ tail: 1 }, now)).returned, 1);
+    // A read that fails gives its place back too: the second failure is the read's again, not the bound.
+    const broken = new DeviceLogQueries(mkdirSync(join(dir, 'a-directory'), { recursive: true })!, 1);
+    await assert.rejects(broken.query({ tail: 1 }, now), /EISDIR/);
+    await assert.rejects(broken.query({ tail: 1 }, now), /EISDIR/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

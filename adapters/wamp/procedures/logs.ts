@@ -1,7 +1,7 @@
 // Logs: get_app_log_history, query_app_logs (the apps link answers both) and
 // query_device_logs (the agent's own rotated JSON log).
 import { NamingError, validateContainerName } from '../../docker/naming.js';
-import { DEVICE_LOG_LIMITS, LEVELS, queryDeviceLogs, type Level } from '../device-logs.js';
+import { DEVICE_LOG_LIMITS, DeviceLogQueries, LEVELS, type Level } from '../device-logs.js';
 import { result, type ProcedureDef } from '../device-api.js';
 import { parseWindow } from '../time-window.js';
 import { fail, firstArgObject, optionalBool, toUint, type Obj } from '../validate.js';
@@ -27,6 +27,7 @@ function count(o: Obj, key: string, fallback: number, max: number): number {
 }
 
 export function logProcedures(deps: ProcedureDeps): ProcedureDef[] {
+  const deviceLogs = new DeviceLogQueries(deps.logFile);
   return [
     {
       name: 'get_app_log_history',
@@ -70,7 +71,7 @@ export function logProcedures(deps: ProcedureDeps): ProcedureDef[] {
           ...(level ? { level } : {}),
           ...parseWindow(o, 'args[0].', now),
         };
-        return result([await queryDeviceLogs(deps.logFile, q, now)]);
+        return result([await deviceLogs.query(q, now)]);
       },
     },
   ];
