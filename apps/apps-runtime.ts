@@ -48,6 +48,7 @@ import { legacyEnv, portsJson, specFromPayload, validateRequest, type ValidatedR
 import { assignHostPorts, reportedPorts } from './ports.js';
 import { MemorySecretStore, type SecretStore } from '../adapters/store/secret-store.js';
 import type { RequestEventPayload } from './request.js';
+import type { RequestDomainFields } from '../machines/app-request.js';
 import { appCredentials } from './app-credential.js';
 import { minimalRequest } from './internal-request.js';
 import { DiskWatch } from './disk-watch.js';
@@ -526,14 +527,16 @@ export class AppsRuntime implements AppsService {
    * reset), on the app's stored request so its spec stays as it was. Queued
    * like the studio's requests.
    */
-  private internalRequest(app: AppIdentity, target: AppState, mark: { [key: string]: Json }): Promise<void> {
+  private internalRequest(app: AppIdentity, target: AppState, mark: Pick<RequestDomainFields, 'unlisted' | 'transferFailed'>): Promise<void> {
     const actorId = AppId.format(app.stage, app.appKey);
     const row = this.projection.get(app.appKey, app.stage);
     const spec = this.specs.get(actorId) ?? (row ? specFromPayload(row.payload, this.settings.registry, this.secrets.appEnv(actorId)) : this.specFromProjection(actorId));
     let event: RequestEventPayload;
-    if (row) {
-      event = { ...(row.payload as RequestEventPayload), target, requestId: randomUUID(), ...mark };
+    const stored = row?.payload;
+    if (stored?.spec !== undefined && stored.appName !== undefined) {
+      event = { ...stored, appName: stored.appName, spec: stored.spec, target, requestId: randomUUID(), ...mark };
     } else {
+      // no stored request, or one stored without the domain's fields: the agent's minimal one
       const v = validateRequest(minimalRequest(app, target), this.settings.registry, { requestId: randomUUID() });
       if (!v.ok) return Promise.reject(new Error(v.error));
       event = { ...v.request.event, ...mark };

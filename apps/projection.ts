@@ -14,6 +14,7 @@ import type { QueryResult } from 'node-sqlite3-wasm';
 import type { LinkStorage } from '../adapters/store/link-storage.js';
 import type { Json } from '../actors/types.js';
 import { isAppState, type AppState } from '../machines/app-states.js';
+import { readRequestPayload, type RequestEventFields } from '../machines/app-request.js';
 import { parseStage, validateAppKey, validateAppName, type Stage } from '../adapters/docker/naming.js';
 
 export interface AppRequestRow {
@@ -22,8 +23,8 @@ export interface AppRequestRow {
   appName: string;
   target: AppState;
   version: string | null;
-  /** The REQUEST payload, minus what belongs to one delivery (requestId, resync, cancel). */
-  payload: { [key: string]: Json };
+  /** The REQUEST payload, minus what belongs to one delivery (requestId, resync, cancel); checked when read back. */
+  payload: RequestEventFields;
   /** The state last reported by the app's statechart, and the version it reported. */
   state: AppState | null;
   stateVersion: string | null;
@@ -45,12 +46,18 @@ export class AppRequestsProjection {
 
   /** Records a REQUEST event (its journal seq) as the app's standing request; written with that event. */
   upsertRequest(appKey: string, stage: Stage, payload: { [key: string]: Json }, seq: number): void {
-    const target = payload['target'];
-    if (!isAppState(target)) return;
-    const appName = typeof payload['appName'] === 'string' ? payload['appName'] : '';
-    const stored: { [key: string]: Json } = {};
-    for (const [k, v] of Object.entries(payload)) if (!DELIVERY_KEYS.has(k)) stored[k] = v;
-    const version = typeof payload['version'] === 'string' ? payload['version'] : null;
+    const kept: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(payload)) if (!DELIVERY_KEYS.has(k)) kept[k] = v;
+    let stored: RequestEventFields;
+    try {
+      stored = readRequestPayload(kept);
+    } catch {
+      // a replayed record the app statechart refuses too (it reports the request failed); no standing request
+      return;
+    }
+    const { target } = stored;
+    const appName = stored.appName ?? '';
+    const version = stored.version ?? null;
     const json = JSON.stringify(stored);
     const before = this.get(appKey, stage);
     this.written.set(rowKey(appKey, stage), {
@@ -127,15 +134,14 @@ function decode(row: QueryResult): AppRequestRow | undefined {
   const target = row['target'];
   const state = row['state'];
   if (!isAppState(target)) throw new Error(`target ${JSON.stringify(target)} is not an app state`);
-  const payload: unknown = JSON.parse(String(row['payload']));
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new Error('payload is not a JSON object');
+  const payload = readRequestPayload(JSON.parse(String(row['payload'])));
   return {
     appKey: validateAppKey(row['app_key']),
     stage: parseStage(row['stage']),
     appName: validateAppName(row['app_name']),
     target,
     version: typeof row['version'] === 'string' ? row['version'] : null,
-    payload: payload as { [key: string]: Json },
+    payload,
     state: isAppState(state) ? state : null,
     stateVersion: typeof row['state_version'] === 'string' ? row['state_version'] : null,
     updatedSeq: Number(row['updated_seq']),

@@ -9,9 +9,9 @@
 // adapter needs to run the app (registry, environment, ports).
 
 import type { Json } from '../actors/types.js';
-import { APP_STATES, isAppState, type AppState } from '../machines/app-states.js';
+import type { AppRequestPayload, RequestSpecPayload } from '../machines/app-request.js';
 import { AppId } from '../machines/app-id.js';
-import { NamingError, parseStage, validateAppKey, validateAppName, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
+import { NamingError, validateAppName, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
 import type { AppRuntimeSpec } from './executors/app-image.js';
 import type { PortSpec } from '../adapters/docker/containers.js';
 import type { RegistryCredentials } from '../adapters/docker/types.js';
@@ -25,42 +25,9 @@ export interface RegistryDefaults {
   repository: string;
 }
 
-/** The REQUEST event payload: journaled, and the source of the `app_requests` projection. */
-export interface RequestEventPayload {
-  [key: string]: Json | undefined;
-  target: AppState;
-  version?: string;
-  newestVersion?: string;
-  requestUpdate?: boolean;
-  cancel?: boolean;
-  requestId?: string;
-  resync?: boolean;
-  appName: string;
-  spec: RequestSpecPayload & {
-    /** A compose app's file; not a secret (its `${VAR}`s come from the environment). */
-    compose?: ComposeSpec;
-  };
-  /** Keys `update_app_on_device` echoes back to the studio. */
-  report: { device_to_app_key: Json; requestor_account_key: Json; release_key: Json };
-  /** Registry hosts that in-memory `docker_credentials` were given for; never the credentials. */
-  registryLogins?: string[];
-  /** `app_cred_epoch` (§1.3): the epoch in APP_AUTH_ID/SECRET; 0 or absent is read as 1. */
-  appCredEpoch?: number;
-  /** `device_owner_account_key`: a PROD app's registry token is asked for on its behalf (§2). */
-  deviceOwnerAccountKey?: number;
-  /** Removed because a successful `get_requested_app_states` no longer listed it (§3 OnConnect). */
-  unlisted?: boolean;
-}
-
-/** The runtime spec as journaled: environment variable names and the fingerprint of their values, never the values. */
-export type RequestSpecPayload = {
-  registry: string;
-  repository: string;
-  envNames: string[];
-  /** `sha256:…` of the sorted NAME=value lines with the device's salt; absent for an empty environment. */
-  envFingerprint?: string;
-  ports: Array<{ [key: string]: Json }>;
-};
+/** The REQUEST event payload: journaled, and the source of the `app_requests` projection (declared in machines/). */
+export type RequestEventPayload = AppRequestPayload;
+export type { RequestSpecPayload };
 
 export interface ValidatedRequest {
   app: AppIdentity;
@@ -233,11 +200,9 @@ function keyJson(v: number | string | null): Json {
  */
 export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults, opts: RequestOptions = {}): RequestResult {
   try {
-    if (typeof req !== 'object' || req === null) throw new Error(`expected a request object, got ${describe(req)}`);
-    const appKey = named('app_key', () => validateAppKey(req.appKey));
+    // app_key, stage and target_state are typed (checked at the boundary, or built from typed data);
+    // the name becomes a container name and a path, and not every caller is the wire parser.
     const appName = named('app_name', () => validateAppName(req.appName));
-    const stage = named('stage', () => parseStage(req.stage));
-    if (!isAppState(req.targetState)) throw new FieldError('target_state', `one of ${APP_STATES.join(', ')}`, req.targetState);
     const version = optionalTag('version', req.version) ?? optionalTag('present_version', req.presentVersion);
     const newestVersion = optionalTag('newest_version', req.newestVersion);
     const requestUpdate = optionalBool('request_update', req.requestUpdate);
@@ -275,8 +240,8 @@ export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults
         ? { deviceOwnerAccountKey: req.deviceOwnerAccountKey }
         : {}),
     };
-    const app: AppIdentity = { appKey, stage, appName };
-    return { ok: true, request: { app, actorId: AppId.format(stage, appKey), event, spec, credentials } };
+    const app: AppIdentity = { appKey: String(req.appKey), stage: req.stage, appName };
+    return { ok: true, request: { app, actorId: AppId.format(req.stage, app.appKey), event, spec, credentials } };
   } catch (err) {
     return { ok: false, error: `request_app_state: ${(err as Error).message}` };
   }

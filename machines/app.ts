@@ -28,6 +28,7 @@
 //   issued again (the Reagent failed or canceled it on a blip).
 import { assign, enqueueActions, setup } from 'xstate';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { RequestEventFields } from './app-request.js';
 import { APP_STATES, CANCELABLE_STATES, OPERATION_STATES, isAppState, isStage, type AppState, type Stage } from './app-states.js';
 import {
   planTransition,
@@ -81,24 +82,8 @@ type Stamp = { at: number; rand: number };
 /** What adapters send. Payloads are JSON; the machine reads every field defensively. */
 /** What adapters send (no runtime stamp). */
 export type AppInbound =
-  | {
-      type: 'REQUEST';
-      /** A wire state; transient names mean where they lead (TransientToActualState). */
-      target: string;
-      version?: string;
-      newestVersion?: string;
-      requestUpdate?: boolean;
-      /** Abort a cancelable operation in flight first (the Reagent's `cancel_transition`). */
-      cancel?: boolean;
-      requestId?: string;
-      /** A re-statement of the stored request (boot projection, reconnect sync), not a user action. */
-      resync?: boolean;
-      /**
-       * The app domain's own fields ride along on the journaled REQUEST (its
-       * projection is built from them: apps' RequestEventPayload); the machine reads none.
-       */
-      [domain: string]: unknown;
-    }
+  /** One declaration, machines/app-request.ts; replayed records are still read defensively (parseRequest). */
+  | ({ type: 'REQUEST' } & RequestEventFields)
   /** `containerId`: for `run`, the container it created (engine facts about others are then ignored). */
   | { type: 'OP_SUCCEEDED'; op: DockerOp; opId?: number; containerId?: string }
   | { type: 'OP_FAILED'; op: DockerOp; opId?: number; reason: string }

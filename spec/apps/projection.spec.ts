@@ -126,7 +126,7 @@ test('a state report made in the turn of a REQUEST carries that request, and com
   const releaseOf = (stage: Stage, appKey: string): ReportFields | undefined => {
     const row = projection.get(appKey, stage);
     if (!row) return undefined;
-    const release = row.payload['release'];
+    const release = row.payload.deviceOwnerAccountKey;
     return { device_to_app_key: null, requestor_account_key: null, release_key: typeof release === 'number' ? release : null, request_update: false, release_build: false, updateStatus: '' };
   };
   // subscribed before the projection's listener on purpose: the report must still see the REQUEST of its turn
@@ -144,7 +144,7 @@ test('a state report made in the turn of a REQUEST carries that request, and com
   const id = AppId.format('PROD', '7');
   system.spawn(id, 'app', { appKey: '7', appName: 'web', stage: 'PROD', version: '1.0.0', initial: 'PRESENT', policy: DEFAULT_APP_POLICY });
   await system.flush();
-  system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1', release: 42 });
+  system.send(id, 'apps', 'REQUEST', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'q1', deviceOwnerAccountKey: 42 });
   assert.equal(journal.connection.get('SELECT 1 AS x FROM app_requests'), null, 'nothing written before the commit');
   assert.deepEqual(outbox.pending().map((r) => r.report.state), ['PRESENT']);
   await system.flush();
