@@ -134,11 +134,16 @@ function decode(row: QueryResult): AppRequestRow | undefined {
   const target = row['target'];
   const state = row['state'];
   if (!isAppState(target)) throw new Error(`target ${JSON.stringify(target)} is not an app state`);
-  const payload = readRequestPayload(JSON.parse(String(row['payload'])));
+  const appKey = validateAppKey(row['app_key']);
+  const stage = parseStage(row['stage']);
+  const appName = validateAppName(row['app_name']);
+  // The row's target column is the standing one (payloads written before link storage may lack it).
+  const raw: unknown = JSON.parse(String(row['payload']));
+  const payload = readRequestPayload(typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, target } : raw);
   return {
-    appKey: validateAppKey(row['app_key']),
-    stage: parseStage(row['stage']),
-    appName: validateAppName(row['app_name']),
+    appKey,
+    stage,
+    appName,
     target,
     version: typeof row['version'] === 'string' ? row['version'] : null,
     payload,

@@ -37,7 +37,7 @@ test('standing requests: upsert, reported state, delete, and they survive a reop
   const j = tempJournal(t);
   let journal = j.open();
   let p = new AppRequestsProjection(journal.storage('apps', APPS_STORAGE));
-  p.upsertRequest('7', 'PROD', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'r1', resync: true, cancel: false, spec: { env: { A: '1' } } }, 10);
+  p.upsertRequest('7', 'PROD', { target: 'RUNNING', appName: 'web', version: '1.0.0', requestId: 'r1', resync: true, cancel: false, spec: { registry: 'r/', repository: 'p/', ports: [], env: { A: '1' } } }, 10);
   p.noteState('7', 'PROD', 'RUNNING', '1.0.0');
   p.upsertRequest('8', 'DEV', { target: 'BUILT', appName: 'dev' }, 11);
   p.upsertRequest('7', 'PROD', { target: 'PRESENT', appName: 'web', version: '1.0.0' }, 12);
@@ -57,6 +57,12 @@ test('standing requests: upsert, reported state, delete, and they survive a reop
   const damaged: string[] = [];
   assert.deepEqual(p.all((_row, why) => damaged.push(why)).map((r) => r.appKey), ['7']);
   assert.match(damaged[0] ?? '', /invalid app key/);
+  // the payload is a boundary too: a field of the wrong type names itself, and only that row is skipped
+  journal.connection.run(`INSERT INTO app_requests (app_key, stage, app_name, target, payload, updated_seq) VALUES ('9', 'PROD', 'x', 'RUNNING', '{"target":"RUNNING","spec":{"registry":"r/","repository":"p/","ports":"80"}}', 2)`);
+  damaged.length = 0;
+  assert.deepEqual(p.all((_row, why) => damaged.push(why)).map((r) => r.appKey), ['7']);
+  assert.equal(damaged.length, 2, damaged.join('; '));
+  assert.ok(damaged.includes('field "spec.ports": expected an array of objects, got string "80"'), damaged.join('; '));
   journal.close();
 });
 

@@ -29,6 +29,12 @@ system.send(app, 'disk', 'DISK', { emergency: 'yes' });
 system.send(link, 'wamp', 'CONNECT_FAILED', {});
 // @ts-expect-error a field the event does not have
 system.send(link, 'wamp', 'DISCONNECTED', { reason: 'eof', retryLater: true });
+// @ts-expect-error a REQUEST field the payload does not declare (one declaration, machines/app-request.ts)
+system.send(app, 'apps', 'REQUEST', { target: 'RUNNING', release: 42 });
+// @ts-expect-error a REQUEST target that is not an app state
+system.send(app, 'apps', 'REQUEST', { target: 'SPINNING' });
+// @ts-expect-error a REQUEST domain field of the wrong type
+system.send(app, 'apps', 'REQUEST', { target: 'RUNNING', appName: 7 });
 // @ts-expect-error an id built by hand is no address
 system.send('app:PROD:21', 'apps', 'REQUEST', { target: 'RUNNING' });
 // @ts-expect-error an actor is spawned with the machine its address names
