@@ -537,7 +537,12 @@ export class AppsRuntime implements AppsService {
       event = { ...stored, appName: stored.appName, spec: stored.spec, target, requestId: randomUUID(), ...mark };
     } else {
       // no stored request, or one stored without the domain's fields: the agent's minimal one
-      const v = validateRequest(minimalRequest(app, target), this.settings.registry, { requestId: randomUUID() });
+      let v;
+      try {
+        v = validateRequest(minimalRequest(app, target), this.settings.registry, { requestId: randomUUID() });
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
       if (!v.ok) return Promise.reject(new Error(v.error));
       event = { ...v.request.event, ...mark };
     }

@@ -1,13 +1,14 @@
 // A request the agent makes of itself (a failed upload reset, an app the
 // studio no longer lists), for an app with no stored request to build on.
 import type { AppState } from '../machines/app-states.js';
-import type { AppIdentity } from '../adapters/docker/naming.js';
+import { validateAppName, type AppIdentity } from '../adapters/docker/naming.js';
 import type { AppStateRequest } from './service.js';
 
+/** Throws a NamingError for a name that is no app name: this is where the agent's own requests enter. */
 export function minimalRequest(app: AppIdentity, target: AppState): AppStateRequest {
   return {
     appKey: Number(app.appKey),
-    appName: app.appName,
+    appName: validateAppName(app.appName),
     stage: app.stage,
     targetState: target,
     currentState: null,

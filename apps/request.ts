@@ -1,7 +1,7 @@
-// `request_app_state` as it enters the apps link (parsed from the Reagent's
-// kwargs by the studio link, see adapters/wamp/request-app-state.ts), checked
-// again where a value becomes a container name, a path, an image tag or a
-// journal record. The result is the REQUEST event for the app
+// `request_app_state` as it enters the apps link, already typed where it
+// entered (the studio link's parser, adapters/wamp/request-app-state.ts, or the
+// agent's own minimalRequest): the domain work left is what becomes an image
+// tag, an environment, a port or a registry host. The result is the REQUEST event for the app
 // statechart (journaled, so it carries no secret: registry credentials stay
 // in memory and the event names only the hosts they are for; environment
 // values go to the secret table, store/secret-store.ts, and the event names
@@ -11,7 +11,7 @@
 import type { Json } from '../actors/types.js';
 import type { AppRequestPayload, RequestSpecPayload } from '../machines/app-request.js';
 import { AppId } from '../machines/app-id.js';
-import { NamingError, validateAppName, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
+import { NamingError, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
 import type { AppRuntimeSpec } from './executors/app-image.js';
 import type { PortSpec } from '../adapters/docker/containers.js';
 import type { RegistryCredentials } from '../adapters/docker/types.js';
@@ -77,15 +77,6 @@ function optionalBool(field: string, v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') throw new FieldError(field, 'true or false', v);
   return v;
-}
-
-function named<T>(field: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof NamingError) throw new Error(`field "${field}": ${err.message}`);
-    throw err;
-  }
 }
 
 /** `environment`: `{NAME: value}`, values as strings, numbers, booleans or `{value}` objects. */
@@ -200,9 +191,8 @@ function keyJson(v: number | string | null): Json {
  */
 export function validateRequest(req: AppStateRequest, defaults: RegistryDefaults, opts: RequestOptions = {}): RequestResult {
   try {
-    // app_key, stage and target_state are typed (checked at the boundary, or built from typed data);
-    // the name becomes a container name and a path, and not every caller is the wire parser.
-    const appName = named('app_name', () => validateAppName(req.appName));
+    // app_key, app_name, stage and target_state were checked where the request entered (their types say so).
+    const appName = req.appName;
     const version = optionalTag('version', req.version) ?? optionalTag('present_version', req.presentVersion);
     const newestVersion = optionalTag('newest_version', req.newestVersion);
     const requestUpdate = optionalBool('request_update', req.requestUpdate);

@@ -6,6 +6,7 @@
 import type { AppState, Stage } from '../machines/app-states.js';
 import type { Json } from '../actors/types.js';
 import type { ContainerTerminal } from '../adapters/docker/terminal-exec.js';
+import type { AppName } from '../adapters/docker/naming.js';
 
 /** A registry login from `docker_credentials`. Secret: never journal or log it. */
 export interface DockerCredential {
@@ -20,7 +21,8 @@ export interface DockerCredential {
  */
 export interface AppStateRequest {
   appKey: number;
-  appName: string;
+  /** Checked where the request enters (the wire parser, or validateAppName for the agent's own requests). */
+  appName: AppName;
   stage: Stage;
   targetState: AppState;
   currentState: AppState | null;

@@ -67,11 +67,14 @@ export function validateAppKey(value: unknown): string {
   return str;
 }
 
-export function validateAppName(value: unknown): string {
+/** An app name that passed validateAppName: safe as a container name part and a path segment. */
+export type AppName = string & { readonly __appName: unique symbol };
+
+export function validateAppName(value: unknown): AppName {
   const expected = `1-${LIMITS.appName} characters of [a-zA-Z0-9_.-], starting with a letter or digit`;
   const s = requireString('app name', value, expected);
   if (s.length > LIMITS.appName || !DOCKER_NAME.test(s)) throw new NamingError('app name', value, expected);
-  return s;
+  return s as AppName;
 }
 
 /** A single path segment such as an uploaded archive's name: never a path. */

@@ -6,7 +6,7 @@
 // privilege check); `release_key` may be a string.
 import type { Json } from '../../actors/types.js';
 import { isAppState, transientToActualState, type AppState } from '../../machines/app-states.js';
-import { NamingError, validateAppName } from '../docker/naming.js';
+import { NamingError, validateAppName, type AppName } from '../docker/naming.js';
 import type { AppStateRequest, DockerCredential } from '../../apps/service.js';
 import { invalidArgument } from './errors.js';
 import { readRequestorAccount } from './requestor-account.js';
@@ -76,7 +76,7 @@ export function parseAppStateRequest(payload: unknown, path = ''): AppStateReque
   if (!isObj(payload)) throw fail(path === '' ? 'kwargs' : path.replace(/\.$/, ''), 'an object', payload);
   const o = payload;
   const appKey = requireUint(o, 'app_key', path);
-  let appName: string;
+  let appName: AppName;
   try {
     appName = validateAppName(o.app_name);
   } catch (err) {

@@ -93,7 +93,7 @@ export interface AppsDaemon {
   reports(actor: string): string[];
   /** Waits until the app's last report is `state` (and returns all its reports). */
   waitForState(actor: string, state: string, timeoutMs?: number): Promise<string[]>;
-  request(req: Partial<AppStateRequest> & Pick<AppStateRequest, 'appKey' | 'appName' | 'stage' | 'targetState'>): Promise<void>;
+  request(req: Parameters<typeof appRequest>[0]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,10 +105,11 @@ export interface AppsDaemonOptions {
 }
 
 export function appRequest(
-  r: Partial<AppStateRequest> & Pick<AppStateRequest, 'appKey' | 'appName' | 'stage' | 'targetState'>,
+  r: Partial<Omit<AppStateRequest, 'appName'>> & Pick<AppStateRequest, 'appKey' | 'stage' | 'targetState'> & { appName: string },
 ): AppStateRequest {
-  // The agent's own minimal request, with the test's fields on top.
-  return { ...minimalRequest({ appKey: String(r.appKey), appName: r.appName, stage: r.stage }, r.targetState), ...r };
+  // The agent's own minimal request (its name checked as the agent's own are), with the test's fields on top.
+  const base = minimalRequest({ appKey: String(r.appKey), appName: r.appName, stage: r.stage }, r.targetState);
+  return { ...base, ...r, appName: base.appName };
 }
 
 export async function startAppsDaemon(peer: DockerPeer, opts: AppsDaemonOptions = {}): Promise<AppsDaemon> {

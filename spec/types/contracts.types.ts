@@ -4,6 +4,7 @@
 // catching the mistake, the directive itself becomes the error.
 import { actorId, sameExecutor, type CommandTypes, type Executors, type ExecutorsFor } from '../../actors/contracts.js';
 import type { ActorSystem } from '../../actors/system.js';
+import type { AppStateRequest } from '../../apps/service.js';
 import { AppId } from '../../machines/app-id.js';
 import type { MachineCatalog } from '../../machines/catalog.js';
 import type { UpdateCommand } from '../../machines/update.js';
@@ -35,6 +36,9 @@ system.send(app, 'apps', 'REQUEST', { target: 'RUNNING', release: 42 });
 system.send(app, 'apps', 'REQUEST', { target: 'SPINNING' });
 // @ts-expect-error a REQUEST domain field of the wrong type
 system.send(app, 'apps', 'REQUEST', { target: 'RUNNING', appName: 7 });
+// @ts-expect-error a run request's app name is checked where it enters (validateAppName), never a bare string
+const unchecked: AppStateRequest = { ...({} as AppStateRequest), appName: 'web' };
+void unchecked;
 // @ts-expect-error an id built by hand is no address
 system.send('app:PROD:21', 'apps', 'REQUEST', { target: 'RUNNING' });
 // @ts-expect-error an actor is spawned with the machine its address names
