@@ -5,7 +5,8 @@
 // `import()` runs, and that alone costs a third of a bare `node -e 0`
 // (measured: README "Benchmarks"). `reagent -version` must stay close to a
 // bare Node start, so a lone -version answers before any ES module loads;
-// everything else imports the (ES module) CLI (process.ts). It is also the
+// everything else loads the CLI (process.ts), bundled into one CommonJS file
+// by the build (dist/cli/daemon.cjs). It is also the
 // entry of the single-executable bundle (scripts/package.ts): Node 22's
 // single executables run CommonJS only.
 
@@ -40,12 +41,15 @@ function main(): void {
   // SQLite runs as WebAssembly. V8's optimizing tier recompiles its hot
   // functions a second time, which costs ~40 MiB of resident memory on a device
   // for ~2% of journal throughput (measured: README, "Footprint"). Must be set
-  // before the module is compiled, hence the dynamic import below.
+  // before the module is compiled, hence the require below.
   const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
   if (process.env.REAGENT_WASM_TIER_UP !== '1') setFlagsFromString('--liftoff-only');
 
-  import('./process.js')
-    .then(({ runProcess }) => runProcess())
+  // One CommonJS file of the whole CLI (scripts/bundle-dist.mjs, part of
+  // `npm run build`): half the start-up of loading its ES modules one by one.
+  // In the single executable, esbuild resolves it to ./process.ts.
+  Promise.resolve()
+    .then(() => (require('./daemon.cjs') as typeof import('./process.js')).runProcess())
     .catch((err: unknown) => {
       process.stderr.write(`reagent: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 70;

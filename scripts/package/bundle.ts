@@ -46,10 +46,20 @@ export async function bundle(root: string, outfile: string, stamp: BuildStamp): 
     // x11 is dbus-next's way to find a *session* bus from an X display; we only
     // ever use the system bus, and the package is not installed.
     external: ['*.node', 'x11'],
-    plugins: [sqliteWasmFromAsset(root), ptyBindingFromLoader(root)],
+    plugins: [cliFromSources(root), sqliteWasmFromAsset(root), ptyBindingFromLoader(root)],
   });
   checkBundle(result.metafile);
   return { file: outfile, bytes: readFileSync(outfile).length, metafile: result.metafile };
+}
+
+/** main.cts loads the build's one-file CLI (scripts/bundle-dist.mjs); here that is its source, process.ts. */
+function cliFromSources(root: string): Plugin {
+  return {
+    name: 'cli-from-sources',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/daemon\.cjs$/ }, (args) => (args.importer === join(root, 'cli/main.cts') ? { path: join(root, 'cli/process.ts') } : undefined));
+    },
+  };
 }
 
 function sqliteWasmFromAsset(root: string): Plugin {
