@@ -9,7 +9,7 @@
 // adapter needs to run the app (registry, environment, ports).
 
 import type { Json } from '../actors/types.js';
-import type { AppRequestPayload, RequestSpecPayload } from '../machines/app-request.js';
+import { describeValue, type AppRequestPayload, type RequestSpecPayload } from '../machines/app-request.js';
 import { AppId } from '../machines/app-id.js';
 import { NamingError, validateImageTag, type AppIdentity } from '../adapters/docker/naming.js';
 import type { AppRuntimeSpec } from './executors/app-image.js';
@@ -46,17 +46,10 @@ const MAX_ENV_BYTES = 256 * 1024;
 
 class FieldError extends Error {
   constructor(field: string, expected: string, got: unknown) {
-    super(`field "${field}": expected ${expected}, got ${describe(got)}`);
+    super(`field "${field}": expected ${expected}, got ${describeValue(got)}`);
   }
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`;
-  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
-  return `${typeof v} ${String(v)}`;
-}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -11,17 +11,11 @@ import { isAppState, isStage, type AppState, type Stage } from '../machines/app-
 import type { ReportFields } from './service.js';
 
 /** The per-app part of `update_app_on_device`; the device part is added when it is sent. */
-export interface StateReport {
+export interface StateReport extends ReportFields {
   [key: string]: Json;
   app_key: number | string;
   stage: Stage;
   state: AppState;
-  device_to_app_key: number | null;
-  requestor_account_key: number | string | null;
-  release_key: number | string | null;
-  request_update: boolean;
-  release_build: boolean;
-  updateStatus: string;
 }
 
 /**

@@ -71,11 +71,12 @@ export class RequestPayloadError extends Error {
     expected: string,
     got: unknown,
   ) {
-    super(`field "${field}": expected ${expected}, got ${describe(got)}`);
+    super(`field "${field}": expected ${expected}, got ${describeValue(got)}`);
   }
 }
 
-function describe(v: unknown): string {
+/** A value as a field error quotes it: its kind, and short strings and numbers themselves. */
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (typeof v === 'string') return `string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`;
