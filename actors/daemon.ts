@@ -141,7 +141,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     for (const note of store.notes) logger.warn({ file: store.path }, note);
     secrets = store;
   }
-  const contexts = links.map((link) => ({ system, logger: logger.child({ link: link.name }), clock, run, agentDir: config.agentDir, journal, secrets }));
+  const contexts = links.map((link) => ({ system, logger: logger.child({ link: link.name }), clock, random: deps.random, run, agentDir: config.agentDir, journal, secrets }));
   let phase = 'prepare';
   try {
     for (const [i, link] of links.entries()) await link.prepare?.(contexts[i]!);

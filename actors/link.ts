@@ -11,6 +11,8 @@ export interface LinkContext {
   system: ActorSystem;
   logger: Logger;
   clock: Clock;
+  /** The daemon's random source, uniform [0, 1) (the one the actor system draws from): retry jitter outside machines uses it too. */
+  random: () => number;
   /** The daemon's run id (also the journal's). */
   run: string;
   agentDir: string;

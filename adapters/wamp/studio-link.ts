@@ -174,7 +174,7 @@ export class StudioLink implements Link {
     this.ctx = ctx;
     this.logger = ctx.logger;
     this.stopping = false;
-    const outbox = new StudioOutbox({ storage: ctx.journal.storage('studio', STUDIO_STORAGE), clock: ctx.clock, logger: ctx.logger, random: Math.random });
+    const outbox = new StudioOutbox({ storage: ctx.journal.storage('studio', STUDIO_STORAGE), clock: ctx.clock, logger: ctx.logger, random: ctx.random });
     this.outbox = outbox;
     // The on-connect steps and heartbeats run even while the journal cannot commit (disk full), to keep
     // the device reachable; an app report waits for its cause to be durable (README "Full disk").

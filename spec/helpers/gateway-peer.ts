@@ -131,7 +131,7 @@ export async function startLink(env: NodeJS.ProcessEnv, opts: Partial<GatewayLin
     probeTimeoutMs: 1000,
     ...opts,
   });
-  await link.start({ system, logger: log.logger, clock, run: 'test', agentDir: opts.home });
+  await link.start({ system, logger: log.logger, clock, random: Math.random, run: 'test', agentDir: opts.home });
   const state = () => (system.has(CONNECTION_ACTOR) ? JSON.stringify(system.snapshot(CONNECTION_ACTOR)!.value) : null);
   return {
     link,
