@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { drainProgress, makeTgz, skipLoudly, startDockerPeer, uniqueAppKey, type DockerPeer } from '../helpers/docker-peer.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
-import { DEVICE, STUDIO_USER, proc, startPeers, until } from './helpers/harness.js';
-import { callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
-import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
+import { DEVICE, STUDIO_USER, proc, until } from './helpers/harness.js';
+import { callOutcome, type Peer } from './helpers/wamp-peer.js';
+import type { CliDevice } from './helpers/cli-device.js';
 import type { RouterPeer } from './helpers/router.js';
 import type { BackendSim } from './helpers/backend-sim.js';
 import { requireBuild } from '../helpers/cli.js';
+import { startCliStudio, stopCliStudio } from './helpers/cli-studio.js';
 
 requireBuild();
 const peerOrSkip = await startDockerPeer();
@@ -52,28 +53,17 @@ describe('studio client → CLI → Docker', { skip }, () => {
 
   before(async () => {
     await pushTickerImage(peer, `${peer.registry.host}/apps/prod_${dockerArch()}_${appKey}_weather:1.0.0`);
-    ({ router, backend } = await startPeers());
-    device = startCliDevice({
-      url: router.url,
+    ({ router, backend, device, studio } = await startCliStudio({
       args: ['-debug'],
       env: { DOCKER_HOST: peer.dockerHost, REAGENT_APP_NETWORK: 'none' },
       flock: { docker_registry_url: peer.registry.host, docker_main_repository: 'apps/' },
-    });
-    await backend.until(() => backend.statuses().includes('CONNECTED'), 60_000, 'the CLI device online');
-    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    }));
   });
   after(async () => {
-    if (studio) {
+    await stopCliStudio({ router, backend, device, studio }, async (studio) => {
       await callOutcome(studio.session, proc('request_app_state'), [], { app_key: appKey, app_name: 'weather', stage: 'PROD', target_state: 'UNINSTALLED' }).catch(() => undefined);
       await backend.until(() => backend.statesOf(appKey, 'PROD').at(-1) === 'UNINSTALLED', 30_000, 'uninstalled').catch(() => undefined);
-      await studio.close();
-    }
-    if (device) {
-      await device.stop();
-      device.cleanup();
-    }
-    await backend?.stop();
-    await router?.stop();
+    });
   });
 
   test('an app requested RUNNING from the studio reaches RUNNING, its reports in order', async () => {

@@ -12,12 +12,13 @@ import path from 'node:path';
 import { drainProgress, makeTgz, skipLoudly, startDockerPeer, uniqueAppKey, waitFor, type DockerPeer } from '../helpers/docker-peer.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import { STUDIO_USER, proc, startPeers } from './helpers/harness.js';
-import { callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
-import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
+import { STUDIO_USER, proc } from './helpers/harness.js';
+import { callOutcome, type Peer } from './helpers/wamp-peer.js';
+import type { CliDevice } from './helpers/cli-device.js';
 import type { RouterPeer } from './helpers/router.js';
 import type { BackendSim } from './helpers/backend-sim.js';
 import { requireBuild } from '../helpers/cli.js';
+import { startCliStudio, stopCliStudio } from './helpers/cli-studio.js';
 import { detectComposeCli } from '../../adapters/compose/cli.js';
 
 requireBuild();
@@ -87,24 +88,14 @@ describe('compose app: studio client → CLI → compose CLI → Docker', { skip
     } finally {
       await rm(work, { recursive: true, force: true });
     }
-    ({ router, backend } = await startPeers());
-    device = startCliDevice({
-      url: router.url,
+    ({ router, backend, device, studio } = await startCliStudio({
       args: ['-debug'],
       env: { DOCKER_HOST: peer.dockerHost, REAGENT_APP_NETWORK: 'none' },
       flock: { docker_registry_url: peer.registry.host, docker_main_repository: 'apps/' },
-    });
-    await backend.until(() => backend.statuses().includes('CONNECTED'), 60_000, 'the CLI device online');
-    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    }));
   });
   after(async () => {
-    await studio?.close();
-    if (device) {
-      await device.stop();
-      device.cleanup();
-    }
-    await backend?.stop();
-    await router?.stop();
+    await stopCliStudio({ router, backend, device, studio });
     for (const c of await projectContainers().catch(() => [])) await peer.docker().getContainer(c.Id).remove({ force: true }).catch(() => undefined);
   });
 

@@ -12,12 +12,13 @@ import path from 'node:path';
 import { drainProgress, makeTgz, skipLoudly, startDockerPeer, uniqueAppKey, type DockerPeer } from '../helpers/docker-peer.js';
 import { mountTmpfs, tmpfsOrSkip, type Tmpfs } from '../helpers/tmpfs.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
-import { STUDIO_USER, proc, startPeers, until } from './helpers/harness.js';
-import { callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
-import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
+import { STUDIO_USER, proc, until } from './helpers/harness.js';
+import { callOutcome, type Peer } from './helpers/wamp-peer.js';
+import type { CliDevice } from './helpers/cli-device.js';
 import type { RouterPeer } from './helpers/router.js';
 import type { BackendSim } from './helpers/backend-sim.js';
 import { requireBuild } from '../helpers/cli.js';
+import { startCliStudio, stopCliStudio } from './helpers/cli-studio.js';
 
 requireBuild();
 const noTmpfs = tmpfsOrSkip('disk guard e2e', (name, reason) => test(name, { skip: reason }, () => {}));
@@ -67,10 +68,8 @@ describe('disk guard: emergency below the minimum, recovery above it', { skip },
       await rm(work, { recursive: true, force: true });
     }
     disk = mountTmpfs(64 * 1024);
-    ({ router, backend } = await startPeers());
     const dir = mkdtempSync(path.join(os.tmpdir(), 'reagent-e2e-'));
-    device = startCliDevice({
-      url: router.url,
+    ({ router, backend, device, studio } = await startCliStudio({
       dir,
       args: ['-appsDir', disk.dir],
       env: {
@@ -82,24 +81,15 @@ describe('disk guard: emergency below the minimum, recovery above it', { skip },
         REAGENT_DISK_EMERGENCY_CHECK_MS: '300',
       },
       flock: { docker_registry_url: peer.registry.host, docker_main_repository: 'apps/' },
-    });
-    await backend.until(() => backend.statuses().includes('CONNECTED'), 60_000, 'the CLI device online');
-    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    }));
   });
   after(async () => {
     disk?.release();
-    if (studio) {
+    await stopCliStudio({ router, backend, device, studio }, async (studio) => {
       for (const key of [first, second]) {
         await callOutcome(studio.session, proc('request_app_state'), [], { app_key: key, app_name: 'ticker', stage: 'PROD', target_state: 'UNINSTALLED' }).catch(() => undefined);
       }
-      await studio.close();
-    }
-    if (device) {
-      await device.stop();
-      device.cleanup();
-    }
-    await backend?.stop();
-    await router?.stop();
+    });
     disk?.unmount();
   });
 

@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { drainProgress, makeTgz, skipLoudly, startDockerPeer, uniqueAppKey, type DockerPeer } from '../helpers/docker-peer.js';
 import { dockerArch } from '../../adapters/docker/arch.js';
-import { DEVICE, STUDIO_USER, proc, startPeers } from './helpers/harness.js';
-import { callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
-import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
+import { DEVICE, STUDIO_USER, proc } from './helpers/harness.js';
+import { callOutcome, type Peer } from './helpers/wamp-peer.js';
+import type { CliDevice } from './helpers/cli-device.js';
 import type { RouterPeer } from './helpers/router.js';
 import type { BackendSim } from './helpers/backend-sim.js';
 import { requireBuild } from '../helpers/cli.js';
+import { startCliStudio, stopCliStudio } from './helpers/cli-studio.js';
 
 requireBuild();
 const peerOrSkip = await startDockerPeer();
@@ -65,30 +66,19 @@ describe('ports: studio client → CLI → Docker', { skip }, () => {
 
   before(async () => {
     for (const [k, n] of [[keyA, 'alpha'], [keyB, 'beta']] as const) await pushTickerImage(peer, `${peer.registry.host}/apps/prod_${dockerArch()}_${k}_${n}:1.0.0`);
-    ({ router, backend } = await startPeers());
-    device = startCliDevice({
-      url: router.url,
+    ({ router, backend, device, studio } = await startCliStudio({
       args: ['-debug'],
       env: { DOCKER_HOST: peer.dockerHost, REAGENT_APP_NETWORK: 'none' },
       flock: { docker_registry_url: peer.registry.host, docker_main_repository: 'apps/' },
-    });
-    await backend.until(() => backend.statuses().includes('CONNECTED'), 60_000, 'the CLI device online');
-    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    }));
   });
   after(async () => {
-    if (studio) {
+    await stopCliStudio({ router, backend, device, studio }, async (studio) => {
       for (const [k, n] of [[keyA, 'alpha'], [keyB, 'beta']] as const) {
         await callOutcome(studio.session, proc('request_app_state'), [], { app_key: k, app_name: n, stage: 'PROD', target_state: 'UNINSTALLED' }).catch(() => undefined);
         await backend.until(() => backend.statesOf(k, 'PROD').at(-1) === 'UNINSTALLED', 30_000, 'uninstalled').catch(() => undefined);
       }
-      await studio.close();
-    }
-    if (device) {
-      await device.stop();
-      device.cleanup();
-    }
-    await backend?.stop();
-    await router?.stop();
+    });
   });
 
   test('host ports are allocated without collision, reported, and in the app\'s env and /data/env', async () => {

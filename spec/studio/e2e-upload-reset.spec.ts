@@ -3,12 +3,13 @@
 // sees REMOVED in update_app_on_device instead of waiting on TRANSFERING.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STUDIO_USER, proc, startPeers, until } from './helpers/harness.js';
-import { applicationError, callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
-import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
+import { proc, until } from './helpers/harness.js';
+import { applicationError, callOutcome, type Peer } from './helpers/wamp-peer.js';
+import type { CliDevice } from './helpers/cli-device.js';
 import type { RouterPeer } from './helpers/router.js';
 import type { BackendSim } from './helpers/backend-sim.js';
 import { requireBuild } from '../helpers/cli.js';
+import { startCliStudio, stopCliStudio } from './helpers/cli-studio.js';
 
 requireBuild();
 let router: RouterPeer;
@@ -17,20 +18,9 @@ let device: CliDevice;
 let studio: Peer;
 
 before(async () => {
-  ({ router, backend } = await startPeers());
-  device = startCliDevice({ url: router.url });
-  await backend.until(() => backend.statuses().includes('CONNECTED'), 60_000, 'the CLI device online');
-  studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+  ({ router, backend, device, studio } = await startCliStudio());
 });
-after(async () => {
-  await studio?.close();
-  if (device) {
-    await device.stop();
-    device.cleanup();
-  }
-  await backend?.stop();
-  await router?.stop();
-});
+after(() => stopCliStudio({ router, backend, device, studio }));
 
 test('a DEV upload that fails midway resets the app to REMOVED and says so to the studio', { timeout: 60_000 }, async () => {
   // The device knows the app (a request for it); an upload for a name it never had resets nothing.

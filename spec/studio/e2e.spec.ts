@@ -3,12 +3,13 @@
 // engine: e2e-apps.spec.ts.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEVICE, OTHER_USER, STUDIO_USER, proc, startPeers } from './helpers/harness.js';
+import { DEVICE, OTHER_USER, proc, startPeers } from './helpers/harness.js';
 import { applicationError, callOutcome, connectPeer, type Peer } from './helpers/wamp-peer.js';
 import { startCliDevice, type CliDevice } from './helpers/cli-device.js';
 import type { RouterPeer } from './helpers/router.js';
 import type { BackendSim } from './helpers/backend-sim.js';
 import { requireBuild } from '../helpers/cli.js';
+import { startCliStudio, stopCliStudio } from './helpers/cli-studio.js';
 
 requireBuild();
 
@@ -18,20 +19,9 @@ describe('reagent -config device.flock', () => {
   let device: CliDevice;
   let studio: Peer;
   before(async () => {
-    ({ router, backend } = await startPeers());
-    device = startCliDevice({ url: router.url });
-    await backend.until(() => backend.statuses().includes('CONNECTED'), 30_000, 'the CLI device online');
-    studio = await connectPeer(router.url, STUDIO_USER.authid, STUDIO_USER.secret);
+    ({ router, backend, device, studio } = await startCliStudio({}, 30_000));
   });
-  after(async () => {
-    await studio?.close();
-    if (device) {
-      await device.stop();
-      device.cleanup();
-    }
-    await backend?.stop();
-    await router?.stop();
-  });
+  after(() => stopCliStudio({ router, backend, device, studio }));
 
   test('connects, reports CONFIGURING then CONNECTED, and answers the handshake', async () => {
     assert.deepEqual(backend.statuses().slice(0, 2), ['CONFIGURING', 'CONNECTED']);

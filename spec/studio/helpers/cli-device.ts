@@ -19,7 +19,15 @@ export interface CliDevice {
   cleanup(): void;
 }
 
-export function startCliDevice(opts: { url: string; args?: string[]; env?: NodeJS.ProcessEnv; flock?: Partial<FlockConfig>; dir?: string }): CliDevice {
+export interface CliDeviceOptions {
+  url: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  flock?: Partial<FlockConfig>;
+  dir?: string;
+}
+
+export function startCliDevice(opts: CliDeviceOptions): CliDevice {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'reagent-e2e-'));
   const agentDir = join(dir, 'agent');
   const flockPath = join(dir, 'device.flock');
