@@ -24,6 +24,25 @@ import { openJournalReader } from '../../adapters/store/journal-reader.js';
 /** hoop's backoff tops out at 8 s (+20% jitter); a commit retry comes at most every 5 s. */
 const RECONNECT_BOUND_MS = 8000 * 1.2 + 5000;
 
+/**
+ * Waits for the agent to say a commit failed. A commit in flight when the disk
+ * was filled deletes its rollback journal when it ends, which gives back the
+ * room the next commit needs; so, a few times, the filler is topped up and one
+ * more session run before giving up.
+ */
+async function waitForFailedCommit(s: { agent: { waitFor(re: RegExp, ms?: number): Promise<unknown> }; disk: { fill(): void } }, poke: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await s.agent.waitFor(/journal commit failed/, 5_000);
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+    s.disk.fill();
+    await poke();
+  }
+}
+
 function count(re: RegExp, text: string): number {
   return text.match(new RegExp(re.source, 'g'))?.length ?? 0;
 }
@@ -79,7 +98,7 @@ describe('the gateway link on a full disk', { skip: skipped ?? false }, () => {
     // Load while full: sessions run, and their exit codes arrive (the journal cannot take their records).
     const load = await Promise.all([1, 2, 3].map((i) => execThrough(s.gw, 'full', ['echo', `full-${i}`], env)));
     assert.deepEqual(load.map((r) => [r.code, r.stdout]), [[0, 'full-1\n'], [0, 'full-2\n'], [0, 'full-3\n']], load.map((r) => r.stderr).join(''));
-    await s.agent.waitFor(/journal commit failed/);
+    await waitForFailedCommit(s, () => execThrough(s.gw, 'full', ['echo', 'poke'], env));
     assert.match(s.agent.output(), /commit of \d+ records failed: disk full \(\d+ KiB free on /);
 
     // The gateway goes away and comes back while the disk is still full: the link dials again by itself.
@@ -182,7 +201,7 @@ describe('the gateway link on a full disk', { skip: skipped ?? false }, () => {
     s.disk.fill();
     const r = await execThrough(s.gw, 'term', ['echo', 'x'], env);
     assert.equal(r.code, 0, r.stderr);
-    await s.agent.waitFor(/journal commit failed/);
+    await waitForFailedCommit(s, () => execThrough(s.gw, 'term', ['echo', 'x'], env));
     await s.agent.stop();
     assert.equal(await s.agent.exit, 0, s.agent.output());
     const out = s.agent.output();
